@@ -1,0 +1,75 @@
+"""`transpose-live models` and `transpose-live weights download|verify`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from transpose_live.errors import UserError
+from transpose_live.models import download
+from transpose_live.models.checkpoint import check_state_dict, read_checkpoint
+from transpose_live.models.factory import create_model, model_info
+from transpose_live.models.registry import MODELS
+
+console = Console()
+weights_app = typer.Typer(help="Download and verify model checkpoints.", no_args_is_help=True)
+
+
+def _fmt(v: float | None) -> str:
+    return "-" if v is None else f"{v:.1f}"
+
+
+def models() -> None:
+    """List the pose models with params, GFLOPs, paper AP and whether weights are cached."""
+    table = Table(title="transpose-live models (paper numbers: COCO val2017, 256x192)")
+    for col in ("model", "params", "GFLOPs", "AP det", "AP GT", "AP test-dev", "weights"):
+        table.add_column(col, justify="left" if col in ("model", "weights") else "right", no_wrap=col != "weights")
+    for spec in MODELS.values():
+        found = download.find_local(spec)
+        table.add_row(
+            spec.name, f"{spec.params:,}", f"{spec.gflops:.1f}", _fmt(spec.paper_ap.val_det),
+            _fmt(spec.paper_ap.val_gt), _fmt(spec.paper_ap.test_dev),
+            f"[green]{found}[/]" if found else "[dim]not cached[/]",
+        )
+    console.print(table)
+
+
+@weights_app.command("download")
+def weights_download(name: str = typer.Argument(..., help="Model name, or 'all'.")) -> None:
+    """Download official checkpoints into the cache ($TRANSPOSE_LIVE_HOME/weights)."""
+    names = list(MODELS) if name == "all" else [name]
+    failures = []
+    for n in names:
+        spec = model_info(n)
+        try:
+            path = download.download_official(spec)
+        except UserError as exc:
+            if len(names) == 1:
+                raise
+            failures.append(f"{n}: {exc}")
+            continue
+        console.print(f"{n}: {path}  sha256 {download.sha256_of(path)}")
+    if failures:
+        raise UserError(f"{len(failures)} of {len(names)} downloads failed; first: {failures[0]}")
+
+
+@weights_app.command("verify")
+def weights_verify(
+    path: Path = typer.Argument(..., help="Checkpoint file."),
+    model: str = typer.Option(..., "--model", "-m", help="Model the checkpoint is for."),
+) -> None:
+    """Check that a checkpoint loads strictly into a model; print its sha256."""
+    spec = model_info(model)
+    check_state_dict(create_model(model), read_checkpoint(path), model)
+    digest = download.sha256_of(Path(path))
+    known = download.expected_sha256(spec)
+    note = "" if known is None else (" (matches the registry)" if known == digest else f" (registry has {known})")
+    console.print(f"ok: {path} fits {model}; sha256 {digest}{note}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("models")(models)
+    app.add_typer(weights_app, name="weights")

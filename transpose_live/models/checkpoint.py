@@ -1,0 +1,72 @@
+"""Loading checkpoints into a model: official layout, strict matching, readable errors."""
+
+from __future__ import annotations
+
+import pickle
+import zipfile
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from transpose_live.errors import WeightsError
+
+_LIST_LIMIT = 8
+
+
+def extract_state_dict(obj) -> dict[str, torch.Tensor]:
+    """Bare state_dict, or a dict holding it under `state_dict` / `model`; strips `module.`."""
+    if isinstance(obj, dict):
+        for key in ("state_dict", "model"):
+            if key in obj and isinstance(obj[key], dict):
+                obj = obj[key]
+                break
+    if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise WeightsError("checkpoint holds no state_dict (expected a dict of tensors, or one under 'state_dict'/'model')")
+    return {(k[len("module."):] if k.startswith("module.") else k): v for k, v in obj.items()}
+
+
+def read_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsError(f"checkpoint not found: {path}")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise WeightsError(f"cannot read checkpoint {path}: {first[:200]}") from None
+    return extract_state_dict(obj)
+
+
+def _short(items: list[str]) -> str:
+    more = f" (+{len(items) - _LIST_LIMIT} more)" if len(items) > _LIST_LIMIT else ""
+    return ", ".join(items[:_LIST_LIMIT]) + more
+
+
+def check_state_dict(model: nn.Module, state: dict[str, torch.Tensor], name: str) -> None:
+    """Strict key/shape match; one readable message listing what differs."""
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    shapes = [
+        f"{k} {tuple(state[k].shape)} != {tuple(v.shape)}"
+        for k, v in expected.items()
+        if k in state and tuple(state[k].shape) != tuple(v.shape)
+    ]
+    problems = []
+    if missing:
+        problems.append(f"{len(missing)} missing: {_short(missing)}")
+    if unexpected:
+        problems.append(f"{len(unexpected)} unexpected: {_short(unexpected)}")
+    if shapes:
+        problems.append(f"{len(shapes)} wrongly shaped: {_short(shapes)}")
+    if problems:
+        raise WeightsError(f"checkpoint does not fit model {name!r}: " + "; ".join(problems))
+
+
+def load_checkpoint(model: nn.Module, path: str | Path, name: str) -> nn.Module:
+    """Load `path` into `model` with strict key and shape matching."""
+    state = read_checkpoint(path)
+    check_state_dict(model, state, name)
+    model.load_state_dict(state, strict=True)
+    return model

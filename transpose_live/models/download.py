@@ -1,0 +1,165 @@
+"""Official weights: local folders, cache, download with progress, size/sha256 check, atomic rename.
+
+Lookup order for `resolve_official(name)`:
+  1. `./weights/<checkpoint>` (the repository's local checkpoint folder, for files placed by hand),
+  2. `$TRANSPOSE_LIVE_HOME/weights/<checkpoint>` (default home `~/.cache/transpose-live`),
+  3. download from the registry URL into (2).
+A download goes to `<file>.part` (resumed with an HTTP Range request when a partial file exists),
+is checked against the expected size and sha256, and only then renamed into place. A hash not yet
+in the registry is recorded in `$TRANSPOSE_LIVE_HOME/hashes.json` on first download and checked
+on later downloads; it is never invented.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+
+from transpose_live.errors import WeightsError
+from transpose_live.models.registry import ModelSpec
+
+CHUNK = 1 << 16
+TIMEOUT_S = 30
+
+
+def home_dir() -> Path:
+    return Path(os.environ.get("TRANSPOSE_LIVE_HOME", Path.home() / ".cache" / "transpose-live")).expanduser()
+
+
+def cache_dir() -> Path:
+    return home_dir() / "weights"
+
+
+def local_weights_dir() -> Path:
+    return Path(os.environ.get("TRANSPOSE_LIVE_WEIGHTS_DIR", "weights"))
+
+
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _hash_book() -> Path:
+    return home_dir() / "hashes.json"
+
+
+def recorded_hashes() -> dict[str, str]:
+    try:
+        return json.loads(_hash_book().read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def expected_sha256(spec: ModelSpec) -> str | None:
+    return spec.sha256 or recorded_hashes().get(spec.checkpoint)
+
+
+def record_sha256(checkpoint: str, digest: str) -> None:
+    book = recorded_hashes()
+    book[checkpoint] = digest
+    _hash_book().parent.mkdir(parents=True, exist_ok=True)
+    tmp = _hash_book().with_suffix(".tmp")
+    tmp.write_text(json.dumps(book, indent=2, sort_keys=True))
+    os.replace(tmp, _hash_book())
+
+
+def find_local(spec: ModelSpec) -> Path | None:
+    """The checkpoint if it is already in the local folder or the cache."""
+    for folder in (local_weights_dir(), cache_dir()):
+        candidate = folder / spec.checkpoint
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _manual_hint(spec: ModelSpec) -> str:
+    return f"put {spec.checkpoint} in {cache_dir()} or ./weights/ by hand, or pass --weights PATH"
+
+
+def download_url(url: str, dest: Path, sha256: str | None = None, show_progress: bool = True) -> str:
+    """Download `url` to `dest` atomically; resumes `dest.part`; returns the sha256 of the file."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    part = dest.with_name(dest.name + ".part")
+    have = part.stat().st_size if part.exists() else 0
+    request = urllib.request.Request(url, headers={"User-Agent": "transpose-live"})
+    if have:
+        request.add_header("Range", f"bytes={have}-")
+    try:
+        response = urllib.request.urlopen(request, timeout=TIMEOUT_S)  # noqa: S310 (registry URL)
+    except urllib.error.HTTPError as exc:
+        if exc.code == 416 and have:  # the partial file is already complete
+            return _finish(part, dest, sha256, expected_size=have)
+        raise WeightsError(f"download of {url} failed: HTTP {exc.code} {exc.reason}") from None
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise WeightsError(f"cannot reach {url} ({reason}); you appear to be offline") from None
+    with response:
+        resumed = have and response.status == 206
+        if not resumed:
+            have = 0
+        length = response.headers.get("Content-Length")
+        total = have + int(length) if length is not None else None
+        mode = "ab" if resumed else "wb"
+        with open(part, mode) as out, Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+            TimeRemainingColumn(), disable=not show_progress, transient=True,
+        ) as progress:
+            task = progress.add_task(f"downloading {dest.name}", total=total, completed=have)
+            try:
+                for block in iter(lambda: response.read(CHUNK), b""):
+                    out.write(block)
+                    progress.advance(task, len(block))
+            except (OSError, urllib.error.URLError) as exc:
+                raise WeightsError(
+                    f"download of {url} was interrupted ({exc}); run the command again to resume"
+                ) from None
+    return _finish(part, dest, sha256, expected_size=total)
+
+
+def _finish(part: Path, dest: Path, sha256: str | None, expected_size: int | None) -> str:
+    size = part.stat().st_size
+    if expected_size is not None and size != expected_size:
+        raise WeightsError(
+            f"download of {dest.name} is incomplete ({size} of {expected_size} bytes); run the command again to resume"
+        )
+    digest = sha256_of(part)
+    if sha256 and digest != sha256:
+        part.unlink()
+        raise WeightsError(f"sha256 mismatch for {dest.name}: expected {sha256}, got {digest}; the file was removed")
+    os.replace(part, dest)
+    return digest
+
+
+def download_official(spec: ModelSpec, show_progress: bool = True) -> Path:
+    """Download the official checkpoint of `spec` into the cache (if not there yet)."""
+    found = find_local(spec)
+    if found:
+        return found
+    if spec.url is None:
+        raise WeightsError(
+            f"{spec.name}: the authors publish {spec.checkpoint} only on a drive folder ({spec.manual_download}); "
+            + _manual_hint(spec)
+        )
+    dest = cache_dir() / spec.checkpoint
+    try:
+        digest = download_url(spec.url, dest, expected_sha256(spec), show_progress)
+    except WeightsError as exc:
+        raise WeightsError(f"{exc}; {_manual_hint(spec)}") from None
+    if expected_sha256(spec) is None:
+        record_sha256(spec.checkpoint, digest)
+    return dest
+
+
+def resolve_official(name: str) -> Path:
+    from transpose_live.models.factory import model_info  # noqa: PLC0415
+
+    return download_official(model_info(name))
