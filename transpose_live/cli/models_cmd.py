@@ -32,7 +32,7 @@ def models() -> None:
         table.add_row(
             spec.name, f"{spec.params:,}", f"{spec.gflops:.1f}", _fmt(spec.paper_ap.val_det),
             _fmt(spec.paper_ap.val_gt), _fmt(spec.paper_ap.test_dev),
-            f"[green]{found}[/]" if found else "[dim]not cached[/]",
+            "[green]cached[/]" if found else "[dim]-[/]",
         )
     console.print(table)
 
@@ -51,7 +51,7 @@ def weights_download(name: str = typer.Argument(..., help="Model name, or 'all'.
                 raise
             failures.append(f"{n}: {exc}")
             continue
-        console.print(f"{n}: {path}  sha256 {download.sha256_of(path)}")
+        console.print(f"{n}: {path}  sha256 {download.sha256_of(path)}", soft_wrap=True)
     if failures:
         raise UserError(f"{len(failures)} of {len(names)} downloads failed; first: {failures[0]}")
 
@@ -67,7 +67,7 @@ def weights_verify(
     digest = download.sha256_of(Path(path))
     known = download.expected_sha256(spec)
     note = "" if known is None else (" (matches the registry)" if known == digest else f" (registry has {known})")
-    console.print(f"ok: {path} fits {model}; sha256 {digest}{note}")
+    console.print(f"ok: {path} fits {model}; sha256 {digest}{note}", soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

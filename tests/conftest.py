@@ -1,0 +1,65 @@
+"""Shared test fixtures: where ../shared lives, and models with the conformance weights."""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+from pathlib import Path
+
+import pytest
+import torch
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+CONFORMANCE = SHARED / "conformance"
+COCO_MINI = SHARED / "data" / "coco-mini"
+CLIPS = SHARED / "data" / "clips"
+DETECTOR_WEIGHTS = SHARED / "weights" / "yolo11n-pose.pt"
+
+torch.set_num_threads(2)
+
+
+def require_shared(path: Path = SHARED) -> Path:
+    """Skip the calling test with a message when ../shared (or a file in it) is absent."""
+    if not path.exists():
+        pytest.skip(f"{path} is absent (CI has ../shared beside the checkout)")
+    return path
+
+
+@functools.lru_cache(maxsize=1)
+def _fill_module():
+    require_shared(CONFORMANCE / "fill.py")
+    spec = importlib.util.spec_from_file_location("conformance_fill", CONFORMANCE / "fill.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def fill_module():
+    """The conformance `fill.py` module (deterministic weights), skipping when absent."""
+    return _fill_module()
+
+
+def filled_model(name: str) -> torch.nn.Module:
+    """Model `name` (eval mode, CPU) with the deterministic conformance weights."""
+    from transpose_live.models.factory import create_model
+
+    model = create_model(name)
+    sd = model.state_dict()
+    fill_module().fill_state_dict(sd)
+    model.load_state_dict(sd)
+    return model.eval()
+
+
+@pytest.fixture(scope="session")
+def filled_checkpoint(tmp_path_factory):
+    """Factory: path of a checkpoint file (official layout) holding the fill.py weights of a model."""
+    made: dict[str, Path] = {}
+
+    def make(name: str) -> Path:
+        if name not in made:
+            path = tmp_path_factory.mktemp("ckpt") / f"{name}_fill.pth"
+            torch.save(filled_model(name).state_dict(), path)
+            made[name] = path
+        return made[name]
+
+    return make
