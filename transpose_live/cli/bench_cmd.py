@@ -1,5 +1,97 @@
-"""(to be written)"""
+"""`transpose-live bench`: params, GFLOPs and speed of the pose models (or of the whole pipeline)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from transpose_live.bench import BenchConfig, environment, parse_batches, parse_models, rich_table, run_grid, write_json
+from transpose_live.cli.options import DeviceOpt, HalfOpt, weights_arg
+from transpose_live.device import resolve_device, resolve_half
+from transpose_live.errors import UserError
+
+QUICK_WARMUP, QUICK_ITERS, QUICK_FRAMES = 1, 3, 60
+DEFAULT_WARMUP, DEFAULT_ITERS = 3, 20
+PIPELINE_MODEL = "tp_r_a4"
 
 
-def register(app) -> None:  # noqa: ARG001
-    """Adds this module's commands to the app."""
+def bench(
+    models: str = typer.Option(
+        None, "--models", help=f"Comma-separated model names, or 'all' [default: all; {PIPELINE_MODEL} with --pipeline]."),
+    device: str = DeviceOpt,
+    half: bool = HalfOpt,
+    batch: str = typer.Option("1,8,32", "--batch", "-b", help="Comma-separated batch sizes (crops per forward)."),
+    warmup: int = typer.Option(None, "--warmup", min=0, help=f"Untimed forwards per run [default: {DEFAULT_WARMUP}]."),
+    iters: int = typer.Option(None, "--iters", min=1, help=f"Timed forwards per run [default: {DEFAULT_ITERS}]."),
+    json_out: Path = typer.Option(None, "--json", help="Also write the records (one per model x batch x precision) here."),
+    quick: bool = typer.Option(
+        False, "--quick", help=f"{QUICK_WARMUP} warm-up and {QUICK_ITERS} timed forwards per run "
+                               f"({QUICK_FRAMES} frames with --pipeline)."),
+    attention: str = typer.Option(
+        "fused", "--attention",
+        help="fused: our runs only. reference: also time each TransPose model reference-style "
+             "(fp32, batch 1, materialised attention) and show the speed-up of our runs over it.",
+    ),
+    weights: str = typer.Option(
+        "random", "--weights", "-w", help="Pose weights: random (speed does not depend on them), official or a path."),
+    pipeline: Path = typer.Option(None, "--pipeline", help="Time the whole chain on this video instead, per stage."),
+    detector: str = typer.Option("yolo", "--detector", help="With --pipeline: yolo or none (whole frame)."),
+    detector_weights: str = typer.Option(None, "--detector-weights", help="With --pipeline: YOLO weights file."),
+    max_frames: int = typer.Option(None, "--max-frames", min=1, help="With --pipeline: stop after this many frames."),
+) -> None:
+    """Measure params, GFLOPs (vs the paper), ms/batch and crops/s of the pose models."""
+    console = Console()
+    if attention not in ("fused", "reference"):
+        raise UserError(f"--attention must be 'fused' or 'reference', got {attention!r}")
+    dev = resolve_device(device)
+    half = resolve_half(half, dev)
+    if pipeline is not None:
+        _bench_pipeline(console, pipeline, models, weights, dev, half, detector, detector_weights,
+                        max_frames if max_frames is not None else (QUICK_FRAMES if quick else None), json_out)
+        return
+    if weights_arg(weights) is not None:
+        raise UserError("--weights only applies with --pipeline (model speed does not depend on the weights)")
+    config = BenchConfig(
+        models=parse_models(models or "all"), device=dev, half=half, batches=parse_batches(batch),
+        warmup=warmup if warmup is not None else (QUICK_WARMUP if quick else DEFAULT_WARMUP),
+        iters=iters if iters is not None else (QUICK_ITERS if quick else DEFAULT_ITERS),
+        attention=attention,
+    )
+    env = environment(dev)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        records = run_grid(config, progress)
+    title = f"transpose-live bench on {env['device_name']} ({dev}, {config.precision}, {env['threads']} threads)"
+    console.print(rich_table(records, title=title))
+    if json_out is not None:
+        path = write_json(json_out, records, env)
+        console.print(f"wrote {len(records)} records to {path}", soft_wrap=True)
+
+
+def _bench_pipeline(console, video, models, weights, device, half, detector, detector_weights, max_frames,
+                    json_out) -> None:
+    from transpose_live.bench.pipeline_bench import bench_pipeline, pipeline_table  # noqa: PLC0415
+
+    names = parse_models(models or PIPELINE_MODEL)
+    if len(names) != 1:
+        raise UserError("--pipeline times one pose model; pass a single name to --models")
+    if not Path(video).is_file():
+        raise UserError(f"video not found: {video}")
+    summary = bench_pipeline(video, names[0], weights=weights_arg(weights), device=device, half=half,
+                             detector=detector, detector_weights=detector_weights, max_frames=max_frames,
+                             console=console)
+    console.print(pipeline_table(summary))
+    if json_out is not None:
+        env = environment(device)
+        Path(json_out).parent.mkdir(parents=True, exist_ok=True)
+        Path(json_out).write_text(json.dumps(dict(schema_version=1, environment=env, pipeline=summary), indent=1) + "\n")
+        console.print(f"wrote {json_out}", soft_wrap=True)
+
+
+def register(app: typer.Typer) -> None:
+    """Adds `bench`."""
+    app.command("bench")(bench)

@@ -1,0 +1,134 @@
+"""Person detection: an ultralytics YOLO model (persons only), or the whole frame as one person.
+
+Weights: `--detector-weights PATH`, else env `TRANSPOSE_LIVE_DETECTOR`, else the ultralytics
+name `yolo11n.pt` (ultralytics downloads it itself when online). A pose model file
+(e.g. `yolo11n-pose.pt`) works too: its boxes are person boxes.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from transpose_live.errors import UserError
+
+DEFAULT_DETECTOR_WEIGHTS = "yolo11n.pt"
+DETECTOR_ENV = "TRANSPOSE_LIVE_DETECTOR"
+PERSON_CLASS = 0
+
+
+def resolve_detector_weights(weights: str | Path | None = None) -> str:
+    """Option value, else $TRANSPOSE_LIVE_DETECTOR, else 'yolo11n.pt'."""
+    if weights:
+        return str(weights)
+    return os.environ.get(DETECTOR_ENV) or DEFAULT_DETECTOR_WEIGHTS
+
+
+class WholeFrameDetector:
+    """`--detector none`: the whole frame is one person (pre-cropped clips)."""
+
+    name = "none"
+
+    def __call__(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        h, w = image.shape[:2]
+        return np.array([[0, 0, w, h]], np.float32), np.ones(1, np.float32)
+
+
+class PersonDetector:
+    """ultralytics YOLO restricted to class 0 (person), on the pose model's device and precision.
+
+    Calling it with a BGR uint8 frame returns (boxes (N,4) xyxy float32, scores (N,) float32),
+    highest score first.
+    """
+
+    def __init__(
+        self,
+        weights: str | Path | None = None,
+        device: torch.device | str = "cpu",
+        half: bool = False,
+        conf: float = 0.25,
+        iou: float = 0.7,
+        imgsz: int = 640,
+        max_det: int = 100,
+    ) -> None:
+        from transpose_live.ultralytics_env import configure_ultralytics_offline
+
+        configure_ultralytics_offline()
+        self.weights = resolve_detector_weights(weights)
+        self.device = torch.device(device)
+        self.half = bool(half) and self.device.type == "cuda"
+        self.conf, self.iou, self.imgsz, self.max_det = conf, iou, imgsz, max_det
+        self.model = _load_yolo(self.weights)
+        self.name = Path(self.weights).name
+
+    def __call__(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        results = self.model.predict(
+            image, classes=[PERSON_CLASS], conf=self.conf, iou=self.iou, imgsz=self.imgsz,
+            max_det=self.max_det, device=str(self.device), half=self.half, verbose=False,
+        )
+        boxes = results[0].boxes
+        if boxes is None or len(boxes) == 0:
+            return np.zeros((0, 4), np.float32), np.zeros((0,), np.float32)
+        xyxy = boxes.xyxy.float().cpu().numpy().astype(np.float32)
+        scores = boxes.conf.float().cpu().numpy().astype(np.float32)
+        order = np.argsort(-scores, kind="stable")
+        return xyxy[order], scores[order]
+
+
+def _load_yolo(weights: str):
+    """YOLO(weights) with a one-line error naming the option when the file is missing/unusable."""
+    from ultralytics import YOLO
+    from ultralytics.utils import SETTINGS
+
+    hint = f"pass --detector-weights PATH (or set {DETECTOR_ENV}), or --detector none"
+    path = Path(weights).expanduser()
+    bare_name = path.name == weights and not path.exists()
+    if not path.exists() and not bare_name:
+        raise UserError(f"detector weights not found: {weights}; {hint}")
+    if bare_name and not (Path(SETTINGS["weights_dir"]) / weights).exists():
+        local = _download_default(weights)
+        if local is None:
+            raise UserError(f"detector weights {weights!r} are not on this machine and could not be downloaded "
+                            f"(offline?); {hint}")
+        path = Path(local)
+    elif bare_name:
+        path = Path(SETTINGS["weights_dir"]) / weights
+    try:
+        return YOLO(str(path))
+    except UserError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - ultralytics raises many kinds
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UserError(f"cannot load detector weights {weights}: {first}; {hint}") from None
+
+
+def _download_default(name: str) -> str | None:
+    """Lets ultralytics fetch one of its own asset names when the network is there; None if not."""
+    from ultralytics.utils import is_online
+    from ultralytics.utils.downloads import attempt_download_asset
+
+    saved = os.environ.pop("YOLO_OFFLINE", None)  # downloads of weights are allowed, telemetry is not
+    try:
+        if not is_online():
+            return None
+        local = attempt_download_asset(name)
+        return local if Path(local).exists() else None
+    except Exception:  # noqa: BLE001
+        return None
+    finally:
+        if saved is not None:
+            os.environ["YOLO_OFFLINE"] = saved
+
+
+def build_detector(kind: str = "yolo", weights: str | Path | None = None, device="cpu", half: bool = False,
+                   conf: float = 0.25):
+    """`--detector yolo|none` -> a callable frame -> (boxes, scores)."""
+    kind = (kind or "yolo").strip().lower()
+    if kind == "none":
+        return WholeFrameDetector()
+    if kind not in ("yolo", "auto"):
+        raise UserError(f"unknown --detector {kind!r}; use yolo or none")
+    return PersonDetector(weights, device=device, half=half, conf=conf)

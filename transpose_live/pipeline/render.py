@@ -1,0 +1,144 @@
+"""Overlay renderer: COCO skeleton (left / right / centre limbs in different colours), keypoints
+above a threshold, person boxes with score and track id, attention heat, FPS / latency HUD.
+Line widths and text scale with the frame size.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from transpose_live.keypoints import SKELETON
+from transpose_live.poses import Poses
+
+# BGR colours.
+LEFT = (0, 140, 255)     # orange
+RIGHT = (255, 160, 0)    # blue
+CENTRE = (80, 220, 80)   # green
+BOX = (230, 230, 230)
+HUD_BG = (0, 0, 0)
+
+MODEL_ASPECT = 192 / 256  # width / height of the pose model input
+CONTEXT = 1.25            # crop padding of the inference protocol
+
+
+def _side(j: int) -> int:
+    """-1 left, +1 right, 0 centre (the nose) for a COCO keypoint index."""
+    return 0 if j == 0 else (-1 if j % 2 == 1 else 1)
+
+
+def limb_colour(a: int, b: int) -> tuple[int, int, int]:
+    sa, sb = _side(a), _side(b)
+    if sa == sb == -1:
+        return LEFT
+    if sa == sb == 1:
+        return RIGHT
+    return CENTRE
+
+
+def line_width(image: np.ndarray) -> int:
+    """About 2 px at 640x480, growing with the frame."""
+    return max(1, int(round(min(image.shape[:2]) / 240)))
+
+
+def draw_poses(image: np.ndarray, poses: Poses, kpt_thr: float = 0.3, boxes: bool = True) -> np.ndarray:
+    """Draws skeletons, keypoints and boxes in place on a BGR uint8 image; returns it."""
+    lw = line_width(image)
+    radius = max(2, lw + 1)
+    font = 0.4 * lw
+    for i in range(len(poses)):
+        kpts = poses.keypoints[i]
+        if boxes:
+            x1, y1, x2, y2 = (int(round(v)) for v in poses.boxes[i])
+            cv2.rectangle(image, (x1, y1), (x2, y2), BOX, max(1, lw // 2), cv2.LINE_AA)
+            tid = int(poses.track_ids[i])
+            label = (f"#{tid} " if tid >= 0 else "") + f"{poses.box_scores[i]:.2f}"
+            _label(image, label, (x1, y1), font, lw)
+        ok = kpts[:, 2] > kpt_thr
+        for a, b in SKELETON:
+            if ok[a] and ok[b]:
+                pa = tuple(int(round(v)) for v in kpts[a, :2])
+                pb = tuple(int(round(v)) for v in kpts[b, :2])
+                cv2.line(image, pa, pb, limb_colour(a, b), lw, cv2.LINE_AA)
+        for j in np.flatnonzero(ok):
+            p = tuple(int(round(v)) for v in kpts[j, :2])
+            colour = {-1: LEFT, 1: RIGHT, 0: CENTRE}[_side(int(j))]
+            cv2.circle(image, p, radius, colour, -1, cv2.LINE_AA)
+            cv2.circle(image, p, radius, (255, 255, 255), 1, cv2.LINE_AA)
+    return image
+
+
+def crop_region(box: np.ndarray) -> tuple[float, float, float, float]:
+    """The frame region the pose model saw for a box: aspect fixed to 192/256, x1.25 context."""
+    x1, y1, x2, y2 = (float(v) for v in box)
+    w, h = max(x2 - x1, 1.0), max(y2 - y1, 1.0)
+    cx, cy = x1 + w / 2, y1 + h / 2
+    if w > MODEL_ASPECT * h:
+        h = w / MODEL_ASPECT
+    else:
+        w = h * MODEL_ASPECT
+    w, h = w * CONTEXT, h * CONTEXT
+    return cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2
+
+
+def draw_attention(image: np.ndarray, poses: Poses, keypoint: int, alpha: float = 0.6) -> np.ndarray:
+    """Blends, per person, keypoint `keypoint`'s attention map (Poses.attention) over the region
+    its crop covered; stronger attention is more opaque. In place; returns the image."""
+    if poses.attention is None or not len(poses):
+        return image
+    H, W = image.shape[:2]
+    for i in range(len(poses)):
+        att = np.asarray(poses.attention[i, keypoint], np.float32)
+        rx1, ry1, rx2, ry2 = crop_region(poses.boxes[i])
+        rw, rh = int(round(rx2 - rx1)), int(round(ry2 - ry1))
+        if rw < 2 or rh < 2:
+            continue
+        lo, hi = float(att.min()), float(att.max())
+        norm = (att - lo) / (hi - lo) if hi > lo else np.zeros_like(att)
+        heat = cv2.resize(norm, (rw, rh), interpolation=cv2.INTER_LINEAR)
+        ox, oy = int(round(rx1)), int(round(ry1))
+        fx1, fy1, fx2, fy2 = max(ox, 0), max(oy, 0), min(ox + rw, W), min(oy + rh, H)
+        if fx2 <= fx1 or fy2 <= fy1:
+            continue
+        part = heat[fy1 - oy:fy2 - oy, fx1 - ox:fx2 - ox]
+        colour = cv2.applyColorMap((part * 255).astype(np.uint8), cv2.COLORMAP_JET).astype(np.float32)
+        a = (alpha * part)[..., None]
+        roi = image[fy1:fy2, fx1:fx2].astype(np.float32)
+        image[fy1:fy2, fx1:fx2] = (roi * (1 - a) + colour * a).astype(np.uint8)
+    return image
+
+
+def draw_hud(image: np.ndarray, lines: list[str]) -> np.ndarray:
+    """Text lines (e.g. FPS, latency, persons) in a dark box at the top left. In place."""
+    lw = line_width(image)
+    scale = 0.45 * lw
+    (_, th), base = cv2.getTextSize("Ag", cv2.FONT_HERSHEY_SIMPLEX, scale, lw)
+    step = th + base + 4 * lw
+    width = max(cv2.getTextSize(t, cv2.FONT_HERSHEY_SIMPLEX, scale, lw)[0][0] for t in lines) if lines else 0
+    overlay = image[: step * len(lines) + 4 * lw, : width + 8 * lw]
+    overlay[:] = (overlay * 0.45).astype(np.uint8)
+    for k, text in enumerate(lines):
+        y = (k + 1) * step
+        cv2.putText(image, text, (4 * lw, y - base), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), lw, cv2.LINE_AA)
+    return image
+
+
+def _label(image: np.ndarray, text: str, corner: tuple[int, int], scale: float, lw: int) -> None:
+    thick = max(1, lw // 2)
+    (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thick)
+    x, y = corner
+    y = max(y, th + base + 2)
+    cv2.rectangle(image, (x, y - th - base - 2), (x + tw + 4, y), BOX, -1)
+    cv2.putText(image, text, (x + 2, y - base), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), thick, cv2.LINE_AA)
+
+
+def render_frame(image: np.ndarray, poses: Poses, kpt_thr: float = 0.3, hud: list[str] | None = None,
+                 attention_keypoint: int | None = None) -> np.ndarray:
+    """A rendered copy of `image`: attention (if asked), skeletons, boxes, HUD."""
+    out = image.copy()
+    if attention_keypoint is not None:
+        draw_attention(out, poses, attention_keypoint)
+    draw_poses(out, poses, kpt_thr)
+    if hud:
+        draw_hud(out, hud)
+    return out

@@ -1,0 +1,373 @@
+"""Frame sources: camera, video file, image path or folder, each captured in its own thread.
+
+Live sources (cameras, streams, `webcam --camera FILE`) keep only the newest frame, so latency
+never grows when inference is slower than capture; file sources hand over every frame in order.
+
+    >>> with open_video("clip.mp4") as src:
+    ...     for frame in src:
+    ...         frame.image  # HxWx3 uint8 BGR
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from transpose_live.errors import UserError
+
+# OpenCV's and ffmpeg's own console messages would bury the one-line errors raised here.
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+if "OPENCV_LOG_LEVEL" not in os.environ and hasattr(cv2, "utils") and hasattr(cv2.utils, "logging"):
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+STREAM_PREFIXES = ("rtsp://", "rtmp://", "http://", "https://", "udp://", "tcp://")
+_END = object()
+
+
+@dataclass
+class Frame:
+    """One captured frame.
+
+    index:       position in the source (files: every index; live: gaps where frames were dropped).
+    image:       HxWx3 uint8 BGR.
+    timestamp:   seconds: media time for files, time since the start for live sources.
+    captured_at: `time.perf_counter()` when it was read (for latency).
+    name:        file name for images, else None.
+    """
+
+    index: int
+    image: np.ndarray
+    timestamp: float
+    captured_at: float
+    name: str | None = None
+
+
+def to_bgr(image: np.ndarray) -> np.ndarray:
+    """Any image array (gray, BGRA, 16-bit, float) -> contiguous HxWx3 uint8 BGR."""
+    img = np.asarray(image)
+    if img.dtype != np.uint8:
+        if img.dtype == np.uint16:
+            img = (img >> 8).astype(np.uint8)
+        elif np.issubdtype(img.dtype, np.floating):
+            scale = 255.0 if img.size and float(np.nanmax(img)) <= 1.0 else 1.0
+            img = np.clip(np.nan_to_num(img) * scale, 0, 255).astype(np.uint8)
+        else:
+            img = np.clip(img, 0, 255).astype(np.uint8)
+    if img.ndim == 2:
+        img = cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
+    elif img.ndim == 3 and img.shape[2] == 1:
+        img = cv2.cvtColor(img[:, :, 0], cv2.COLOR_GRAY2BGR)
+    elif img.ndim == 3 and img.shape[2] == 4:
+        img = cv2.cvtColor(img, cv2.COLOR_BGRA2BGR)
+    elif img.ndim != 3 or img.shape[2] != 3:
+        raise UserError(f"unsupported image shape {img.shape}; expected gray, BGR or BGRA")
+    return np.ascontiguousarray(img)
+
+
+class FrameSource:
+    """Base: a capture thread filling a queue (files: every frame) or a newest-only slot (live).
+
+    Attributes: `name`, `fps`, `frame_count` (None when unknown), `size` (w, h) of the first
+    frame, `is_live`, `dropped` (live frames replaced before they were consumed).
+    """
+
+    name = "source"
+    fps = 30.0
+    frame_count: int | None = None
+    size: tuple[int, int] = (0, 0)
+    is_live = False
+
+    def __init__(self, queue_size: int = 8) -> None:
+        self.dropped = 0
+        self.decode_seconds = 0.0
+        self.decoded = 0
+        self._stop = threading.Event()
+        self._queue: queue.Queue = queue.Queue(maxsize=queue_size)
+        self._latest = None
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    # -- subclass hooks -------------------------------------------------------------------
+    def _produce(self):
+        """Yields Frames (runs in the capture thread)."""
+        raise NotImplementedError
+
+    def _release(self) -> None:
+        """Frees the underlying capture device (after the thread has stopped)."""
+
+    # -- thread ---------------------------------------------------------------------------
+    def start(self) -> "FrameSource":
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name=f"capture:{self.name}", daemon=True)
+            self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        try:
+            for frame in self._produce():
+                if self._stop.is_set():
+                    break
+                self._publish(frame)
+        except BaseException as exc:  # surfaced to the consumer
+            self._error = exc
+        finally:
+            self._publish(_END)
+
+    def _publish(self, item) -> None:
+        if self.is_live:
+            with self._cond:
+                if self._latest is not None and self._latest is not _END and item is not _END:
+                    self.dropped += 1
+                if self._latest is not _END:
+                    self._latest = item
+                self._cond.notify_all()
+            return
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def _take(self):
+        if self.is_live:
+            with self._cond:
+                while self._latest is None:
+                    self._cond.wait(0.1)
+                item = self._latest
+                if item is not _END:
+                    self._latest = None
+                return item
+        while True:
+            try:
+                return self._queue.get(timeout=0.1)
+            except queue.Empty:
+                if self._thread is not None and not self._thread.is_alive() and self._queue.empty():
+                    return _END
+
+    def __iter__(self):
+        self.start()
+        while True:
+            item = self._take()
+            if item is _END:
+                if self._error is not None:
+                    raise self._error
+                return
+            yield item
+
+    def close(self) -> None:
+        """Stops the capture thread and releases the device (idempotent)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=2.0)
+        self._release()
+
+    def __enter__(self) -> "FrameSource":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class _CaptureSource(FrameSource):
+    """Shared cv2.VideoCapture reading; the first frame is read up front so errors surface early."""
+
+    def __init__(self, cap: cv2.VideoCapture, name: str, what: str) -> None:
+        super().__init__()
+        self.name = name
+        self._cap = cap
+        t0 = time.perf_counter()
+        ok, first = cap.read()
+        if not ok or first is None or first.size == 0:
+            cap.release()
+            raise UserError(f"no frame could be read from {what} {name}")
+        self.decode_seconds += time.perf_counter() - t0
+        self.decoded = 1
+        self._first = to_bgr(first)
+        self.size = (self._first.shape[1], self._first.shape[0])
+        fps = cap.get(cv2.CAP_PROP_FPS)
+        self.fps = float(fps) if fps and np.isfinite(fps) and 0 < fps < 1000 else 30.0
+        count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        self.frame_count = count if count > 0 else None
+
+    def _read(self):
+        t0 = time.perf_counter()
+        ok, img = self._cap.read()
+        if not ok or img is None:
+            return None
+        img = to_bgr(img)
+        self.decode_seconds += time.perf_counter() - t0
+        self.decoded += 1
+        return img
+
+    def _release(self) -> None:
+        self._cap.release()
+
+
+class VideoFileSource(_CaptureSource):
+    """Every frame of a video file, in order (timestamps from the frame rate)."""
+
+    def __init__(self, path: str | Path) -> None:
+        path = Path(path)
+        _check_file(path, "video file")
+        cap = cv2.VideoCapture(str(path))
+        if not cap.isOpened():
+            raise UserError(f"cannot open video file {path} (corrupt or unsupported format)")
+        super().__init__(cap, str(path), "video file")
+        self.name = path.name
+
+    def _produce(self):
+        start = time.perf_counter()
+        yield Frame(0, self._first, 0.0, start)
+        self._first = None
+        index = 1
+        while not self._stop.is_set():
+            img = self._read()
+            if img is None:
+                return
+            yield Frame(index, img, index / self.fps, time.perf_counter())
+            index += 1
+
+
+class LiveFileSource(VideoFileSource):
+    """A video file played as a live camera: paced at its frame rate, stale frames dropped."""
+
+    is_live = True
+
+    def _produce(self):
+        start = time.perf_counter()
+        yield Frame(0, self._first, 0.0, start)
+        self._first = None
+        index = 1
+        while not self._stop.is_set():
+            due = start + index / self.fps
+            delay = due - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            img = self._read()
+            if img is None:
+                return
+            now = time.perf_counter()
+            yield Frame(index, img, now - start, now)
+            index += 1
+
+
+class CameraSource(_CaptureSource):
+    """A camera (index or /dev/videoN) or network stream, newest frame only."""
+
+    is_live = True
+
+    def __init__(self, spec: int | str) -> None:
+        cap = cv2.VideoCapture(spec)
+        if not cap.isOpened():
+            cap.release()
+            raise UserError(f"cannot open camera {spec!r}; check --camera (index, /dev/videoN, URL or video file)")
+        super().__init__(cap, str(spec), "camera")
+
+    def _produce(self):
+        start = time.perf_counter()
+        yield Frame(0, self._first, 0.0, start)
+        self._first = None
+        index = 1
+        while not self._stop.is_set():
+            img = self._read()
+            if img is None:
+                return
+            now = time.perf_counter()
+            yield Frame(index, img, now - start, now)
+            index += 1
+
+
+class ImageSource(FrameSource):
+    """One image, a folder of images (sorted by name) or a list of image paths."""
+
+    def __init__(self, paths: str | Path | list) -> None:
+        super().__init__()
+        self.paths = list_images(paths)
+        self.frame_count = len(self.paths)
+        self.fps = 1.0
+        self.name = str(paths) if not isinstance(paths, list) else f"{len(self.paths)} images"
+        first = self._load(self.paths[0], strict=len(self.paths) == 1)
+        if first is None:
+            first = np.zeros((1, 1, 3), np.uint8)
+        self.size = (first.shape[1], first.shape[0])
+        self.skipped: list[str] = []
+
+    def _load(self, path: Path, strict: bool) -> np.ndarray | None:
+        t0 = time.perf_counter()
+        img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+        if img is None or img.size == 0:
+            if strict:
+                raise UserError(f"cannot read image {path} (corrupt or unsupported format)")
+            return None
+        img = to_bgr(img)
+        self.decode_seconds += time.perf_counter() - t0
+        self.decoded += 1
+        return img
+
+    def _produce(self):
+        index = 0
+        for path in self.paths:
+            if self._stop.is_set():
+                return
+            img = self._load(path, strict=len(self.paths) == 1)
+            if img is None:
+                self.skipped.append(str(path))
+                continue
+            yield Frame(index, img, 0.0, time.perf_counter(), name=path.name)
+            index += 1
+
+
+def list_images(paths: str | Path | list) -> list[Path]:
+    """Image files named by a path, a folder (sorted, not recursive) or a list; UserError if none."""
+    items = paths if isinstance(paths, list) else [paths]
+    found: list[Path] = []
+    for item in items:
+        p = Path(item)
+        if p.is_dir():
+            found += sorted(q for q in p.iterdir() if q.suffix.lower() in IMAGE_SUFFIXES and q.is_file())
+        elif p.is_file():
+            found.append(p)
+        else:
+            raise UserError(f"image path not found: {p}")
+    if not found:
+        raise UserError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {paths}")
+    return found
+
+
+def _check_file(path: Path, what: str) -> None:
+    if not path.exists():
+        raise UserError(f"{what} not found: {path}")
+    if not path.is_file():
+        raise UserError(f"{what} is not a file: {path}")
+    if path.stat().st_size == 0:
+        raise UserError(f"{what} is empty: {path}")
+
+
+def open_video(path: str | Path) -> VideoFileSource:
+    """Every frame of a video file, in order."""
+    return VideoFileSource(path)
+
+
+def open_camera(spec: int | str) -> FrameSource:
+    """`webcam --camera` value -> live source: index, /dev/videoN, stream URL, or a video file
+    played at its own frame rate with stale frames dropped."""
+    if isinstance(spec, int):
+        return CameraSource(spec)
+    text = str(spec).strip()
+    if text.isdigit():
+        return CameraSource(int(text))
+    if text.lower().startswith(STREAM_PREFIXES) or text.startswith("/dev/video"):
+        if text.startswith("/dev/") and not os.path.exists(text):
+            raise UserError(f"cannot open camera {text!r}: no such device")
+        return CameraSource(text)
+    return LiveFileSource(text)
