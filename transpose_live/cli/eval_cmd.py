@@ -1,5 +1,88 @@
-"""(to be written)"""
+"""`transpose-live eval`: COCO keypoint AP of a model on a COCO-format image set."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+from transpose_live.cli.options import DeviceOpt, HalfOpt, ModelOpt, WeightsOpt, weights_arg
+from transpose_live.errors import UserError
 
 
-def register(app) -> None:  # noqa: ARG001
-    """Adds this module's commands to the app."""
+def eval_command(
+    images: Path = typer.Option(..., "--images", help="Folder of the images (e.g. coco/val2017)."),
+    annotations: Path = typer.Option(..., "--annotations", help="COCO keypoint annotations (person_keypoints_val2017.json)."),
+    boxes: Optional[Path] = typer.Option(None, "--boxes", help="COCO detection results file (image_id, category_id, bbox xywh, score)."),
+    gt_boxes: bool = typer.Option(False, "--gt-boxes", help="Use the ground-truth person boxes (non-crowd)."),
+    model: str = ModelOpt,
+    weights: str = WeightsOpt,
+    device: str = DeviceOpt,
+    half: Optional[bool] = HalfOpt,
+    flip_test: bool = typer.Option(True, "--flip-test/--no-flip-test", help="Average with the mirrored crop (paper protocol)."),
+    decoder: str = typer.Option("dark", "--decoder", help="Heatmap decoder: dark (TransPose) or classic (HRNet)."),
+    batch: int = typer.Option(64, "--batch", min=1, help="Crops per forward pass (flipped copies count); images are grouped to fill it."),
+    det_thr: float = typer.Option(0.0, "--det-thr", help="Keep detections scoring at least this (with --boxes)."),
+    max_images: Optional[int] = typer.Option(None, "--max-images", min=1, help="Evaluate only the first N images (by id)."),
+    workers: Optional[int] = typer.Option(None, "--workers", min=1, help="JPEG decoding threads (default: CPU count, at most 8)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the COCO keypoint results JSON here."),
+    metrics_out: Optional[Path] = typer.Option(None, "--metrics-out", help="Write the ten metrics (and run facts) as JSON."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show the progress bar."),
+) -> None:
+    """COCO keypoint evaluation (pycocotools) with ground-truth or detector boxes."""
+    from transpose_live.evaluation.boxes_source import count_boxes, detection_person_boxes, gt_person_boxes, load_coco
+    from transpose_live.evaluation.evaluate import evaluate_dataset, metrics_table, write_metrics
+    from transpose_live.evaluation.results import write_results
+
+    console = Console()
+    if (boxes is None) == (not gt_boxes):
+        raise UserError("choose the boxes: --boxes detections.json or --gt-boxes (one of them)")
+    if not images.is_dir():
+        raise UserError(f"image folder not found: {images}")
+    coco = load_coco(annotations)
+    if gt_boxes:
+        person_boxes, box_kind = gt_person_boxes(coco), "ground-truth boxes"
+    else:
+        person_boxes = detection_person_boxes(boxes, det_thr=det_thr, image_ids=list(coco.imgs))
+        box_kind = f"detections {boxes.name} (score >= {det_thr:g})"
+    estimator = _make_estimator(model, weights, device, half, flip_test, decoder, batch)
+    console.print(
+        f"{model} ({weights}) on {estimator.device}, {'fp16' if estimator.half else 'fp32'}, "
+        f"flip test {'on' if flip_test else 'off'}; {len(coco.imgs)} images, {count_boxes(person_boxes)} {box_kind}",
+        soft_wrap=True, highlight=False,
+    )
+    outcome = evaluate_dataset(estimator, coco, images, person_boxes, people_per_batch=batch,
+                               max_images=max_images, workers=workers, console=console, progress=progress)
+    outcome.info.update(model=model, weights=str(weights), boxes="gt" if gt_boxes else str(boxes),
+                        det_thr=det_thr if boxes else None, flip_test=flip_test, decoder=decoder,
+                        device=str(estimator.device), half=bool(estimator.half))
+    console.print(metrics_table(outcome.metrics, title=f"{model}: COCO keypoint metrics, {box_kind}"))
+    console.print(f"{len(outcome.image_ids)} images, {outcome.people} people, {len(outcome.results)} results "
+                  f"in {outcome.seconds:.1f}s ({outcome.images_per_s:.1f} images/s)", highlight=False)
+    if out:
+        console.print(f"wrote {write_results(out, outcome.results)}", soft_wrap=True, highlight=False)
+    if metrics_out:
+        console.print(f"wrote {write_metrics(metrics_out, outcome.to_json())}", soft_wrap=True, highlight=False)
+
+
+def _make_estimator(model, weights, device, half, flip_test, decoder, batch):
+    from transpose_live.device import resolve_device, resolve_half
+    from transpose_live.models.registry import MODELS
+
+    if model not in MODELS:
+        raise UserError(f"unknown model {model!r}; choose from: {', '.join(MODELS)}")
+    if decoder not in ("dark", "classic"):
+        raise UserError(f"unknown --decoder {decoder!r}; use dark or classic")
+    dev = resolve_device(device)
+    use_half = resolve_half(half, dev)
+    from transpose_live.engine import PoseEstimator
+
+    return PoseEstimator(model=model, weights=weights_arg(weights), device=dev, half=use_half,
+                         flip_test=flip_test, decoder=decoder, max_batch=batch)
+
+
+def register(app: typer.Typer) -> None:
+    """Adds `eval` to the app."""
+    app.command("eval")(eval_command)

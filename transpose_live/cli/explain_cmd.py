@@ -1,5 +1,80 @@
-"""(to be written)"""
+"""`transpose-live explain`: panels of the last attention layer at each predicted keypoint."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+from transpose_live.cli.options import DeviceOpt, WeightsOpt, weights_arg
+from transpose_live.errors import UserError
 
 
-def register(app) -> None:  # noqa: ARG001
-    """Adds this module's commands to the app."""
+def explain_command(
+    image: Path = typer.Argument(..., help="Image file."),
+    box: Optional[str] = typer.Option(None, "--box", help="Person box x1,y1,x2,y2 (default: detect people)."),
+    detector: str = typer.Option("yolo", "--detector", help="Without --box: yolo, or none (whole image is one person)."),
+    detector_weights: Optional[str] = typer.Option(None, "--detector-weights", help="YOLO weights file for the person detector."),
+    max_persons: int = typer.Option(3, "--max-persons", min=1, help="Explain at most this many detected people (highest score first)."),
+    model: str = typer.Option("tp_r_a4", "--model", "-m", help="A TransPose model: tp_r_a3, tp_r_a4, tp_h_s, tp_h_a4, tp_h_a6."),
+    weights: str = WeightsOpt,
+    device: str = DeviceOpt,
+    keypoints: str = typer.Option("all", "--keypoints", "-k", help="'all' or names, e.g. left_wrist,nose."),
+    threshold: float = typer.Option(0.0, "--threshold", "-t", min=0.0, help="Hide attention below this value (paper: 0.01 for R, 0.00075 for H)."),
+    flip_test: bool = typer.Option(False, "--flip-test/--no-flip-test", help="Average keypoints with the mirrored crop (attention is from the unflipped crop)."),
+    columns: int = typer.Option(6, "--columns", min=1, help="Tiles per row in the panel."),
+    out: Path = typer.Option(Path("panel.png"), "--out", "-o", help="Panel PNG to write."),
+    caption: Optional[str] = typer.Option(None, "--caption", help="Legend text under the colour bar (e.g. which weights)."),
+) -> None:
+    """Which image regions each predicted keypoint depends on (TransPose's last attention layer)."""
+    from transpose_live.device import resolve_device, resolve_half
+    from transpose_live.explain import explain, parse_box, parse_keypoints, read_image
+    from transpose_live.models.registry import MODELS
+
+    console = Console()
+    spec = MODELS.get(model)
+    if spec is None:
+        raise UserError(f"unknown model {model!r}; choose from: {', '.join(MODELS)}")
+    if not spec.is_transpose:
+        raise UserError(f"{model} is a baseline without attention; explain needs a TransPose model "
+                        f"({', '.join(n for n, s in MODELS.items() if s.is_transpose)})")
+    kpt_ids = parse_keypoints(keypoints)
+    boxes = parse_box(box) if box else None
+    frame = read_image(image)
+    dev = resolve_device(device)
+    half = resolve_half(None, dev)
+    scores = None
+    if boxes is None:
+        boxes, scores = _detect(frame, detector, detector_weights, dev, half, max_persons)
+        console.print(f"{len(boxes)} person(s) to explain", highlight=False)
+    from transpose_live.engine import PoseEstimator
+
+    estimator = PoseEstimator(model=model, weights=weights_arg(weights), device=dev, half=half, flip_test=flip_test)
+    result = explain(estimator, frame, boxes, scores, kpt_ids, threshold, max_cols=columns, caption=caption)
+    path = result.save(out)
+    h, w = result.panel.shape[:2]
+    gh, gw = result.poses.attention.shape[-2:]
+    console.print(f"wrote {path} ({w}x{h}, {len(result.poses)} person(s) x {len(kpt_ids)} keypoint map(s), "
+                  f"token grid {gh}x{gw})", soft_wrap=True, highlight=False)
+
+
+def _detect(frame, detector: str, detector_weights, device, half, max_persons: int):
+    """Person boxes from the pipeline's detector, or the whole image when it is not installed."""
+    import numpy as np
+
+    try:
+        from transpose_live.pipeline.detector import build_detector
+    except ImportError:
+        h, w = frame.shape[:2]
+        return np.array([[0, 0, w, h]], np.float32), np.ones(1, np.float32)
+    boxes, scores = build_detector(detector, detector_weights, device=device, half=half)(frame)
+    if len(boxes) == 0:
+        raise UserError("no person detected; pass --box x1,y1,x2,y2 or --detector none")
+    return boxes[:max_persons], scores[:max_persons]
+
+
+def register(app: typer.Typer) -> None:
+    """Adds `explain` to the app."""
+    app.command("explain")(explain_command)

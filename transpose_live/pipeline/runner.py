@@ -19,6 +19,7 @@ closed properly and `PipelineResult.interrupted` holds the signal number.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import queue
 import signal
 import threading
@@ -164,7 +165,8 @@ def run_pipeline(
 
     estimator: a `PoseEstimator` (anything with `estimate(frame, boxes, box_scores=,
     return_attention=)` -> Poses). detector: frame -> (boxes (N,4) xyxy, scores (N,)).
-    tracker: anything with `update(poses, t) -> Poses` (e.g. `make_tracker("one-euro")`), or None.
+    tracker: anything with `update(poses, t[, from_detector]) -> Poses` (e.g. `make_tracker("one-euro")`),
+    or None; `from_detector` is False on frames boxed from the previous keypoints (--det-every).
     Outputs are opened before the first frame (UserError if a path cannot be written) and are
     always closed, leaving valid files. The source is closed at the end.
     """
@@ -180,6 +182,7 @@ def run_pipeline(
     bar = _progress(source, max_frames, console) if progress and not source.is_live else None
     scheduler = BoxScheduler(det_every, kpt_thr)
     state = {"fps": 0.0, "last": None}
+    tells_source = tracker is not None and "from_detector" in inspect.signature(tracker.update).parameters
 
     def output_loop() -> None:
         done = 0
@@ -240,7 +243,8 @@ def run_pipeline(
                 poses = raw
                 if tracker is not None:
                     with times.time("smooth"):
-                        poses = tracker.update(raw, frame.timestamp)
+                        poses = (tracker.update(raw, frame.timestamp, from_detector=ran) if tells_source
+                                 else tracker.update(raw, frame.timestamp))
                 scheduler.observe(poses)
                 result.frames += 1
                 result.persons += len(poses)

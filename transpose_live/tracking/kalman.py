@@ -16,7 +16,7 @@ import numpy as np
 from filterpy.common import Q_discrete_white_noise
 from filterpy.kalman import KalmanFilter
 
-ACCEL_STD = 8.0  # scale units / s^2
+ACCEL_STD = 2.0  # scale units / s^2 (raise for fast motion: less smoothing, less overshoot)
 MEAS_STD = 0.01  # scale units at confidence 1
 INIT_SPEED_STD = 1.0  # scale units / s: velocity uncertainty of a fresh keypoint
 GATE = 5.0  # standard deviations (Mahalanobis, per keypoint)

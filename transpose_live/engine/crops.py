@@ -1,0 +1,79 @@
+"""Batched on-device crops: frame -> (N, 3, H, W) normalised RGB model inputs.
+
+One `grid_sample` call samples every box of a frame (bilinear, zero border), then BGR -> RGB,
+/255 and ImageNet mean/std normalisation run on the device (spec 2.2).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from transpose_live.engine.boxes import crop_scale_factor
+from transpose_live.errors import UserError
+
+MEAN_RGB = (0.485, 0.456, 0.406)
+STD_RGB = (0.229, 0.224, 0.225)
+
+
+def frame_to_tensor(frame: np.ndarray, device: torch.device) -> torch.Tensor:
+    """HxWx3 BGR (also HxW / HxWx1 grey, HxWx4 BGRA) array -> (1, 3, H, W) float32 BGR on `device`.
+
+    Values stay in 0..255; the upload is the frame's own dtype (uint8: one byte per value).
+    """
+    if not isinstance(frame, (np.ndarray, torch.Tensor)):
+        raise UserError(f"frame must be an HxWx3 image array, got {type(frame).__name__}")
+    t = torch.as_tensor(np.ascontiguousarray(frame)) if isinstance(frame, np.ndarray) else frame
+    if t.ndim == 2:
+        t = t[:, :, None]
+    if t.ndim != 3 or t.shape[2] not in (1, 3, 4) or t.shape[0] < 1 or t.shape[1] < 1:
+        raise UserError(f"frame must be HxW, HxWx1, HxWx3 (BGR) or HxWx4 (BGRA); got shape {tuple(frame.shape)}")
+    if t.dtype == torch.bool or t.is_complex():
+        raise UserError(f"frame dtype {t.dtype} is not an image type; use uint8 BGR")
+    t = t.to(device, non_blocking=True)
+    if t.shape[2] == 4:
+        t = t[:, :, :3]
+    t = t.permute(2, 0, 1)[None].float()
+    if t.shape[1] == 1:
+        t = t.expand(1, 3, -1, -1)
+    return t
+
+
+def sampling_grid(center: torch.Tensor, scale: torch.Tensor, frame_hw: tuple[int, int],
+                  out_size: tuple[int, int]) -> torch.Tensor:
+    """(N, H_out, W_out, 2) normalised grid (align_corners=True) inverting the crop transform."""
+    out_h, out_w = out_size
+    frame_h, frame_w = frame_hw
+    dev = center.device
+    k = crop_scale_factor(scale, out_w)[:, None]
+    u = torch.arange(out_w, device=dev, dtype=center.dtype)[None]
+    v = torch.arange(out_h, device=dev, dtype=center.dtype)[None]
+    x = (u - (out_w - 1) / 2.0) / k + center[:, 0:1]  # (N, W_out) frame pixels
+    y = (v - (out_h - 1) / 2.0) / k + center[:, 1:2]  # (N, H_out)
+    gx = x * (2.0 / max(frame_w - 1, 1)) - 1.0
+    gy = y * (2.0 / max(frame_h - 1, 1)) - 1.0
+    n = center.shape[0]
+    grid = torch.stack((gx[:, None, :].expand(n, out_h, out_w), gy[:, :, None].expand(n, out_h, out_w)), dim=-1)
+    return grid.float()
+
+
+def crop_frame(frame_bgr: torch.Tensor, center: torch.Tensor, scale: torch.Tensor,
+               out_size: tuple[int, int] = (256, 192)) -> torch.Tensor:
+    """Crops of every box: frame (1, 3, H, W) BGR 0..255 -> (N, 3, H_out, W_out) normalised RGB float32."""
+    n = center.shape[0]
+    out_h, out_w = out_size
+    grid = sampling_grid(center, scale, frame_bgr.shape[-2:], out_size)
+    # One sampling call for all boxes: stack the N grids vertically into one tall grid.
+    tall = F.grid_sample(frame_bgr, grid.reshape(1, n * out_h, out_w, 2), mode="bilinear",
+                         padding_mode="zeros", align_corners=True)
+    crops = tall.view(3, n, out_h, out_w).permute(1, 0, 2, 3).flip(1)  # BGR -> RGB
+    return normalize(crops)
+
+
+def normalize(crops_rgb_255: torch.Tensor) -> torch.Tensor:
+    """(x / 255 - mean) / std per RGB channel, as one fused multiply-add."""
+    dev, dt = crops_rgb_255.device, crops_rgb_255.dtype
+    std = torch.tensor(STD_RGB, device=dev, dtype=dt).view(1, 3, 1, 1)
+    mean = torch.tensor(MEAN_RGB, device=dev, dtype=dt).view(1, 3, 1, 1)
+    return torch.addcmul(-mean / std, crops_rgb_255, 1.0 / (255.0 * std))

@@ -1,0 +1,122 @@
+"""Heatmap decoders in torch, batched over people x joints (spec 2.4, 2.5).
+
+`decode_dark` is TransPose's decoder (Gaussian-blurred log map, one Newton step); `decode_classic`
+is HRNet's quarter-pixel offset. Both return coordinates in heatmap pixels; `decode` maps them back
+to the frame through each crop's center/scale.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from transpose_live.engine.boxes import crop_to_frame
+
+DARK_KERNEL = 11
+MAX_NEWTON_STEP = 1.0  # heatmap pixels; longer steps come from ill-conditioned maps and are skipped
+DECODERS = ("dark", "classic")
+
+
+def argmax_coords(heatmaps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(N, J, H, W) -> integer-valued coords (N, J, 2) as float [x, y] and maxvals (N, J).
+
+    A map whose max is <= 0 gives (0, 0), as the reference does.
+    """
+    n, j, _, w = heatmaps.shape
+    maxvals, idx = heatmaps.reshape(n, j, -1).max(dim=-1)
+    coords = torch.stack((idx % w, torch.div(idx, w, rounding_mode="floor")), dim=-1).to(heatmaps.dtype)
+    return coords * (maxvals > 0)[..., None], maxvals
+
+
+def opencv_gaussian_sigma(ksize: int) -> float:
+    """The sigma OpenCV picks when asked for sigma 0."""
+    return 0.3 * ((ksize - 1) * 0.5 - 1) + 0.8
+
+
+def gaussian_kernel_1d(ksize: int, device=None, dtype=torch.float32) -> torch.Tensor:
+    sigma = opencv_gaussian_sigma(ksize)
+    x = torch.arange(ksize, device=device, dtype=torch.float64) - (ksize - 1) / 2
+    k = torch.exp(-(x * x) / (2 * sigma * sigma))
+    return (k / k.sum()).to(dtype)
+
+
+def dark_blur(heatmaps: torch.Tensor, ksize: int = DARK_KERNEL) -> torch.Tensor:
+    """Separable Gaussian blur with zero padding (ksize-1)/2, rescaled so each map keeps its max."""
+    n, j, h, w = heatmaps.shape
+    k = gaussian_kernel_1d(ksize, heatmaps.device, heatmaps.dtype)
+    pad = (ksize - 1) // 2
+    x = heatmaps.reshape(n * j, 1, h, w)
+    x = F.conv2d(x, k.view(1, 1, 1, ksize), padding=(0, pad))
+    x = F.conv2d(x, k.view(1, 1, ksize, 1), padding=(pad, 0)).view(n, j, h, w)
+    orig_max = heatmaps.amax(dim=(-2, -1), keepdim=True)
+    blur_max = x.amax(dim=(-2, -1), keepdim=True)
+    factor = torch.where(blur_max != 0, orig_max / torch.where(blur_max != 0, blur_max, 1.0), 1.0)
+    return x * factor
+
+
+# Stencil offsets (dx, dy) used by the Newton step, in this order.
+_STENCIL = (
+    (0, 0), (1, 0), (-1, 0), (2, 0), (-2, 0), (0, 1), (0, -1), (0, 2), (0, -2),
+    (1, 1), (-1, 1), (1, -1), (-1, -1),
+)
+
+
+def _gather_stencil(maps: torch.Tensor, px: torch.Tensor, py: torch.Tensor) -> torch.Tensor:
+    """Values of `maps` (N, J, H, W) around integer (px, py) (N, J): (N, J, len(_STENCIL)), clamped at borders."""
+    n, j, h, w = maps.shape
+    off = torch.tensor(_STENCIL, device=maps.device)
+    xs = (px[..., None] + off[:, 0]).clamp(0, w - 1)
+    ys = (py[..., None] + off[:, 1]).clamp(0, h - 1)
+    return maps.reshape(n, j, h * w).gather(-1, ys * w + xs)
+
+
+def decode_dark(heatmaps: torch.Tensor, max_step: float = MAX_NEWTON_STEP) -> tuple[torch.Tensor, torch.Tensor]:
+    """DARK: argmax refined by one Newton step on the blurred log map -> (coords (N, J, 2), maxvals (N, J)).
+
+    The step is taken where 1 < x < W-2 and 1 < y < H-2 and the Hessian's determinant is non-zero,
+    and skipped where it is not finite or longer than `max_step` heatmap pixels.
+    """
+    heatmaps = heatmaps.float()
+    _, _, h, w = heatmaps.shape
+    coords, maxvals = argmax_coords(heatmaps)
+    logmap = dark_blur(heatmaps).clamp(min=1e-10).log()
+    px, py = coords[..., 0].long(), coords[..., 1].long()
+    s = _gather_stencil(logmap, px, py).double()
+    c, xp, xm, xp2, xm2, yp, ym, yp2, ym2, pp, mp, pm, mm = s.unbind(-1)
+    dx, dy = 0.5 * (xp - xm), 0.5 * (yp - ym)
+    dxx = 0.25 * (xp2 - 2 * c + xm2)
+    dyy = 0.25 * (yp2 - 2 * c + ym2)
+    dxy = 0.25 * (pp - pm - mp + mm)
+    det = dxx * dyy - dxy * dxy
+    safe_det = torch.where(det != 0, det, 1.0)
+    step = torch.stack((-(dyy * dx - dxy * dy) / safe_det, -(dxx * dy - dxy * dx) / safe_det), dim=-1)
+    inside = (px > 1) & (px < w - 2) & (py > 1) & (py < h - 2)
+    ok = inside & (det != 0) & torch.isfinite(step).all(-1) & (step.norm(dim=-1) <= max_step)
+    refined = coords.double() + torch.where(ok[..., None], step, 0.0)
+    return refined.to(heatmaps.dtype), maxvals
+
+
+def decode_classic(heatmaps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """HRNet's decoder: argmax plus 0.25 px toward the larger neighbour -> (coords, maxvals)."""
+    heatmaps = heatmaps.float()
+    _, _, h, w = heatmaps.shape
+    coords, maxvals = argmax_coords(heatmaps)
+    px = torch.floor(coords[..., 0] + 0.5).long()
+    py = torch.floor(coords[..., 1] + 0.5).long()
+    s = _gather_stencil(heatmaps, px, py)
+    diff = torch.stack((s[..., 1] - s[..., 2], s[..., 5] - s[..., 6]), dim=-1)
+    inside = ((px > 1) & (px < w - 1) & (py > 1) & (py < h - 1))[..., None]
+    return coords + torch.where(inside, torch.sign(diff) * 0.25, 0.0), maxvals
+
+
+def decode(heatmaps: torch.Tensor, center: torch.Tensor, scale: torch.Tensor,
+           method: str = "dark") -> tuple[torch.Tensor, torch.Tensor]:
+    """Heatmaps (N, J, h, w) -> frame coordinates (N, J, 2) (dtype of `center`) and maxvals (N, J)."""
+    if method == "dark":
+        coords, maxvals = decode_dark(heatmaps)
+    elif method == "classic":
+        coords, maxvals = decode_classic(heatmaps)
+    else:
+        raise ValueError(f"decoder must be one of {DECODERS}, got {method!r}")
+    hm_size = tuple(heatmaps.shape[-2:])
+    return crop_to_frame(coords.to(center.dtype), center, scale, hm_size), maxvals

@@ -1,0 +1,225 @@
+"""`PoseEstimator`: frame + person boxes -> `Poses`, every tensor on the device from crop to decode.
+
+Per call: boxes -> center/scale -> one batched crop per frame -> model forward in chunks of
+`max_batch` images (flipped copies in the same forward) -> flip merge -> decode -> one copy to the CPU.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from transpose_live.device import resolve_device, resolve_half
+from transpose_live.engine.boxes import box_to_center_scale, xyxy_to_xywh
+from transpose_live.engine.crops import crop_frame, frame_to_tensor
+from transpose_live.engine.decode import DECODERS, argmax_coords, decode
+from transpose_live.engine.flip import merge_flipped, with_flipped
+from transpose_live.errors import UserError
+from transpose_live.keypoints import NUM_KEYPOINTS
+from transpose_live.models.registry import ModelSpec
+from transpose_live.poses import Poses
+
+ATTENTION_BYTES_PER_CHUNK = 1 << 30  # cap on the (B, L, L) attention matrix one forward may materialise
+
+
+class PoseEstimator:
+    """Top-down pose estimation for many people at once (TransPose inference protocol, spec section 2).
+
+    max_batch is the most images in one forward pass (flipped copies count); on CUDA out-of-memory
+    the chunk is halved and retried, and the smaller size is kept for later calls.
+    """
+
+    def __init__(self, model: str = "tp_r_a4", weights=None, device="auto", half: bool | None = None,
+                 flip_test: bool = True, decoder: str = "dark", max_batch: int = 64, compile: bool = False,
+                 channels_last: bool | None = None) -> None:
+        from transpose_live.models import build, model_info  # noqa: PLC0415
+
+        spec = model_info(model)
+        net = build(model, weights=weights, device="cpu")
+        self._setup(net, spec, device, half, flip_test, decoder, max_batch, compile, channels_last)
+
+    @classmethod
+    def from_module(cls, module: nn.Module, name: str, device="cpu", half: bool | None = None,
+                    flip_test: bool = True, decoder: str = "dark", max_batch: int = 64, compile: bool = False,
+                    channels_last: bool | None = None) -> "PoseEstimator":
+        """Wrap an already-built model of registry name `name` (the module is moved/cast in place)."""
+        from transpose_live.models import model_info  # noqa: PLC0415
+
+        self = cls.__new__(cls)
+        self._setup(module, model_info(name), device, half, flip_test, decoder, max_batch, compile, channels_last)
+        return self
+
+    def _setup(self, module, spec: ModelSpec, device, half, flip_test, decoder, max_batch, compile, channels_last):
+        if decoder not in DECODERS:
+            raise UserError(f"unknown decoder {decoder!r}; use one of: {', '.join(DECODERS)}")
+        if int(max_batch) < 1:
+            raise UserError(f"max_batch must be at least 1, got {max_batch}")
+        self.spec = spec
+        self.device = resolve_device(device)
+        self.half = resolve_half(half, self.device)
+        self.flip_test = bool(flip_test)
+        self.decoder = decoder
+        self.max_batch = int(max_batch)
+        self.dtype = torch.float16 if self.half else torch.float32
+        self.channels_last = self.device.type == "cuda" if channels_last is None else bool(channels_last)
+        # HRNet's evaluation shifts flipped heatmaps by one pixel; TransPose does not (spec 2.3).
+        self.shift_flipped = not spec.is_transpose
+        module = module.eval().to(self.device, dtype=self.dtype)
+        if self.channels_last:
+            module = module.to(memory_format=torch.channels_last)
+        self.model = module
+        self._forward = torch.compile(module) if compile else module
+
+    def __repr__(self) -> str:
+        return (f"PoseEstimator({self.spec.name}, device={self.device}, half={self.half}, "
+                f"flip_test={self.flip_test}, decoder={self.decoder!r}, max_batch={self.max_batch})")
+
+    # ------------------------------------------------------------------ public API
+    def estimate(self, frame: np.ndarray, boxes_xyxy, box_scores=None, return_attention: bool = False) -> Poses:
+        """Poses of the people in `boxes_xyxy` (N, 4) of one BGR frame (grey and BGRA accepted)."""
+        return self.estimate_batch([frame], [boxes_xyxy], [box_scores], return_attention=return_attention)[0]
+
+    def estimate_batch(self, frames: Sequence[np.ndarray], boxes: Sequence, scores: Sequence | None = None,
+                       return_attention: bool = False) -> list[Poses]:
+        """`estimate` for several frames, all their people in the same forward passes."""
+        if len(frames) != len(boxes):
+            raise UserError(f"got {len(frames)} frames but {len(boxes)} box lists")
+        scores = [None] * len(frames) if scores is None else list(scores)
+        if len(scores) != len(frames):
+            raise UserError(f"got {len(frames)} frames but {len(scores)} score lists")
+        if return_attention and not self.spec.is_transpose:
+            raise UserError(f"attention maps need a TransPose model; {self.spec.name} has no attention")
+        box_arrays = [_as_boxes(b) for b in boxes]
+        score_arrays = [_as_scores(s, len(b)) for s, b in zip(scores, box_arrays)]
+        counts = [len(b) for b in box_arrays]
+        total = sum(counts)
+        if total == 0:
+            return [self._empty(return_attention) for _ in frames]
+        keypoints, attention = self._run(frames, box_arrays, counts, return_attention)
+        out, start = [], 0
+        for n, b, s in zip(counts, box_arrays, score_arrays):
+            att = None if attention is None else attention[start:start + n]
+            out.append(Poses(keypoints=keypoints[start:start + n], boxes=b, box_scores=s, attention=att))
+            start += n
+        return out
+
+    def warmup(self, people: int = 1, frame_hw: tuple[int, int] = (480, 640)) -> None:
+        """Run a dummy frame (lets cuDNN / torch.compile pick kernels before timing)."""
+        h, w = frame_hw
+        frame = np.zeros((h, w, 3), np.uint8)
+        boxes = np.tile(np.array([[w * 0.25, h * 0.1, w * 0.75, h * 0.9]], np.float32), (people, 1))
+        self.estimate(frame, boxes)
+
+    # ------------------------------------------------------------------ internals
+    def _empty(self, return_attention: bool) -> Poses:
+        poses = Poses.empty()
+        if return_attention:
+            gh, gw = self.spec.token_grid
+            poses.attention = np.zeros((0, NUM_KEYPOINTS, gh, gw), np.float32)
+        return poses
+
+    @torch.inference_mode()
+    def _run(self, frames, box_arrays, counts, want_attention):
+        dev = self.device
+        all_boxes = torch.from_numpy(np.concatenate([b for b in box_arrays if len(b)])).to(dev)
+        center, scale = box_to_center_scale(xyxy_to_xywh(all_boxes), self.spec.input_size[1] / self.spec.input_size[0])
+        crops, start = [], 0
+        for frame, n in zip(frames, counts):
+            if n:
+                sl = slice(start, start + n)
+                crops.append(crop_frame(frame_to_tensor(frame, dev), center[sl], scale[sl], self.spec.input_size))
+                start += n
+        crops = torch.cat(crops) if len(crops) > 1 else crops[0]
+        heatmaps, attention = self._infer(crops, want_attention)
+        coords, maxvals = decode(heatmaps, center, scale, self.decoder)
+        keypoints = torch.cat((coords.float(), maxvals[..., None].float()), dim=-1).cpu().numpy()
+        return keypoints, None if attention is None else attention.float().cpu().numpy()
+
+    def _people_per_chunk(self, want_attention: bool) -> int:
+        per_person = 2 if self.flip_test else 1
+        n = max(1, self.max_batch // per_person)
+        if want_attention:
+            gh, gw = self.spec.token_grid
+            bytes_per_image = (gh * gw) ** 2 * (2 if self.half else 4)
+            n = min(n, max(1, ATTENTION_BYTES_PER_CHUNK // (bytes_per_image * per_person)))
+        return n
+
+    def _infer(self, crops: torch.Tensor, want_attention: bool):
+        """Normalised crops (N, 3, H, W) -> heatmaps (N, J, h, w) float32 and attention rows or None."""
+        crops = crops.to(self.dtype)
+        step = self._people_per_chunk(want_attention)
+        parts = [self._infer_chunk(crops[i:i + step], want_attention) for i in range(0, len(crops), step)]
+        heatmaps = torch.cat([p[0] for p in parts])
+        attention = torch.cat([p[1] for p in parts]) if want_attention else None
+        return heatmaps, attention
+
+    def _infer_chunk(self, crops: torch.Tensor, want_attention: bool):
+        try:
+            return self._forward_chunk(crops, want_attention)
+        except torch.cuda.OutOfMemoryError:
+            if crops.device.type != "cuda" or len(crops) <= 1:
+                raise
+            torch.cuda.empty_cache()
+            half = len(crops) // 2
+            self.max_batch = max(1, min(self.max_batch, half * (2 if self.flip_test else 1)))
+            a = self._infer_chunk(crops[:half], want_attention)
+            b = self._infer_chunk(crops[half:], want_attention)
+            return torch.cat((a[0], b[0])), (torch.cat((a[1], b[1])) if want_attention else None)
+
+    def _forward_chunk(self, crops: torch.Tensor, want_attention: bool):
+        n = len(crops)
+        x = with_flipped(crops) if self.flip_test else crops
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        attn = None
+        if want_attention:
+            out, attn = self._forward(x, return_attention=True)
+        else:
+            out = self._forward(x)
+        out = out.float()
+        heatmaps = merge_flipped(out, self.shift_flipped) if self.flip_test else out
+        rows = self._attention_rows(heatmaps, attn[:n]) if want_attention else None
+        return heatmaps, rows
+
+    def _attention_rows(self, heatmaps: torch.Tensor, attn: torch.Tensor) -> torch.Tensor:
+        """Last-layer attention rows at each keypoint's argmax token: (N, J, gh, gw)."""
+        gh, gw = self.spec.token_grid
+        hh, hw = heatmaps.shape[-2:]
+        coords, _ = argmax_coords(heatmaps)
+        tx = torch.div(coords[..., 0].long() * gw, hw, rounding_mode="floor")
+        ty = torch.div(coords[..., 1].long() * gh, hh, rounding_mode="floor")
+        token = ty * gw + tx  # (N, J)
+        rows = attn.gather(1, token[..., None].expand(-1, -1, attn.shape[-1]))
+        return rows.reshape(len(heatmaps), heatmaps.shape[1], gh, gw)
+
+
+def _as_boxes(boxes) -> np.ndarray:
+    """Boxes array-like -> (N, 4) float64 xyxy; a clear error for anything else."""
+    if boxes is None:
+        return np.zeros((0, 4), np.float64)
+    if isinstance(boxes, torch.Tensor):
+        boxes = boxes.detach().cpu().numpy()
+    arr = np.asarray(boxes, dtype=np.float64)
+    if arr.size == 0:
+        return np.zeros((0, 4), np.float64)
+    if arr.ndim == 1 and arr.shape[0] == 4:
+        arr = arr[None]
+    if arr.ndim != 2 or arr.shape[1] != 4:
+        raise UserError(f"boxes must be an (N, 4) array of x1, y1, x2, y2; got shape {arr.shape}")
+    if not np.isfinite(arr).all():
+        raise UserError("boxes contain NaN or infinite values")
+    return arr
+
+
+def _as_scores(scores, n: int) -> np.ndarray:
+    if scores is None:
+        return np.ones(n, np.float32)
+    if isinstance(scores, torch.Tensor):
+        scores = scores.detach().cpu().numpy()
+    arr = np.asarray(scores, dtype=np.float32).reshape(-1)
+    if len(arr) != n:
+        raise UserError(f"got {n} boxes but {len(arr)} box scores")
+    return arr

@@ -1,0 +1,133 @@
+"""Person boxes to evaluate on: COCO ground truth, or a COCO detection results file.
+
+Both give `{image_id: (boxes (N,4) float32 xyxy, scores (N,) float32)}`, highest score first.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+
+from transpose_live.errors import UserError
+
+PERSON_CATEGORY = 1
+BoxesByImage = dict[int, tuple[np.ndarray, np.ndarray]]
+
+
+def load_coco(annotations: str | Path):
+    """pycocotools `COCO` for a keypoint annotation file; a one-line UserError if it is unusable."""
+    from pycocotools.coco import COCO
+
+    path = Path(annotations)
+    if not path.is_file():
+        raise UserError(f"annotation file not found: {path}")
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UserError(f"annotation file {path} is not valid JSON: {_first_line(exc)}") from None
+    _check_annotations(data, path)
+    coco = COCO()
+    coco.dataset = data
+    with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints progress lines
+        coco.createIndex()
+    return coco
+
+
+def _check_annotations(data, path: Path) -> None:
+    if not isinstance(data, dict) or not all(isinstance(data.get(k), list) for k in ("images", "annotations")):
+        raise UserError(f"annotation file {path} is not a COCO file (needs 'images' and 'annotations' lists)")
+    for img in data["images"]:
+        if not isinstance(img, dict) or not {"id", "file_name"} <= img.keys():
+            raise UserError(f"annotation file {path}: every image needs 'id' and 'file_name'")
+    cats = data.get("categories") or []
+    if not any(isinstance(c, dict) and c.get("id") == PERSON_CATEGORY and "keypoints" in c for c in cats):
+        raise UserError(f"annotation file {path} has no person category with keypoints "
+                        "(use person_keypoints_*.json)")
+    needed = {"id", "image_id", "category_id", "bbox", "area", "iscrowd", "keypoints", "num_keypoints"}
+    for ann in data["annotations"]:
+        if not isinstance(ann, dict) or not needed <= ann.keys():
+            missing = sorted(needed - set(ann)) if isinstance(ann, dict) else sorted(needed)
+            raise UserError(f"annotation file {path}: an annotation lacks {', '.join(missing)}")
+
+
+def gt_person_boxes(coco) -> BoxesByImage:
+    """Ground-truth person boxes per image: non-crowd, area > 0, clipped to the image; score 1."""
+    out: BoxesByImage = {}
+    for image_id in sorted(coco.imgs):
+        info = coco.imgs[image_id]
+        width, height = info.get("width"), info.get("height")
+        boxes = []
+        for ann in coco.imgToAnns.get(image_id, []):
+            if ann["category_id"] != PERSON_CATEGORY or ann["iscrowd"] or ann["area"] <= 0:
+                continue
+            x, y, w, h = (float(v) for v in ann["bbox"])
+            x1, y1, x2, y2 = max(0.0, x), max(0.0, y), x + max(0.0, w), y + max(0.0, h)
+            if width and height:
+                x2, y2 = min(float(width), x2), min(float(height), y2)
+            if x2 > x1 and y2 > y1:
+                boxes.append((x1, y1, x2, y2))
+        out[image_id] = (np.asarray(boxes, np.float32).reshape(-1, 4), np.ones(len(boxes), np.float32))
+    return out
+
+
+def detection_person_boxes(path: str | Path, det_thr: float = 0.0, image_ids=None) -> BoxesByImage:
+    """Person detections (category 1, score >= det_thr) from a COCO results file (bbox xywh).
+
+    image_ids: when given, every one gets an entry (empty if undetected) and detections of other
+    images are dropped.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"detection file not found: {path}")
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UserError(f"detection file {path} is not valid JSON: {_first_line(exc)}") from None
+    if not isinstance(data, list):
+        raise UserError(f"detection file {path} must be a JSON list of {{image_id, category_id, bbox, score}}")
+    per_image: dict[int, list[tuple[float, tuple[float, ...]]]] = {}
+    for i, det in enumerate(data):
+        image_id, category, box, score = _parse_detection(det, i, path)
+        if category != PERSON_CATEGORY or score < det_thr or box[2] <= 0 or box[3] <= 0:
+            continue
+        x, y, w, h = box
+        per_image.setdefault(image_id, []).append((score, (x, y, x + w, y + h)))
+    wanted = sorted(per_image) if image_ids is None else sorted(image_ids)
+    out: BoxesByImage = {}
+    for image_id in wanted:
+        dets = sorted(per_image.get(image_id, []), key=lambda d: -d[0])
+        out[image_id] = (
+            np.asarray([d[1] for d in dets], np.float32).reshape(-1, 4),
+            np.asarray([d[0] for d in dets], np.float32),
+        )
+    return out
+
+
+def _parse_detection(det, index: int, path: Path):
+    where = f"detection file {path}, entry {index}"
+    if not isinstance(det, dict):
+        raise UserError(f"{where} is not an object")
+    missing = [k for k in ("image_id", "category_id", "bbox", "score") if k not in det]
+    if missing:
+        raise UserError(f"{where} lacks {', '.join(missing)}")
+    box = det["bbox"]
+    try:
+        if not isinstance(box, list | tuple) or len(box) != 4:
+            raise TypeError
+        return int(det["image_id"]), int(det["category_id"]), tuple(float(v) for v in box), float(det["score"])
+    except (TypeError, ValueError):
+        raise UserError(f"{where}: image_id/category_id must be integers, bbox [x, y, w, h], score a number") \
+            from None
+
+
+def count_boxes(boxes: BoxesByImage) -> int:
+    return int(sum(len(b) for b, _ in boxes.values()))
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

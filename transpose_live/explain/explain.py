@@ -1,0 +1,94 @@
+"""Attention explanations: estimate with attention rows, then render the panel image."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from transpose_live.errors import UserError
+from transpose_live.explain.panel import MAX_COLS, render_panels
+from transpose_live.keypoints import KEYPOINT_NAMES, keypoint_index
+from transpose_live.poses import Poses
+
+
+@dataclass
+class Explanation:
+    """The panel image (BGR uint8), the poses with attention (N,17,h,w) and the keypoints shown."""
+
+    panel: np.ndarray
+    poses: Poses
+    keypoints: list[int]
+
+    def save(self, path: str | Path) -> Path:
+        return write_png(path, self.panel)
+
+
+def parse_keypoints(spec: str | None) -> list[int]:
+    """'all' (or empty) -> 0..16; 'left_wrist,nose' -> their indices (order kept, duplicates dropped)."""
+    if not spec or spec.strip().lower() == "all":
+        return list(range(len(KEYPOINT_NAMES)))
+    out: list[int] = []
+    for name in spec.split(","):
+        if not name.strip():
+            continue
+        try:
+            j = keypoint_index(name)
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
+        if j not in out:
+            out.append(j)
+    if not out:
+        raise UserError("--keypoints is empty; use 'all' or names like left_wrist,nose")
+    return out
+
+
+def parse_box(text: str) -> np.ndarray:
+    """'x1,y1,x2,y2' -> (1, 4) float32, with a clear error."""
+    try:
+        values = [float(v) for v in text.replace(" ", "").split(",")]
+    except ValueError:
+        values = []
+    if len(values) != 4 or values[2] <= values[0] or values[3] <= values[1]:
+        raise UserError(f"--box must be x1,y1,x2,y2 with x2 > x1 and y2 > y1, got {text!r}")
+    return np.asarray([values], np.float32)
+
+
+def explain(estimator, image: np.ndarray, boxes, box_scores=None, keypoints: list[int] | None = None,
+            threshold: float = 0.0, max_cols: int = MAX_COLS, caption: str | None = None) -> Explanation:
+    """Runs `estimator.estimate(..., return_attention=True)` and renders the panels."""
+    if not estimator.spec.is_transpose:
+        raise UserError(f"{estimator.spec.name} is a baseline without attention; explain needs a TransPose "
+                        "model (tp_r_a3, tp_r_a4, tp_h_s, tp_h_a4, tp_h_a6)")
+    keypoints = list(range(len(KEYPOINT_NAMES))) if keypoints is None else list(keypoints)
+    if threshold < 0:
+        raise UserError("--threshold must be >= 0")
+    poses = estimator.estimate(image, boxes, box_scores=box_scores, return_attention=True)
+    if len(poses) == 0:
+        raise UserError("no person to explain (no box given or detected)")
+    panel = render_panels(image, poses, keypoints, threshold, tuple(estimator.spec.input_size), max_cols, caption)
+    return Explanation(panel, poses, keypoints)
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    path = Path(path)
+    data = np.fromfile(str(path), np.uint8) if path.is_file() else None
+    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data is not None and data.size else None
+    if image is None:
+        raise UserError(f"cannot read image {path} (missing or not an image)")
+    return image
+
+
+def write_png(path: str | Path, image: np.ndarray) -> Path:
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        ok, data = cv2.imencode(".png", image)
+        if not ok:
+            raise OSError("PNG encoding failed")
+        path.write_bytes(data.tobytes())
+    except OSError as exc:
+        raise UserError(f"cannot write {path}: {exc.strerror or exc}") from None
+    return path
