@@ -103,6 +103,26 @@ def test_batch_matches_single_and_chunking(sample, model, est, results):
     np.testing.assert_allclose(results[0].keypoints, single.keypoints, atol=1e-3)
 
 
+def test_out_of_memory_splits_and_retries(sample, model, results, monkeypatch):
+    """A forward that runs out of memory is split in halves and retried; the smaller size sticks."""
+    image, boxes = sample
+    est = PoseEstimator.from_module(model, "tp_r_a3", device="cpu", flip_test=True, max_batch=64)
+    real = est._forward_chunk
+    sizes = []
+
+    def flaky(crops, want_attention):
+        sizes.append(len(crops))
+        if len(crops) > 1:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
+        return real(crops, want_attention)
+
+    monkeypatch.setattr(est, "_forward_chunk", flaky)
+    poses = est.estimate(image, boxes)
+    assert sizes[0] == len(boxes) and max(sizes[1:]) <= len(boxes) // 2 + 1
+    np.testing.assert_allclose(poses.keypoints, results[True].keypoints, atol=1e-3)
+    assert est.max_batch < 64
+
+
 def test_empty_boxes_return_empty(sample, est):
     image, _ = sample
     for empty in ([], np.zeros((0, 4)), None):

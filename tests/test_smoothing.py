@@ -155,3 +155,13 @@ def test_timestamps_drive_the_filter():
     out30 = np.stack([f30(x, i / 30, SCALE) for i, x in enumerate(noisy)])
     out60 = np.stack([f60(x, i / 60, SCALE) for i, x in enumerate(noisy)])
     assert jitter(out60[60:]) < jitter(out30[60:])  # more samples per second: lower per-frame jitter
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_repeated_timestamps_still_smooth(kind):
+    """Sources without timestamps (all 0) are taken as 30 fps, not frozen."""
+    tracker = PoseTracker(smooth=kind, associate="oks")
+    xy = np.random.default_rng(8).uniform(50, 350, (17, 2))
+    for i in range(40):
+        out = tracker.update(_person(xy + i * 3.0, np.full(17, 0.9)), 0.0)
+    assert np.abs(out.keypoints[0, :, :2] - (xy + 39 * 3.0)).max() < 6.0

@@ -144,8 +144,8 @@ def test_real_clip_transpose_pipeline_tracks_and_follows():
     (no pose jitter to measure), so this checks what they can show: one stable id, finite
     output, and every jump followed within 3 frames by both filters."""
     estimator = _transpose_estimator()
-    recorder, smoothed = _run(estimator, FixedBox(), frames=30)
-    assert len(smoothed) == 30
+    recorder, smoothed = _run(estimator, FixedBox(), frames=12)
+    assert len(smoothed) == 12
     scale = float((SQUAT_BOX[0, 2] - SQUAT_BOX[0, 0] + SQUAT_BOX[0, 3] - SQUAT_BOX[0, 1]) / 2)
     raw = _first_person(recorder.raw)
     for kind, seq in (("one-euro", smoothed), ("kalman", _replay(recorder, "kalman"))):
@@ -157,6 +157,6 @@ def test_real_clip_transpose_pipeline_tracks_and_follows():
         same = (raw[1:, :, :2] == raw[:-1, :, :2]).all(-1)
         present = raw[:, :, 2] >= 0.2
         still[3:] = same[2:] & same[1:-1] & same[:-2] & present[3:] & present[2:-1] & present[1:-2] & present[:-3]
-        assert still.sum() > 50
+        assert still.sum() > 30 and (~same).sum() > 10  # enough jumps and still stretches
         err = np.linalg.norm(out[:, :, :2] - raw[:, :, :2], axis=-1)[still]
         assert err.max() <= 0.05 * scale, f"{kind}: {err.max():.1f} px behind 3 frames after a jump"

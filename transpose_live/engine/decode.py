@@ -7,8 +7,9 @@ to the frame through each crop's center/scale.
 
 from __future__ import annotations
 
+import functools
+
 import torch
-import torch.nn.functional as F
 
 from transpose_live.engine.boxes import crop_to_frame
 
@@ -40,14 +41,26 @@ def gaussian_kernel_1d(ksize: int, device=None, dtype=torch.float32) -> torch.Te
     return (k / k.sum()).to(dtype)
 
 
+@functools.lru_cache(maxsize=32)
+def _blur_matrix(n: int, ksize: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """(n, n) banded matrix M with (M @ x) = 1-D Gaussian blur of x with zero padding."""
+    g = gaussian_kernel_1d(ksize, device, dtype)
+    r = (ksize - 1) // 2
+    i = torch.arange(n, device=device)
+    d = i[None, :] - i[:, None]
+    return torch.where(d.abs() <= r, g[(d + r).clamp(0, ksize - 1)], torch.zeros((), device=device, dtype=dtype))
+
+
 def dark_blur(heatmaps: torch.Tensor, ksize: int = DARK_KERNEL) -> torch.Tensor:
-    """Separable Gaussian blur with zero padding (ksize-1)/2, rescaled so each map keeps its max."""
-    n, j, h, w = heatmaps.shape
-    k = gaussian_kernel_1d(ksize, heatmaps.device, heatmaps.dtype)
-    pad = (ksize - 1) // 2
-    x = heatmaps.reshape(n * j, 1, h, w)
-    x = F.conv2d(x, k.view(1, 1, 1, ksize), padding=(0, pad))
-    x = F.conv2d(x, k.view(1, 1, ksize, 1), padding=(pad, 0)).view(n, j, h, w)
+    """Gaussian blur with zero padding (ksize-1)/2, rescaled so each map keeps its max.
+
+    Separable and zero-padded, so it is two batched matmuls with banded matrices (much faster than a
+    single-channel conv over N*J maps on the CPU, and tensor-core friendly on the GPU).
+    """
+    h, w = heatmaps.shape[-2:]
+    rows = _blur_matrix(h, ksize, heatmaps.device, heatmaps.dtype)
+    cols = _blur_matrix(w, ksize, heatmaps.device, heatmaps.dtype)
+    x = rows @ heatmaps @ cols.T
     orig_max = heatmaps.amax(dim=(-2, -1), keepdim=True)
     blur_max = x.amax(dim=(-2, -1), keepdim=True)
     factor = torch.where(blur_max != 0, orig_max / torch.where(blur_max != 0, blur_max, 1.0), 1.0)
@@ -79,9 +92,9 @@ def decode_dark(heatmaps: torch.Tensor, max_step: float = MAX_NEWTON_STEP) -> tu
     heatmaps = heatmaps.float()
     _, _, h, w = heatmaps.shape
     coords, maxvals = argmax_coords(heatmaps)
-    logmap = dark_blur(heatmaps).clamp(min=1e-10).log()
     px, py = coords[..., 0].long(), coords[..., 1].long()
-    s = _gather_stencil(logmap, px, py).double()
+    # the log is taken only at the 13 stencil values each step needs, not over the whole map
+    s = _gather_stencil(dark_blur(heatmaps), px, py).clamp(min=1e-10).log().double()
     c, xp, xm, xp2, xm2, yp, ym, yp2, ym2, pp, mp, pm, mm = s.unbind(-1)
     dx, dy = 0.5 * (xp - xm), 0.5 * (yp - ym)
     dxx = 0.25 * (xp2 - 2 * c + xm2)

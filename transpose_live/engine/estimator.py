@@ -160,9 +160,10 @@ class PoseEstimator:
         try:
             return self._forward_chunk(crops, want_attention)
         except torch.cuda.OutOfMemoryError:
-            if crops.device.type != "cuda" or len(crops) <= 1:
+            if len(crops) <= 1:
                 raise
-            torch.cuda.empty_cache()
+            if crops.device.type == "cuda":
+                torch.cuda.empty_cache()
             half = len(crops) // 2
             self.max_batch = max(1, min(self.max_batch, half * (2 if self.flip_test else 1)))
             a = self._infer_chunk(crops[:half], want_attention)

@@ -93,6 +93,8 @@ class PipelineResult:
 
     def summary(self) -> str:
         parts = [f"{self.frames} frames", f"{self.persons} persons", f"{self.fps:.1f} fps end-to-end"]
+        if self.detector_runs < self.frames:
+            parts.append(f"detector on {self.detector_runs} frames")
         if self.dropped:
             parts.append(f"{self.dropped} stale frames dropped")
         per_stage = ", ".join(f"{s} {v:.1f}" for s, v in self.stage_fps().items())

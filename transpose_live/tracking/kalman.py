@@ -43,6 +43,8 @@ class KeypointKalman:
         self.pos = np.arange(n) * 2  # state index of each coordinate's position (velocity: +1)
         self.seen = np.zeros(num_points, bool)
         self.t: float | None = None
+        self._dt: float | None = None
+        self._unit_q: np.ndarray | None = None
 
     def reset(self, mask: np.ndarray | None = None) -> None:
         """Forgets all points (mask None) or the masked ones: their next measurement starts afresh."""
@@ -75,9 +77,11 @@ class KeypointKalman:
         if self.t is not None:
             dt = float(t) - self.t
             dt = dt if dt > 0 else 1 / 30
-            kf.F = np.kron(np.eye(2 * self.num_points), np.array([[1.0, dt], [0.0, 1.0]]))
-            kf.Q = Q_discrete_white_noise(2, dt, (self.accel_std * scale) ** 2, block_size=2 * self.num_points)
-            kf.predict()
+            if self._dt != dt:  # same frame interval: reuse F and the unit Q
+                kf.F = np.kron(np.eye(2 * self.num_points), np.array([[1.0, dt], [0.0, 1.0]]))
+                self._unit_q = Q_discrete_white_noise(2, dt, 1.0, block_size=2 * self.num_points)
+                self._dt = dt
+            kf.predict(Q=self._unit_q * (self.accel_std * scale) ** 2)
         self.t = float(t)
 
         fresh = measured & ~self.seen

@@ -16,6 +16,7 @@ import numpy as np
 MIN_CUTOFF = 0.05  # Hz: cutoff at rest (lower = steadier still points)
 BETA = 20.0  # speed coefficient: cutoff grows by beta * speed (scale units / s)
 D_CUTOFF = 1.0  # Hz: cutoff of the speed estimate
+DEFAULT_DT = 1 / 30  # seconds, when a timestamp does not advance
 
 
 def smoothing_factor(dt: np.ndarray, cutoff: np.ndarray) -> np.ndarray:
@@ -60,7 +61,8 @@ class OneEuroFilter:
         update = mask & self.seen
         scale = max(float(scale), 1e-6)
         if update.any():
-            dt = np.maximum(float(t) - self.t[update], 1e-6)
+            dt = float(t) - self.t[update]
+            dt = np.where(dt > 0, dt, DEFAULT_DT)  # repeated / missing timestamps: assume 30 fps
             prev = self.x[update]
             velocity = (x[update] - prev) / dt[..., None] / scale
             a_d = smoothing_factor(dt, self.d_cutoff)[..., None]
