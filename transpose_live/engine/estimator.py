@@ -79,7 +79,11 @@ class PoseEstimator:
 
     # ------------------------------------------------------------------ public API
     def estimate(self, frame: np.ndarray, boxes_xyxy, box_scores=None, return_attention: bool = False) -> Poses:
-        """Poses of the people in `boxes_xyxy` (N, 4) of one BGR frame (grey and BGRA accepted)."""
+        """Poses of the people in `boxes_xyxy` (N, 4) of one BGR frame (grey and BGRA accepted).
+
+        return_attention: also fill `Poses.attention` (N, 17, h, w): the last encoder layer's attention
+        row of the token under each keypoint's heatmap argmax, from the unflipped crop (TransPose only).
+        """
         return self.estimate_batch([frame], [boxes_xyxy], [box_scores], return_attention=return_attention)[0]
 
     def estimate_batch(self, frames: Sequence[np.ndarray], boxes: Sequence, scores: Sequence | None = None,
