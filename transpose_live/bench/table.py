@@ -52,7 +52,7 @@ def rich_table(records: list[dict], title: str | None = None) -> Table:
     table = Table(title=title, caption=CAPTION, caption_justify="left")
     table.add_column("model", no_wrap=True)
     for h in STATIC_HEADERS:
-        table.add_column(h, justify="right")
+        table.add_column(h, justify="right", no_wrap=h == "params", min_width=10 if h == "params" else None)
     for b in batches:
         table.add_column(f"batch {b}", justify="right")
     for (model, precision, attention), by_batch in _rows(records):
