@@ -212,6 +212,27 @@ class _CaptureSource(FrameSource):
     def _release(self) -> None:
         self._cap.release()
 
+    def _wait_for(self, index: int, start: float) -> None:
+        """Pacing before reading frame `index` (none: read as fast as the device delivers)."""
+
+    def _timestamp(self, index: int, now: float, start: float) -> float:
+        """Seconds since the first frame (wall clock; files override with index / fps)."""
+        return now - start
+
+    def _produce(self):
+        start = time.perf_counter()
+        yield Frame(0, self._first, 0.0, start)
+        self._first = None
+        index = 1
+        while not self._stop.is_set():
+            self._wait_for(index, start)
+            img = self._read()
+            if img is None:
+                return
+            now = time.perf_counter()
+            yield Frame(index, img, self._timestamp(index, now, start), now)
+            index += 1
+
 
 class VideoFileSource(_CaptureSource):
     """Every frame of a video file, in order (timestamps from the frame rate)."""
@@ -225,17 +246,8 @@ class VideoFileSource(_CaptureSource):
         super().__init__(cap, str(path), "video file")
         self.name = path.name
 
-    def _produce(self):
-        start = time.perf_counter()
-        yield Frame(0, self._first, 0.0, start)
-        self._first = None
-        index = 1
-        while not self._stop.is_set():
-            img = self._read()
-            if img is None:
-                return
-            yield Frame(index, img, index / self.fps, time.perf_counter())
-            index += 1
+    def _timestamp(self, index: int, now: float, start: float) -> float:
+        return index / self.fps
 
 
 class LiveFileSource(VideoFileSource):
@@ -243,22 +255,13 @@ class LiveFileSource(VideoFileSource):
 
     is_live = True
 
-    def _produce(self):
-        start = time.perf_counter()
-        yield Frame(0, self._first, 0.0, start)
-        self._first = None
-        index = 1
-        while not self._stop.is_set():
-            due = start + index / self.fps
-            delay = due - time.perf_counter()
-            if delay > 0:
-                time.sleep(delay)
-            img = self._read()
-            if img is None:
-                return
-            now = time.perf_counter()
-            yield Frame(index, img, now - start, now)
-            index += 1
+    def _wait_for(self, index: int, start: float) -> None:
+        delay = start + index / self.fps - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+
+    def _timestamp(self, index: int, now: float, start: float) -> float:
+        return now - start
 
 
 class CameraSource(_CaptureSource):
@@ -272,19 +275,6 @@ class CameraSource(_CaptureSource):
             cap.release()
             raise UserError(f"cannot open camera {spec!r}; check --camera (index, /dev/videoN, URL or video file)")
         super().__init__(cap, str(spec), "camera")
-
-    def _produce(self):
-        start = time.perf_counter()
-        yield Frame(0, self._first, 0.0, start)
-        self._first = None
-        index = 1
-        while not self._stop.is_set():
-            img = self._read()
-            if img is None:
-                return
-            now = time.perf_counter()
-            yield Frame(index, img, now - start, now)
-            index += 1
 
 
 class ImageSource(FrameSource):
