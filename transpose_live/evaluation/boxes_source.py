@@ -23,18 +23,23 @@ def load_coco(annotations: str | Path):
     from pycocotools.coco import COCO
 
     path = Path(annotations)
-    if not path.is_file():
-        raise UserError(f"annotation file not found: {path}")
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UserError(f"annotation file {path} is not valid JSON: {_first_line(exc)}") from None
+    data = _read_json(path, "annotation file")
     _check_annotations(data, path)
     coco = COCO()
     coco.dataset = data
     with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints progress lines
         coco.createIndex()
     return coco
+
+
+def _read_json(path: Path, what: str):
+    """Parsed JSON of `path`; a one-line UserError naming `what` when missing or malformed."""
+    if not path.is_file():
+        raise UserError(f"{what} not found: {path}")
+    try:
+        return json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UserError(f"{what} {path} is not valid JSON: {_first_line(exc)}") from None
 
 
 def _check_annotations(data, path: Path) -> None:
@@ -81,12 +86,7 @@ def detection_person_boxes(path: str | Path, det_thr: float = 0.0, image_ids=Non
     images are dropped.
     """
     path = Path(path)
-    if not path.is_file():
-        raise UserError(f"detection file not found: {path}")
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UserError(f"detection file {path} is not valid JSON: {_first_line(exc)}") from None
+    data = _read_json(path, "detection file")
     if not isinstance(data, list):
         raise UserError(f"detection file {path} must be a JSON list of {{image_id, category_id, bbox, score}}")
     per_image: dict[int, list[tuple[float, tuple[float, ...]]]] = {}
