@@ -6,6 +6,8 @@ import functools
 import importlib.util
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 import torch
 
@@ -63,3 +65,53 @@ def filled_checkpoint(tmp_path_factory):
         return made[name]
 
     return make
+
+
+# --- video clips and the reference detector ------------------------------------------------
+
+def write_clip(path, src, frames, fps=None):
+    """The first `frames` frames of `src` re-encoded into `path` (mp4v); returns (w, h, fps)."""
+    cap = cv2.VideoCapture(str(src))
+    fps = fps or cap.get(cv2.CAP_PROP_FPS)
+    w, h = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+    out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
+    for _ in range(frames):
+        ok, img = cap.read()
+        assert ok
+        out.write(img)
+    out.release()
+    cap.release()
+    return w, h, fps
+
+
+def count_frames(path) -> tuple[int, int, int]:
+    cap = cv2.VideoCapture(str(path))
+    n = 0
+    size = (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+    while cap.read()[0]:
+        n += 1
+    cap.release()
+    return n, *size
+
+
+@pytest.fixture(scope="session")
+def yolo():
+    """ultralytics' YOLO on the shared yolo11n-pose weights, called directly (the reference)."""
+    require_shared(DETECTOR_WEIGHTS)
+    from transpose_live.ultralytics_env import configure_ultralytics_offline
+
+    configure_ultralytics_offline()
+    from ultralytics import YOLO
+
+    return YOLO(str(DETECTOR_WEIGHTS))
+
+
+def yolo_boxes(yolo, image):
+    r = yolo.predict(image, classes=[0], conf=0.25, verbose=False)[0]
+    boxes = r.boxes.xyxy.numpy()
+    return boxes[np.argsort(boxes[:, 0])] if len(boxes) else boxes.reshape(0, 4)
+
+
+def sort_boxes(boxes):
+    boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
+    return boxes[np.argsort(boxes[:, 0])]

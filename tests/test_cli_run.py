@@ -16,8 +16,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import CLIPS, COCO_MINI, DETECTOR_WEIGHTS, require_shared
-from test_pipeline import count_frames, sort_boxes, write_clip, yolo_boxes
+from conftest import CLIPS, COCO_MINI, DETECTOR_WEIGHTS, count_frames, require_shared, sort_boxes, write_clip, yolo_boxes
 from transpose_live.cli import main
 
 CLIP_FRAMES = 5
@@ -29,17 +28,6 @@ def clip(tmp_path_factory):
     path = tmp_path_factory.mktemp("clip") / "exercise5.mp4"
     write_clip(path, CLIPS / "exercise.avi", CLIP_FRAMES)
     return path
-
-
-@pytest.fixture(scope="module")
-def yolo():
-    require_shared(DETECTOR_WEIGHTS)
-    from transpose_live.ultralytics_env import configure_ultralytics_offline
-
-    configure_ultralytics_offline()
-    from ultralytics import YOLO
-
-    return YOLO(str(DETECTOR_WEIGHTS))
 
 
 @pytest.fixture(scope="module")

@@ -10,36 +10,14 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import CLIPS, COCO_MINI, DETECTOR_WEIGHTS, filled_model, require_shared
+from conftest import (
+    CLIPS, COCO_MINI, DETECTOR_WEIGHTS, count_frames, filled_model, require_shared, sort_boxes, write_clip,
+    yolo_boxes,
+)
 from transpose_live.errors import UserError
 from transpose_live.poses import Poses
 
 CLIP_FRAMES = 6
-
-
-def write_clip(path, src, frames, fps=None):
-    """The first `frames` frames of `src` re-encoded into `path` (mp4v); returns (w, h, fps)."""
-    cap = cv2.VideoCapture(str(src))
-    fps = fps or cap.get(cv2.CAP_PROP_FPS)
-    w, h = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
-    out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
-    for _ in range(frames):
-        ok, img = cap.read()
-        assert ok
-        out.write(img)
-    out.release()
-    cap.release()
-    return w, h, fps
-
-
-def count_frames(path) -> tuple[int, int, int]:
-    cap = cv2.VideoCapture(str(path))
-    n = 0
-    size = (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
-    while cap.read()[0]:
-        n += 1
-    cap.release()
-    return n, *size
 
 
 @pytest.fixture(scope="module")
@@ -64,28 +42,6 @@ def detector():
     from transpose_live.pipeline import PersonDetector
 
     return PersonDetector(DETECTOR_WEIGHTS, device="cpu")
-
-
-@pytest.fixture(scope="module")
-def yolo():
-    require_shared(DETECTOR_WEIGHTS)
-    from transpose_live.ultralytics_env import configure_ultralytics_offline
-
-    configure_ultralytics_offline()
-    from ultralytics import YOLO
-
-    return YOLO(str(DETECTOR_WEIGHTS))
-
-
-def yolo_boxes(yolo, image):
-    r = yolo.predict(image, classes=[0], conf=0.25, verbose=False)[0]
-    boxes = r.boxes.xyxy.numpy()
-    return boxes[np.argsort(boxes[:, 0])] if len(boxes) else boxes.reshape(0, 4)
-
-
-def sort_boxes(boxes):
-    boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
-    return boxes[np.argsort(boxes[:, 0])]
 
 
 # --- detector -------------------------------------------------------------------------------
