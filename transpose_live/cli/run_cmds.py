@@ -3,6 +3,8 @@ behind three sources."""
 
 from __future__ import annotations
 
+import functools
+import inspect
 import os
 import sys
 from pathlib import Path
@@ -18,7 +20,7 @@ SMOOTHERS = ("one-euro", "kalman", "none")
 
 
 class RunOptions:
-    """The options every run command shares (typer parameters are declared once, below)."""
+    """The options every run command shares (declared once in `_common`, added by `_with_run_options`)."""
 
     def __init__(self, **kw) -> None:
         self.__dict__.update(kw)
@@ -43,6 +45,13 @@ def _common(kind: str):
         det_conf=typer.Option(0.25, "--det-conf", min=0.0, max=1.0, help="Detector confidence threshold."),
         progress=typer.Option(True, "--progress/--no-progress", help="Progress bar for files."),
     )
+
+
+_COMMON_TYPES = dict(
+    model=str, weights=str, device=str, half=Optional[bool], flip_test=bool, max_persons=Optional[int],
+    det_every=int, kpt_thr=float, show=Optional[bool], smooth=str, attention=Optional[str], detector=str,
+    detector_weights=Optional[str], det_conf=float, progress=bool,
+)
 
 
 def _has_display() -> bool:
@@ -126,67 +135,72 @@ def _run(kind: str, opts: RunOptions, open_source, *, video_out=None, json_out=N
         raise UserError(f"interrupted by {name} after {result.frames} frames; outputs closed", exit_code=code)
 
 
+def _with_run_options(kind: str):
+    """Decorator: appends the shared run options to a command's own parameters and hands them to
+    the command as one `opts: RunOptions` argument (typer reads the combined `__signature__`)."""
+    defaults = _common(kind)
+
+    def decorate(command):
+        own = inspect.signature(command, eval_str=True)
+        params = [p for p in own.parameters.values() if p.name != "opts"]
+        params += [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default,
+                                     annotation=_COMMON_TYPES[name]) for name, default in defaults.items()]
+
+        @functools.wraps(command)
+        def wrapper(**kwargs):
+            opts = RunOptions(**{name: kwargs.pop(name) for name in defaults})
+            return command(opts=opts, **kwargs)
+
+        wrapper.__signature__ = own.replace(parameters=params)
+        wrapper.__annotations__ = {p.name: p.annotation for p in params}
+        return wrapper
+
+    return decorate
+
+
 def register(app: typer.Typer) -> None:
     """Adds `webcam`, `video` and `image` to the app."""
 
-    c = _common("live")
-    ci = _common("image")
-
     @app.command()
+    @_with_run_options("live")
     def webcam(
+        opts: RunOptions,
         camera: str = typer.Option("0", "--camera", "-c", help="Camera index, /dev/videoN, stream URL (rtsp://...) or a video file played live."),
         out: Optional[Path] = typer.Option(None, "--out", "-o", help="Record the rendered stream to this mp4."),
         json_out: Optional[Path] = typer.Option(None, "--json", help="Write one JSON line per processed frame."),
         max_frames: Optional[int] = typer.Option(None, "--max-frames", min=1, help="Stop after this many frames."),
-        model: str = c["model"], weights: str = c["weights"], device: str = c["device"],
-        half: Optional[bool] = c["half"], flip_test: bool = c["flip_test"],
-        max_persons: Optional[int] = c["max_persons"], det_every: int = c["det_every"], kpt_thr: float = c["kpt_thr"],
-        show: Optional[bool] = c["show"], smooth: str = c["smooth"], attention: Optional[str] = c["attention"],
-        detector: str = c["detector"], detector_weights: Optional[str] = c["detector_weights"],
-        det_conf: float = c["det_conf"], progress: bool = c["progress"],
     ) -> None:
         """Live pose estimation from a camera (newest frame only: latency never grows)."""
         from transpose_live.pipeline import open_camera
 
-        opts = RunOptions(**{k: v for k, v in locals().items() if k in c})
         _run("webcam", opts, lambda: open_camera(camera), video_out=out, json_out=json_out, max_frames=max_frames)
 
     @app.command()
+    @_with_run_options("live")
     def video(
+        opts: RunOptions,
         path: Path = typer.Argument(..., help="Input video file."),
         out: Optional[Path] = typer.Option(None, "--out", "-o", help="Rendered mp4 (same size and fps as the input)."),
         json_out: Optional[Path] = typer.Option(None, "--json", help="One JSON line per frame: frame, timestamp, persons."),
         max_frames: Optional[int] = typer.Option(None, "--max-frames", min=1, help="Process only the first N frames."),
-        model: str = c["model"], weights: str = c["weights"], device: str = c["device"],
-        half: Optional[bool] = c["half"], flip_test: bool = c["flip_test"],
-        max_persons: Optional[int] = c["max_persons"], det_every: int = c["det_every"], kpt_thr: float = c["kpt_thr"],
-        show: Optional[bool] = c["show"], smooth: str = c["smooth"], attention: Optional[str] = c["attention"],
-        detector: str = c["detector"], detector_weights: Optional[str] = c["detector_weights"],
-        det_conf: float = c["det_conf"], progress: bool = c["progress"],
     ) -> None:
         """Pose estimation on every frame of a video file."""
         from transpose_live.pipeline import open_video
 
-        opts = RunOptions(**{k: v for k, v in locals().items() if k in c})
         _run("video", opts, lambda: open_video(path), video_out=out, json_out=json_out, max_frames=max_frames)
 
     @app.command()
+    @_with_run_options("image")
     def image(
+        opts: RunOptions,
         path: Optional[Path] = typer.Argument(None, help="Image or folder of images (default: ultralytics' bus.jpg and zidane.jpg)."),
         out: Optional[Path] = typer.Option(None, "--out", "-o", help="Folder for the rendered images."),
         coco: Optional[Path] = typer.Option(None, "--coco", help="Write COCO keypoint results JSON."),
         json_lines: bool = typer.Option(False, "--json", help="Print one JSON line per image to stdout."),
-        model: str = ci["model"], weights: str = ci["weights"], device: str = ci["device"],
-        half: Optional[bool] = ci["half"], flip_test: bool = ci["flip_test"],
-        max_persons: Optional[int] = ci["max_persons"], det_every: int = ci["det_every"], kpt_thr: float = ci["kpt_thr"],
-        show: Optional[bool] = ci["show"], smooth: str = ci["smooth"], attention: Optional[str] = ci["attention"],
-        detector: str = ci["detector"], detector_weights: Optional[str] = ci["detector_weights"],
-        det_conf: float = ci["det_conf"], progress: bool = ci["progress"],
     ) -> None:
         """Pose estimation on images; with no path, on the demo pictures shipped with ultralytics."""
         from transpose_live.pipeline import ImageSource
 
-        opts = RunOptions(**{k: v for k, v in locals().items() if k in ci})
         paths = path if path is not None else _demo_images()
         on_result = _print_json_line if json_lines else None
         _run("image", opts, lambda: ImageSource(paths), image_dir=out, coco_out=coco, on_result=on_result)
