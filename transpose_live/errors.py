@@ -7,6 +7,12 @@ The CLI catches `UserError` and prints its message without a traceback, exiting 
 from __future__ import annotations
 
 
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (its type name when the message is empty)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 class UserError(Exception):
     """A mistake in the user's input or environment (bad path, unknown model, offline ...)."""
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from transpose_live.errors import UserError
+from transpose_live.errors import UserError, first_line
 
 PERSON_CATEGORY = 1
 BoxesByImage = dict[int, tuple[np.ndarray, np.ndarray]]
@@ -39,7 +39,7 @@ def _read_json(path: Path, what: str):
     try:
         return json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UserError(f"{what} {path} is not valid JSON: {_first_line(exc)}") from None
+        raise UserError(f"{what} {path} is not valid JSON: {first_line(exc)}") from None
 
 
 def _check_annotations(data, path: Path) -> None:
@@ -126,8 +126,3 @@ def _parse_detection(det, index: int, path: Path):
 
 def count_boxes(boxes: BoxesByImage) -> int:
     return int(sum(len(b) for b, _ in boxes.values()))
-
-
-def _first_line(exc: Exception) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

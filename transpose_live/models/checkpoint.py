@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from transpose_live.errors import WeightsError
+from transpose_live.errors import WeightsError, first_line
 
 _LIST_LIMIT = 8
 
@@ -33,8 +33,7 @@ def read_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise WeightsError(f"cannot read checkpoint {path}: {first[:200]}") from None
+        raise WeightsError(f"cannot read checkpoint {path}: {first_line(exc)[:200]}") from None
     return extract_state_dict(obj)
 
 

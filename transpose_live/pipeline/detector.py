@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from transpose_live.errors import UserError
+from transpose_live.errors import UserError, first_line
 
 DEFAULT_DETECTOR_WEIGHTS = "yolo11n.pt"
 DETECTOR_ENV = "TRANSPOSE_LIVE_DETECTOR"
@@ -101,8 +101,7 @@ def _load_yolo(weights: str):
     except UserError:
         raise
     except Exception as exc:  # noqa: BLE001 - ultralytics raises many kinds
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise UserError(f"cannot load detector weights {weights}: {first}; {hint}") from None
+        raise UserError(f"cannot load detector weights {weights}: {first_line(exc)}; {hint}") from None
 
 
 def _download_default(name: str) -> str | None:
