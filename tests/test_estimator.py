@@ -11,7 +11,7 @@ import torch
 
 from conftest import COCO_MINI, filled_model, require_shared
 from transpose_live.engine import PoseEstimator
-from transpose_live.engine.boxes import box_to_center_scale, xyxy_to_xywh
+from transpose_live.engine.boxes import box_to_center_scale, crop_regions, xyxy_to_xywh
 from transpose_live.engine.crops import crop_frame, frame_to_tensor
 from transpose_live.errors import UserError
 from transpose_live.models import create_model
@@ -49,13 +49,6 @@ def est_noflip(model):
     return PoseEstimator.from_module(model, "tp_r_a3", device="cpu", flip_test=False)
 
 
-def _crop_regions(boxes: np.ndarray) -> np.ndarray:
-    """x1, y1, x2, y2 of the padded crop each box is sampled from."""
-    center, scale = box_to_center_scale(xyxy_to_xywh(torch.from_numpy(boxes).double()))
-    half = scale.numpy() * 100.0
-    return np.concatenate((center.numpy() - half, center.numpy() + half), axis=1)
-
-
 @pytest.fixture(scope="module")
 def results(sample, est, est_noflip):
     """Poses of the sample with flip test (with attention) and without, computed once."""
@@ -78,7 +71,7 @@ def test_estimate_real_image(sample, results, flip):
     np.testing.assert_allclose(poses.box_scores, np.linspace(0.9, 0.5, n), rtol=1e-6)
     assert (poses.track_ids == -1).all() and (poses.attention is None) == (not flip)
     # every keypoint lies in its box's padded crop (the heatmap covers exactly that region)
-    region = _crop_regions(boxes)
+    region = crop_regions(boxes)
     xy = poses.keypoints[..., :2]
     slack = 2.0
     assert (xy >= region[:, None, :2] - slack).all() and (xy <= region[:, None, 2:] + slack).all()

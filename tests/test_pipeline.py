@@ -14,6 +14,7 @@ from conftest import (
     CLIPS, COCO_MINI, DETECTOR_WEIGHTS, count_frames, filled_model, require_shared, sort_boxes, write_clip,
     yolo_boxes,
 )
+from transpose_live.engine.boxes import crop_regions
 from transpose_live.errors import UserError
 from transpose_live.poses import Poses
 
@@ -221,7 +222,7 @@ def test_render_skeleton_colours_and_widths():
     left = np.all(out == render.LEFT, axis=-1).sum()
     right = np.all(out == render.RIGHT, axis=-1).sum()
     assert left > 0 and right > 0
-    assert render.crop_region(np.array([0, 0, 30, 40])) == pytest.approx((-3.75, -5, 33.75, 45))
+    assert tuple(crop_regions(np.array([0, 0, 30, 40]))[0]) == pytest.approx((-3.75, -5, 33.75, 45))
 
 
 # --- writers --------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ All functions are batched torch ops over N boxes; they work on any device.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 PIXEL_STD = 200.0
@@ -32,6 +33,14 @@ def box_to_center_scale(boxes_xywh: torch.Tensor, aspect_ratio: float = 192 / 25
     h2 = torch.where(wider, w / aspect_ratio, h)
     scale = torch.stack((w2, h2), dim=-1) / PIXEL_STD * PADDING
     return center, scale
+
+
+def crop_regions(boxes_xyxy, aspect_ratio: float = 192 / 256) -> np.ndarray:
+    """(N, 4) xyxy boxes -> (N, 4) xyxy frame regions the model's crops cover (aspect fixed, x1.25)."""
+    boxes = torch.as_tensor(np.asarray(boxes_xyxy, np.float64).reshape(-1, 4))
+    center, scale = box_to_center_scale(xyxy_to_xywh(boxes), aspect_ratio)
+    half = scale * (PIXEL_STD / 2)
+    return torch.cat((center - half, center + half), dim=-1).numpy()
 
 
 def crop_scale_factor(scale: torch.Tensor, out_width: int) -> torch.Tensor:

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from transpose_live.engine.boxes import crop_regions
 from transpose_live.keypoints import OKS_SIGMAS
 
 KEYPOINT_THRESHOLD = 0.2
 OKS_NMS_THRESHOLD = 0.9
-ASPECT_RATIO = 192 / 256  # model input width / height
-BOX_PADDING = 1.25
 
 
 def rescore(keypoints: np.ndarray, box_scores: np.ndarray, kpt_thr: float = KEYPOINT_THRESHOLD) -> np.ndarray:
@@ -34,11 +33,8 @@ def crop_areas(boxes_xyxy: np.ndarray) -> np.ndarray:
 
     This is the area the reference attaches to each pose for OKS-NMS.
     """
-    boxes = np.asarray(boxes_xyxy, np.float64).reshape(-1, 4)
-    w = boxes[:, 2] - boxes[:, 0]
-    h = boxes[:, 3] - boxes[:, 1]
-    w, h = np.where(w > ASPECT_RATIO * h, w, h * ASPECT_RATIO), np.where(w > ASPECT_RATIO * h, w / ASPECT_RATIO, h)
-    return w * h * BOX_PADDING**2
+    regions = crop_regions(boxes_xyxy)
+    return (regions[:, 2] - regions[:, 0]) * (regions[:, 3] - regions[:, 1])
 
 
 def oks_matrix(keypoints: np.ndarray, areas: np.ndarray, sigmas=OKS_SIGMAS, vis_thr: float | None = None) -> np.ndarray:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from transpose_live.engine.boxes import crop_regions
 from transpose_live.keypoints import SKELETON
 from transpose_live.poses import Poses
 
@@ -18,8 +19,6 @@ CENTRE = (80, 220, 80)   # green
 BOX = (230, 230, 230)
 HUD_BG = (0, 0, 0)
 
-MODEL_ASPECT = 192 / 256  # width / height of the pose model input
-CONTEXT = 1.25            # crop padding of the inference protocol
 
 
 def _side(j: int) -> int:
@@ -68,28 +67,16 @@ def draw_poses(image: np.ndarray, poses: Poses, kpt_thr: float = 0.3, boxes: boo
     return image
 
 
-def crop_region(box: np.ndarray) -> tuple[float, float, float, float]:
-    """The frame region the pose model saw for a box: aspect fixed to 192/256, x1.25 context."""
-    x1, y1, x2, y2 = (float(v) for v in box)
-    w, h = max(x2 - x1, 1.0), max(y2 - y1, 1.0)
-    cx, cy = x1 + w / 2, y1 + h / 2
-    if w > MODEL_ASPECT * h:
-        h = w / MODEL_ASPECT
-    else:
-        w = h * MODEL_ASPECT
-    w, h = w * CONTEXT, h * CONTEXT
-    return cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2
-
-
 def draw_attention(image: np.ndarray, poses: Poses, keypoint: int, alpha: float = 0.6) -> np.ndarray:
     """Blends, per person, keypoint `keypoint`'s attention map (Poses.attention) over the region
     its crop covered; stronger attention is more opaque. In place; returns the image."""
     if poses.attention is None or not len(poses):
         return image
     H, W = image.shape[:2]
+    regions = crop_regions(poses.boxes)
     for i in range(len(poses)):
         att = np.asarray(poses.attention[i, keypoint], np.float32)
-        rx1, ry1, rx2, ry2 = crop_region(poses.boxes[i])
+        rx1, ry1, rx2, ry2 = (float(v) for v in regions[i])
         rw, rh = int(round(rx2 - rx1)), int(round(ry2 - ry1))
         if rw < 2 or rh < 2:
             continue
