@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import CLIPS, require_shared
+from helpers import CLIPS, require_shared
 from transpose_live.bench import (
     RECORD_FIELDS,
     BenchConfig,

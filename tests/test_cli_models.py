@@ -7,7 +7,7 @@ import sys
 
 import torch
 
-from conftest import filled_model
+from helpers import filled_model
 from transpose_live.cli import main
 
 

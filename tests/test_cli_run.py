@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import CLIPS, COCO_MINI, DETECTOR_WEIGHTS, count_frames, require_shared, sort_boxes, write_clip, yolo_boxes
+from helpers import CLIPS, COCO_MINI, DETECTOR_WEIGHTS, count_frames, require_shared, sort_boxes, write_clip, yolo_boxes
 from transpose_live.cli import main
 
 CLIP_FRAMES = 5

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import COCO_MINI, CONFORMANCE, require_shared
+from helpers import COCO_MINI, CONFORMANCE, require_shared
 from transpose_live.engine.boxes import box_to_center_scale, crop_affine, crop_to_frame
 from transpose_live.engine.crops import crop_frame, frame_to_tensor
 from transpose_live.engine.decode import argmax_coords, decode, decode_dark, opencv_gaussian_sigma

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import COCO_MINI, filled_model, require_shared
+from helpers import COCO_MINI, filled_model, require_shared
 from transpose_live.engine import PoseEstimator
 from transpose_live.engine.boxes import box_to_center_scale, crop_regions, xyxy_to_xywh
 from transpose_live.engine.crops import crop_frame, frame_to_tensor

@@ -27,7 +27,7 @@ from transpose_live.evaluation.rescore import crop_areas
 from transpose_live.keypoints import OKS_SIGMAS
 from transpose_live.poses import Poses
 
-from conftest import COCO_MINI, require_shared
+from helpers import COCO_MINI, require_shared
 
 ANNOTATIONS = COCO_MINI / "annotations" / "person_keypoints_val2017.json"
 IMAGES = COCO_MINI / "val2017"

@@ -15,7 +15,7 @@ from transpose_live.explain import explain, panel_grid, panel_size, parse_box, p
 from transpose_live.explain.panel import GAP, LEGEND_H, TITLE_H
 from transpose_live.keypoints import keypoint_index
 
-from conftest import COCO_MINI, DETECTOR_WEIGHTS, filled_model, require_shared
+from helpers import COCO_MINI, DETECTOR_WEIGHTS, filled_model, require_shared
 
 IMAGE_ID = 397133  # a kitchen, one clearly visible standing person
 

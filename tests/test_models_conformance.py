@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import CONFORMANCE, filled_model, require_shared
+from helpers import CONFORMANCE, filled_model, require_shared
 from transpose_live import models
 from transpose_live.models.encoder import sine_position_embedding
 

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import (
+from helpers import (
     CLIPS, COCO_MINI, DETECTOR_WEIGHTS, count_frames, filled_model, require_shared, sort_boxes, write_clip,
     yolo_boxes,
 )

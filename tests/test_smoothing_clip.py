@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from helpers import SHARED
 from transpose_live.poses import Poses
 from transpose_live.tracking import PoseTracker
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
 CLIP = SHARED / "data" / "clips" / "squat.mp4"
 POSE_WEIGHTS = SHARED / "weights" / "yolo11n-pose.pt"
 SQUAT_BOX = np.array([[470, 0, 630, 520]], np.float32)  # the person in the first seconds of squat.mp4

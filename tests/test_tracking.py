@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from helpers import SHARED
 from transpose_live.poses import Poses
 from transpose_live.tracking import KeypointMatcher, PoseTracker, box_iou
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
 COCO = SHARED / "data" / "coco-mini"
 PEOPLE = ("000000406129.jpg", "000000153797.jpg")  # one clearly visible person each
 FRAME_W, FRAME_H, N_FRAMES = 640, 360, 40
