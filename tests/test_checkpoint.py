@@ -79,5 +79,5 @@ def test_pickled_objects_are_refused(tmp_path):
 
 
 def test_unknown_model_name():
-    with pytest.raises(Exception, match="unknown model 'tp_x'"):
+    with pytest.raises(models.UnknownModelError, match="unknown model 'tp_x'"):
         models.build("tp_x")

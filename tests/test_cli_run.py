@@ -80,7 +80,7 @@ def test_image_folder_coco_json_gray_and_rgba(common, tmp_path, capsys, yolo):
     cv2.imwrite(str(src / "gray.png"), cv2.cvtColor(img0, cv2.COLOR_BGR2GRAY))
     cv2.imwrite(str(src / "rgba.png"), cv2.cvtColor(cv2.imread(str(paths[1])), cv2.COLOR_BGR2BGRA))
     out, coco = tmp_path / "out", tmp_path / "res.json"
-    rc = main(["image", str(src), "--out", str(out), "--coco", str(coco), "--json", *common])
+    rc = main(["image", str(src), "--out", str(out), "--coco", str(coco), "--json", "-", *common])
     captured = capsys.readouterr()
     assert rc == 0, captured.err
     lines = [json.loads(line) for line in captured.out.splitlines()]
@@ -99,7 +99,7 @@ def test_image_folder_coco_json_gray_and_rgba(common, tmp_path, capsys, yolo):
 
 
 def test_image_without_path_uses_ultralytics_demo(common, capsys):
-    rc = main(["image", "--json", *common])
+    rc = main(["image", "--json", "-", *common])
     captured = capsys.readouterr()
     assert rc == 0, captured.err
     lines = [json.loads(line) for line in captured.out.splitlines()]

@@ -325,13 +325,8 @@ def check_results_file(path: Path, coco):
     return results
 
 
-def require_engine():
-    pytest.importorskip("transpose_live.engine.estimator", reason="the pose engine is not there yet")
-
-
 @pytest.mark.slow
 def test_eval_cli_gt_boxes_random_model(coco, tmp_path, capsys):
-    require_engine()
     out, metrics = tmp_path / "results.json", tmp_path / "metrics.json"
     assert cli(eval_args(tmp_path, "--gt-boxes", "--out", out, "--metrics-out", metrics)) == 0
     results = check_results_file(out, coco)
@@ -346,7 +341,6 @@ def test_eval_cli_gt_boxes_random_model(coco, tmp_path, capsys):
 
 @pytest.mark.slow
 def test_eval_cli_detection_file(coco, tmp_path):
-    require_engine()
     first6 = sorted(coco.imgs)[:6]
     dets = [
         {"image_id": a["image_id"], "category_id": 1, "bbox": a["bbox"], "score": 0.5 + 0.1 * (k % 5)}

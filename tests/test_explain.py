@@ -34,7 +34,6 @@ def person():
 
 
 def estimator_for(name):
-    pytest.importorskip("transpose_live.engine.estimator", reason="the pose engine is not there yet")
     from transpose_live.engine import PoseEstimator
 
     return PoseEstimator.from_module(filled_model(name), name, device="cpu", flip_test=False)
@@ -144,7 +143,6 @@ def image_path():
 
 
 def test_explain_cli_writes_panel(filled_checkpoint, person, tmp_path, capsys):
-    pytest.importorskip("transpose_live.engine.estimator")
     _, box = person
     out = tmp_path / "panel.png"
     box_text = ",".join(f"{v:.1f}" for v in box[0])
@@ -171,7 +169,6 @@ def test_explain_cli_baseline_and_bad_input_errors(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_explain_cli_whole_image_and_detector(filled_checkpoint, tmp_path):
-    pytest.importorskip("transpose_live.engine.estimator")
     ckpt = filled_checkpoint("tp_r_a4")
     out = tmp_path / "whole.png"
     assert cli(["explain", image_path(), "--detector", "none", "--weights", ckpt, "--device", "cpu",
@@ -179,7 +176,6 @@ def test_explain_cli_whole_image_and_detector(filled_checkpoint, tmp_path):
     assert cv2.imread(str(out)).shape[:2] == panel_size(1, 1)
     if not DETECTOR_WEIGHTS.exists():
         pytest.skip(f"{DETECTOR_WEIGHTS} is absent")
-    pytest.importorskip("ultralytics")
     out = tmp_path / "detected.png"
     assert cli(["explain", image_path(), "--detector-weights", DETECTOR_WEIGHTS, "--max-persons", "2",
                 "--weights", ckpt, "--device", "cpu", "--keypoints", "nose", "--out", out]) == 0

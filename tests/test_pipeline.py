@@ -228,7 +228,8 @@ def test_render_skeleton_colours_and_widths():
 # --- writers --------------------------------------------------------------------------------
 
 def test_unwritable_outputs_fail_without_leaving_files(tmp_path):
-    from transpose_live.pipeline.writers import JsonlWriter, VideoWriter, check_writable_dir, check_writable_file
+    from transpose_live.paths import check_writable_dir, check_writable_file
+    from transpose_live.pipeline.writers import JsonlWriter, VideoWriter
 
     blocker = tmp_path / "file.txt"
     blocker.write_text("x")
@@ -237,7 +238,7 @@ def test_unwritable_outputs_fail_without_leaving_files(tmp_path):
         with pytest.raises(UserError, match="cannot|folder"):
             make()
     assert check_writable_file(tmp_path / "new" / "o.json") == tmp_path / "new" / "o.json"
-    assert not (tmp_path / "new" / "o.json").exists()
+    assert not (tmp_path / "new" / "o.json").exists() and list((tmp_path / "new").iterdir()) == []
 
 
 def test_coco_results_format(tmp_path):
@@ -247,23 +248,32 @@ def test_coco_results_format(tmp_path):
     kpts = _person(0, 0, score=0.5)
     kpts[0, 2] = 0.1
     w = CocoResultsWriter(tmp_path / "r.json")
-    w.write(Poses(kpts[None], [[0, 0, 50, 100]], [0.8]), "000000000139.jpg", 0)
-    w.write(Poses.empty(), "x.jpg", 1)
+    w.write(_frame(0, "000000000139.jpg"), Poses(kpts[None], [[0, 0, 50, 100]], [0.8]), None)
+    w.write(_frame(1, "x.jpg"), Poses.empty(), None)
+    assert not (tmp_path / "r.json").exists()  # written under a temporary name until complete
     w.close()
+    assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
     entries = json.loads((tmp_path / "r.json").read_text())
     assert len(entries) == 1 and entries[0]["image_id"] == 139 and entries[0]["category_id"] == 1
     assert len(entries[0]["keypoints"]) == 51 and entries[0]["score"] == pytest.approx(0.4)
+
+
+def _frame(index, name=None):
+    from transpose_live.pipeline import Frame
+
+    return Frame(index, np.zeros((8, 8, 3), np.uint8), 0.0, 0.0, name=name)
 
 
 # --- the whole chain ------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
 def video_run(clip, estimator, detector, tmp_path_factory):
-    from transpose_live.pipeline import run_pipeline, open_video
+    from transpose_live.pipeline import JsonlWriter, VideoWriter, open_video, run_pipeline
 
     out = tmp_path_factory.mktemp("run")
-    result = run_pipeline(open_video(clip), estimator, detector, video_out=out / "o.mp4", json_out=out / "o.jsonl",
-                          progress=False)
+    source = open_video(clip)
+    writers = [VideoWriter(out / "o.mp4", source.fps, source.size), JsonlWriter(out / "o.jsonl")]
+    result = run_pipeline(source, estimator, detector, writers=writers, progress=False)
     return result, out
 
 
@@ -290,14 +300,14 @@ def test_pipeline_video_outputs_match_input(video_run, clip, yolo):
 def test_pipeline_stage_timings(video_run):
     result, _ = video_run
     fps = result.stage_fps()
-    assert set(fps) == {"decode", "detect", "pose", "render", "encode"}
+    assert set(fps) == {"read", "detect", "pose", "render", "encode"}
     assert result.stage_calls["pose"] == CLIP_FRAMES and result.detector_runs == CLIP_FRAMES
     assert all(v > 0 for v in fps.values()) and "stage fps" in result.summary()
 
 
 def test_pipeline_no_persons_and_boxes_outside(estimator, tmp_path):
     """A frame without people gives an empty record; a box hanging off the frame still works."""
-    from transpose_live.pipeline import ImageSource, run_pipeline
+    from transpose_live.pipeline import ImageDirWriter, ImageSource, JsonlWriter, run_pipeline
 
     cv2.imwrite(str(tmp_path / "a_black.png"), np.zeros((120, 160), np.uint8))  # grayscale too
     img = cv2.imread(str(sorted((require_shared(COCO_MINI) / "val2017").glob("*.jpg"))[0]))
@@ -310,8 +320,8 @@ def test_pipeline_no_persons_and_boxes_outside(estimator, tmp_path):
         return np.array([[-40, -30, w * 0.6, h + 50], [w - 20, h - 20, w + 80, h + 90]], np.float32), \
             np.array([0.9, 0.5], np.float32)
 
-    result = run_pipeline(ImageSource(tmp_path), estimator, detector, json_out=tmp_path / "o.jsonl",
-                          image_dir=tmp_path / "out", progress=False, max_persons=5)
+    writers = [JsonlWriter(tmp_path / "o.jsonl"), ImageDirWriter(tmp_path / "out")]
+    result = run_pipeline(ImageSource(tmp_path), estimator, detector, writers=writers, progress=False, max_persons=5)
     recs = [json.loads(line) for line in (tmp_path / "o.jsonl").read_text().splitlines()]
     assert [r["image"] for r in recs] == ["a_black.png", "b_person.png"]
     assert recs[0]["persons"] == [] and len(recs[1]["persons"]) == 2

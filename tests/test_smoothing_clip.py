@@ -7,13 +7,13 @@ runs through the same pipeline to check ids and jump following on its (jumpy) ke
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from helpers import SHARED
+from helpers import SHARED, filled_model
+from transpose_live.engine import PoseEstimator
 from transpose_live.poses import Poses
 from transpose_live.tracking import PoseTracker
 
@@ -51,12 +51,12 @@ class FixedBox:
 
 
 def _run(estimator, detector, smooth="one-euro", frames=FRAMES):
-    from transpose_live.pipeline import open_video, run_pipeline
+    from transpose_live.pipeline import CallbackWriter, open_video, run_pipeline
 
     recorder = Recorder(PoseTracker(smooth=smooth))
     out: list[Poses] = []
     run_pipeline(open_video(CLIP), estimator, detector, tracker=recorder, max_frames=frames, progress=False,
-                 on_result=lambda frame, poses: out.append(poses))
+                 writers=[CallbackWriter(lambda frame, poses: out.append(poses))])
     return recorder, out
 
 
@@ -113,28 +113,7 @@ def test_real_clip_yolo_pose_acceleration_drops():
 
 
 def _transpose_estimator():
-    try:
-        from transpose_live.engine import PoseEstimator
-    except ImportError:
-        pytest.skip("transpose_live.engine (PoseEstimator) is not available yet")
-    conformance = SHARED / "conformance"
-    if not (conformance / "fill.py").exists():
-        pytest.skip("conformance fill.py not found")
-    import torch
-
-    from transpose_live import models
-
-    torch.set_num_threads(2)
-    sys.path.insert(0, str(conformance))
-    try:
-        import fill
-    finally:
-        sys.path.remove(str(conformance))
-    model = models.build("tp_r_a3")
-    sd = model.state_dict()
-    fill.fill_state_dict(sd)
-    model.load_state_dict(sd)
-    return PoseEstimator.from_module(model.eval(), "tp_r_a3", device="cpu", flip_test=False)
+    return PoseEstimator.from_module(filled_model("tp_r_a3"), "tp_r_a3", device="cpu", flip_test=False)
 
 
 @pytest.mark.slow

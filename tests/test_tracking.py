@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -20,7 +21,6 @@ FRAME_W, FRAME_H, N_FRAMES = 640, 360, 40
 
 def _person(ann_file: Path, image_name: str, height: int):
     """(crop BGR resized to `height`, keypoints (17,3) in crop pixels, score 0.9 where labelled)."""
-    cv2 = pytest.importorskip("cv2")
     data = json.loads(ann_file.read_text())
     image = next(i for i in data["images"] if i["file_name"] == image_name)
     ann = max((a for a in data["annotations"] if a["image_id"] == image["id"] and a["num_keypoints"] > 0),
@@ -40,7 +40,6 @@ def crossing():
     """Frames plus per frame, per person (0 front, 1 back): box (4,) and keypoints (17,3)."""
     if not COCO.is_dir():
         pytest.skip(f"shared data not found at {COCO}")
-    cv2 = pytest.importorskip("cv2")
     ann = COCO / "annotations" / "person_keypoints_val2017.json"
     people = [_person(ann, PEOPLE[0], 240), _person(ann, PEOPLE[1], 190)]
     background = cv2.imread(str(COCO / "val2017" / "000000343803.jpg"))

@@ -1,6 +1,6 @@
 """End-to-end frames/s of the whole chain on a video, with where the time goes per stage.
 
-Stages (see `transpose_live.pipeline.STAGES`): decode, detect, pose (crop + model + decode),
+Stages (see `transpose_live.pipeline.STAGES`): read, detect, pose (crop + model + heatmap decoding),
 smooth, render, encode. The annotated video is written to a temporary folder (so render and
 encode are measured) and deleted afterwards. The detector and the pose model each run once on a
 blank frame before timing starts.
@@ -14,29 +14,23 @@ from pathlib import Path
 import numpy as np
 from rich.table import Table
 
-from transpose_live.errors import UserError
-
-
-def _imports():
-    try:
-        from transpose_live.engine import PoseEstimator  # noqa: PLC0415
-        from transpose_live.pipeline import STAGES, build_detector, make_tracker, open_video, run_pipeline  # noqa: PLC0415
-    except ImportError as exc:
-        raise UserError(f"--pipeline is not available yet ({exc}); benchmark the models without it") from None
-    return PoseEstimator, STAGES, build_detector, make_tracker, open_video, run_pipeline
+from transpose_live.engine import PoseEstimator
+from transpose_live.pipeline import STAGES, VideoWriter, build_detector, open_video, run_pipeline
+from transpose_live.pipeline.runner import warm_up
+from transpose_live.tracking import PoseTracker
 
 
 def bench_pipeline(video: str | Path, model: str = "tp_r_a4", weights=None, device="auto", half=None,
                    detector: str = "yolo", detector_weights=None, max_frames: int | None = None,
                    flip_test: bool = True, progress: bool = True, console=None) -> dict:
     """Run the chain over `video` and return a JSON-ready summary (see bench/schema.md)."""
-    PoseEstimator, STAGES, build_detector, make_tracker, open_video, run_pipeline = _imports()
     source = open_video(video)
     estimator = PoseEstimator(model=model, weights=weights, device=device, half=half, flip_test=flip_test)
     det = build_detector(detector, weights=detector_weights, device=estimator.device, half=estimator.half)
-    _warm_up(estimator, det, source)
+    warm_up(estimator, det, source)
     with tempfile.TemporaryDirectory(prefix="tl-bench-") as tmp:
-        result = run_pipeline(source, estimator, det, tracker=make_tracker(), video_out=Path(tmp) / "out.mp4",
+        writer = VideoWriter(Path(tmp) / "out.mp4", source.fps, source.size)
+        result = run_pipeline(source, estimator, det, tracker=PoseTracker(), writers=[writer],
                               progress=progress, max_frames=max_frames, console=console)
     frames = max(result.frames, 1)
     busy = sum(result.stage_seconds.get(s, 0.0) for s in STAGES) or 1.0
@@ -56,13 +50,6 @@ def bench_pipeline(video: str | Path, model: str = "tp_r_a4", weights=None, devi
         flip_test=flip_test, frames=result.frames, persons=result.persons, detector_runs=result.detector_runs,
         dropped=result.dropped, wall_s=round(result.wall_seconds, 3), fps=round(result.fps, 3), stages=stages,
     )
-
-
-def _warm_up(estimator, detector, source) -> None:
-    """One untimed detector call and pose estimate, so start-up costs stay out of the stage times."""
-    w, h = source.size if getattr(source, "size", None) else (640, 480)
-    detector(np.zeros((h, w, 3), np.uint8))
-    estimator.warmup(frame_hw=(h, w))
 
 
 def pipeline_table(summary: dict) -> Table:

@@ -11,6 +11,7 @@ import sys
 import typer
 
 from transpose_live.errors import UserError
+from transpose_live.models.registry import UnknownModelError
 
 app = typer.Typer(
     name="transpose-live",
@@ -44,6 +45,9 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except UnknownModelError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return UserError.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -13,6 +13,7 @@ from transpose_live.bench import BenchConfig, environment, parse_batches, parse_
 from transpose_live.cli.options import DeviceOpt, HalfOpt, weights_arg
 from transpose_live.device import resolve_device, resolve_half
 from transpose_live.errors import UserError
+from transpose_live.models.encoder import ATTENTION_IMPLS
 
 QUICK_WARMUP, QUICK_ITERS, QUICK_FRAMES = 1, 3, 60
 DEFAULT_WARMUP, DEFAULT_ITERS = 3, 20
@@ -45,8 +46,8 @@ def bench(
 ) -> None:
     """Measure params, GFLOPs (vs the paper), ms/batch and crops/s of the pose models."""
     console = Console()
-    if attention not in ("fused", "reference"):
-        raise UserError(f"--attention must be 'fused' or 'reference', got {attention!r}")
+    if attention not in ATTENTION_IMPLS:
+        raise UserError(f"--attention must be one of {', '.join(ATTENTION_IMPLS)}, got {attention!r}")
     dev = resolve_device(device)
     half = resolve_half(half, dev)
     if pipeline is not None:

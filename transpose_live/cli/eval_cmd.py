@@ -69,16 +69,10 @@ def eval_command(
 
 def _make_estimator(model, weights, device, half, flip_test, decoder, batch):
     from transpose_live.device import resolve_device, resolve_half
-    from transpose_live.models.registry import MODELS
-
-    if model not in MODELS:
-        raise UserError(f"unknown model {model!r}; choose from: {', '.join(MODELS)}")
-    if decoder not in ("dark", "classic"):
-        raise UserError(f"unknown --decoder {decoder!r}; use dark or classic")
-    dev = resolve_device(device)
-    use_half = resolve_half(half, dev)
     from transpose_live.engine import PoseEstimator
 
+    dev = resolve_device(device)
+    use_half = resolve_half(half, dev)
     return PoseEstimator(model=model, weights=weights_arg(weights), device=dev, half=use_half,
                          flip_test=flip_test, decoder=decoder, max_batch=batch)
 

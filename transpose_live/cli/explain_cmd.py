@@ -10,6 +10,7 @@ from rich.console import Console
 
 from transpose_live.cli.options import DeviceOpt, WeightsOpt, weights_arg
 from transpose_live.errors import UserError
+from transpose_live.models.registry import transpose_models
 
 
 def explain_command(
@@ -18,7 +19,7 @@ def explain_command(
     detector: str = typer.Option("yolo", "--detector", help="Without --box: yolo, or none (whole image is one person)."),
     detector_weights: Optional[str] = typer.Option(None, "--detector-weights", help="YOLO weights file for the person detector."),
     max_persons: int = typer.Option(3, "--max-persons", min=1, help="Explain at most this many detected people (highest score first)."),
-    model: str = typer.Option("tp_r_a4", "--model", "-m", help="A TransPose model: tp_r_a3, tp_r_a4, tp_h_s, tp_h_a4, tp_h_a6."),
+    model: str = typer.Option("tp_r_a4", "--model", "-m", help=f"A TransPose model: {', '.join(transpose_models())}."),
     weights: str = WeightsOpt,
     device: str = DeviceOpt,
     keypoints: str = typer.Option("all", "--keypoints", "-k", help="'all' or names, e.g. left_wrist,nose."),
@@ -30,16 +31,13 @@ def explain_command(
 ) -> None:
     """Which image regions each predicted keypoint depends on (TransPose's last attention layer)."""
     from transpose_live.device import resolve_device, resolve_half
-    from transpose_live.explain import explain, parse_box, parse_keypoints, read_image
-    from transpose_live.models.registry import MODELS
+    from transpose_live.explain import explain, parse_box, parse_keypoints
+    from transpose_live.images import read_image
+    from transpose_live.engine import require_attention
+    from transpose_live.models import model_info
 
     console = Console()
-    spec = MODELS.get(model)
-    if spec is None:
-        raise UserError(f"unknown model {model!r}; choose from: {', '.join(MODELS)}")
-    if not spec.is_transpose:
-        raise UserError(f"{model} is a baseline without attention; explain needs a TransPose model "
-                        f"({', '.join(n for n, s in MODELS.items() if s.is_transpose)})")
+    require_attention(model_info(model), "explain")
     kpt_ids = parse_keypoints(keypoints)
     boxes = parse_box(box) if box else None
     frame = read_image(image)
@@ -61,14 +59,9 @@ def explain_command(
 
 
 def _detect(frame, detector: str, detector_weights, device, half, max_persons: int):
-    """Person boxes from the pipeline's detector, or the whole image when it is not installed."""
-    import numpy as np
+    """Person boxes from the pipeline's detector (the whole image with --detector none)."""
+    from transpose_live.pipeline.detector import build_detector
 
-    try:
-        from transpose_live.pipeline.detector import build_detector
-    except ImportError:
-        h, w = frame.shape[:2]
-        return np.array([[0, 0, w, h]], np.float32), np.ones(1, np.float32)
     boxes, scores = build_detector(detector, detector_weights, device=device, half=half)(frame)
     if len(boxes) == 0:
         raise UserError("no person detected; pass --box x1,y1,x2,y2 or --detector none")

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import functools
 import inspect
+import json
 import os
+import signal
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
@@ -16,7 +19,9 @@ from rich.console import Console
 from transpose_live.cli.options import DeviceOpt, HalfOpt, ModelOpt, WeightsOpt, weights_arg
 from transpose_live.errors import UserError
 
-SMOOTHERS = ("one-euro", "kalman", "none")
+
+
+JSON_HELP = "One JSON line per frame (frame, timestamp, persons) to this file, or - for stdout."
 
 
 class RunOptions:
@@ -63,36 +68,49 @@ def _has_display() -> bool:
 def _attention_index(name: str | None, spec) -> int | None:
     if name is None:
         return None
+    from transpose_live.engine import require_attention
     from transpose_live.keypoints import keypoint_index
 
     try:
         index = keypoint_index(name)
     except ValueError as exc:
         raise UserError(f"--attention: {exc}") from None
-    if not spec.is_transpose:
-        raise UserError(f"--attention needs a TransPose model (tp_*); {spec.name} has no attention")
+    require_attention(spec, "--attention")
     return index
 
 
-def _run(kind: str, opts: RunOptions, open_source, *, video_out=None, json_out=None, image_dir=None,
-         coco_out=None, on_result=None, max_frames=None) -> None:
-    """Validates everything cheap first (model name, outputs), then opens the source, loads the
-    detector and the pose model, and runs the pipeline."""
+@dataclass
+class Outputs:
+    """What a run command was asked to write (paths as given; json may be "-" for stdout)."""
+
+    video: Path | None = None
+    json: str | None = None
+    image_dir: Path | None = None
+    coco: Path | None = None
+
+    def named(self) -> list[str]:
+        return [str(p) for p in (self.video, self.json, self.image_dir, self.coco) if p and str(p) != "-"]
+
+
+def _run(kind: str, opts: RunOptions, open_source, inputs: list, outputs: Outputs, max_frames=None) -> None:
+    """Validates everything cheap first (model name, options, output paths against the inputs), then
+    opens the source, loads the detector and the pose model, opens the writers and runs the pipeline."""
     from transpose_live.device import resolve_device, resolve_half
+    from transpose_live.engine import PoseEstimator
     from transpose_live.models import model_info
-    from transpose_live.pipeline import build_detector, make_tracker, run_pipeline
-    from transpose_live.pipeline.writers import check_writable_dir, check_writable_file
+    from transpose_live.paths import OutputGuard
+    from transpose_live.pipeline import build_detector, run_pipeline
+    from transpose_live.tracking import SMOOTHERS, PoseTracker
 
     console = Console(stderr=True)
     spec = model_info(opts.model)
     attention = _attention_index(opts.attention, spec)
     if opts.smooth not in SMOOTHERS:
         raise UserError(f"unknown --smooth {opts.smooth!r}; use {', '.join(SMOOTHERS)}")
-    for path, what in ((video_out, "--out video"), (json_out, "--json file"), (coco_out, "--coco file")):
-        if path:
-            check_writable_file(path, what)
-    if image_dir:
-        check_writable_dir(image_dir, "--out folder")
+    guard = OutputGuard(inputs)
+    for path, what in ((outputs.video, "--out video"), (outputs.json, "--json file"), (outputs.coco, "--coco file")):
+        if path and str(path) != "-":
+            guard.file(path, what)
     device = resolve_device(opts.device)
     half = resolve_half(opts.half, device)
     show = opts.show if opts.show is not None else (kind == "webcam" and _has_display())
@@ -101,38 +119,65 @@ def _run(kind: str, opts: RunOptions, open_source, *, video_out=None, json_out=N
         show = False
 
     source = open_source()
+    if kind == "webcam" and not show and not outputs.named() and outputs.json != "-":
+        console.print("warning: no window, --out or --json: results are not shown or saved", highlight=False)
     try:
+        if outputs.image_dir:
+            guard.folder(outputs.image_dir, "--out folder", names=[p.name for p in getattr(source, "paths", [])])
         detector = build_detector(opts.detector, opts.detector_weights, device=device, half=half, conf=opts.det_conf)
-        from transpose_live.engine import PoseEstimator
-
-        estimator = PoseEstimator(model=opts.model, weights=weights_arg(opts.weights), device=device, half=half,
+        estimator = PoseEstimator(model=spec.name, weights=weights_arg(opts.weights), device=device, half=half,
                                   flip_test=opts.flip_test)
-        tracker = None
-        if kind != "image" or opts.smooth != "none":
-            tracker = make_tracker(opts.smooth)
-            if tracker is None and opts.smooth != "none" and kind != "image":
-                console.print("warning: tracking is not installed; running without smoothing")
+        tracker = PoseTracker(smooth=opts.smooth) if kind != "image" or opts.smooth != "none" else None
+        writers = _open_writers(outputs, source)
     except BaseException:
         source.close()
         raise
     result = run_pipeline(
-        source, estimator, detector, tracker=tracker, det_every=opts.det_every, kpt_thr=opts.kpt_thr,
-        max_persons=opts.max_persons, attention_keypoint=attention, video_out=video_out, json_out=json_out,
-        image_dir=image_dir, coco_out=coco_out, on_result=on_result, show=show, progress=opts.progress,
-        max_frames=max_frames, console=console, hud=kind != "image",
+        source, estimator, detector, tracker=tracker, writers=writers, det_every=opts.det_every,
+        kpt_thr=opts.kpt_thr, max_persons=opts.max_persons, attention_keypoint=attention, show=show,
+        progress=opts.progress, max_frames=max_frames, console=console, hud=kind != "image",
     )
     console.print(result.summary(), soft_wrap=True, highlight=False)
     for path in result.skipped:
         console.print(f"warning: skipped unreadable image {path}", soft_wrap=True, highlight=False)
-    written = [str(p) for p in (video_out, json_out, image_dir, coco_out) if p]
-    if written:
-        console.print(f"wrote {', '.join(written)}", soft_wrap=True, highlight=False)
+    if outputs.named():
+        console.print(f"wrote {', '.join(outputs.named())}", soft_wrap=True, highlight=False)
     if result.interrupted is not None:
-        import signal
-
         code = 143 if result.interrupted == signal.SIGTERM else 130
         name = "SIGTERM" if code == 143 else "Ctrl-C"
         raise UserError(f"interrupted by {name} after {result.frames} frames; outputs closed", exit_code=code)
+
+
+def _open_writers(outputs: Outputs, source) -> list:
+    """The writers for `outputs` (paths already checked); any already opened are aborted on failure."""
+    from transpose_live.pipeline.writers import (
+        CallbackWriter,
+        CocoResultsWriter,
+        ImageDirWriter,
+        JsonlWriter,
+        VideoWriter,
+    )
+
+    makers = []
+    if outputs.json == "-":
+        makers.append(lambda: CallbackWriter(_print_json_line))
+    elif outputs.json:
+        makers.append(lambda: JsonlWriter(outputs.json))
+    if outputs.coco:
+        makers.append(lambda: CocoResultsWriter(outputs.coco))
+    if outputs.image_dir:
+        makers.append(lambda: ImageDirWriter(outputs.image_dir))
+    if outputs.video:
+        makers.append(lambda: VideoWriter(outputs.video, source.fps, source.size))
+    writers = []
+    try:
+        for make in makers:
+            writers.append(make())
+    except BaseException:
+        for w in writers:
+            w.abort()
+        raise
+    return writers
 
 
 def _with_run_options(kind: str):
@@ -167,13 +212,14 @@ def register(app: typer.Typer) -> None:
         opts: RunOptions,
         camera: str = typer.Option("0", "--camera", "-c", help="Camera index, /dev/videoN, stream URL (rtsp://...) or a video file played live."),
         out: Optional[Path] = typer.Option(None, "--out", "-o", help="Record the rendered stream to this mp4."),
-        json_out: Optional[Path] = typer.Option(None, "--json", help="Write one JSON line per processed frame."),
+        json_out: Optional[str] = typer.Option(None, "--json", help=JSON_HELP),
         max_frames: Optional[int] = typer.Option(None, "--max-frames", min=1, help="Stop after this many frames."),
     ) -> None:
         """Live pose estimation from a camera (newest frame only: latency never grows)."""
         from transpose_live.pipeline import open_camera
 
-        _run("webcam", opts, lambda: open_camera(camera), video_out=out, json_out=json_out, max_frames=max_frames)
+        _run("webcam", opts, lambda: open_camera(camera), [Path(camera)] if Path(camera).is_file() else [],
+             Outputs(video=out, json=json_out), max_frames=max_frames)
 
     @app.command()
     @_with_run_options("live")
@@ -181,13 +227,13 @@ def register(app: typer.Typer) -> None:
         opts: RunOptions,
         path: Path = typer.Argument(..., help="Input video file."),
         out: Optional[Path] = typer.Option(None, "--out", "-o", help="Rendered mp4 (same size and fps as the input)."),
-        json_out: Optional[Path] = typer.Option(None, "--json", help="One JSON line per frame: frame, timestamp, persons."),
+        json_out: Optional[str] = typer.Option(None, "--json", help=JSON_HELP),
         max_frames: Optional[int] = typer.Option(None, "--max-frames", min=1, help="Process only the first N frames."),
     ) -> None:
         """Pose estimation on every frame of a video file."""
         from transpose_live.pipeline import open_video
 
-        _run("video", opts, lambda: open_video(path), video_out=out, json_out=json_out, max_frames=max_frames)
+        _run("video", opts, lambda: open_video(path), [path], Outputs(video=out, json=json_out), max_frames=max_frames)
 
     @app.command()
     @_with_run_options("image")
@@ -196,14 +242,14 @@ def register(app: typer.Typer) -> None:
         path: Optional[Path] = typer.Argument(None, help="Image or folder of images (default: ultralytics' bus.jpg and zidane.jpg)."),
         out: Optional[Path] = typer.Option(None, "--out", "-o", help="Folder for the rendered images."),
         coco: Optional[Path] = typer.Option(None, "--coco", help="Write COCO keypoint results JSON."),
-        json_lines: bool = typer.Option(False, "--json", help="Print one JSON line per image to stdout."),
+        json_out: Optional[str] = typer.Option(None, "--json", help=JSON_HELP),
     ) -> None:
         """Pose estimation on images; with no path, on the demo pictures shipped with ultralytics."""
         from transpose_live.pipeline import ImageSource
 
         paths = path if path is not None else _demo_images()
-        on_result = _print_json_line if json_lines else None
-        _run("image", opts, lambda: ImageSource(paths), image_dir=out, coco_out=coco, on_result=on_result)
+        inputs = paths if isinstance(paths, list) else [paths]
+        _run("image", opts, lambda: ImageSource(paths), inputs, Outputs(json=json_out, image_dir=out, coco=coco))
 
 
 def _demo_images() -> list[Path]:
@@ -219,6 +265,6 @@ def _demo_images() -> list[Path]:
 
 
 def _print_json_line(frame, poses) -> None:
-    import json
+    from transpose_live.pipeline.writers import frame_record
 
-    print(json.dumps({"image": frame.name, "persons": poses.to_records()}, separators=(",", ":")), flush=True)
+    print(json.dumps(frame_record(frame, poses), separators=(",", ":")), flush=True)

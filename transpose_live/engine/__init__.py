@@ -5,6 +5,7 @@
     >>> poses = est.estimate(frame_bgr, boxes_xyxy)
 """
 
-from transpose_live.engine.estimator import PoseEstimator
+from transpose_live.engine.decode import DECODERS
+from transpose_live.engine.estimator import PoseEstimator, require_attention
 
-__all__ = ["PoseEstimator"]
+__all__ = ["DECODERS", "PoseEstimator", "require_attention"]

@@ -19,7 +19,8 @@ from transpose_live.engine.decode import DECODERS, argmax_coords, decode
 from transpose_live.engine.flip import merge_flipped, with_flipped
 from transpose_live.errors import UserError
 from transpose_live.keypoints import NUM_KEYPOINTS
-from transpose_live.models.registry import ModelSpec
+from transpose_live.models import build
+from transpose_live.models.registry import ModelSpec, model_info, transpose_models
 from transpose_live.poses import Poses
 
 ATTENTION_BYTES_PER_CHUNK = 1 << 30  # cap on the (B, L, L) attention matrix one forward may materialise
@@ -35,19 +36,16 @@ class PoseEstimator:
     def __init__(self, model: str = "tp_r_a4", weights=None, device="auto", half: bool | None = None,
                  flip_test: bool = True, decoder: str = "dark", max_batch: int = 64, compile: bool = False,
                  channels_last: bool | None = None) -> None:
-        from transpose_live.models import build, model_info  # noqa: PLC0415
-
         spec = model_info(model)
-        net = build(model, weights=weights, device="cpu")
-        self._setup(net, spec, device, half, flip_test, decoder, max_batch, compile, channels_last)
+        dev = resolve_device(device)
+        net = build(spec, weights=weights, device=dev, dtype=torch.float16 if resolve_half(half, dev) else None)
+        self._setup(net, spec, dev, half, flip_test, decoder, max_batch, compile, channels_last)
 
     @classmethod
     def from_module(cls, module: nn.Module, name: str, device="cpu", half: bool | None = None,
                     flip_test: bool = True, decoder: str = "dark", max_batch: int = 64, compile: bool = False,
                     channels_last: bool | None = None) -> "PoseEstimator":
         """Wrap an already-built model of registry name `name` (the module is moved/cast in place)."""
-        from transpose_live.models import model_info  # noqa: PLC0415
-
         self = cls.__new__(cls)
         self._setup(module, model_info(name), device, half, flip_test, decoder, max_batch, compile, channels_last)
         return self
@@ -67,7 +65,9 @@ class PoseEstimator:
         self.channels_last = self.device.type == "cuda" if channels_last is None else bool(channels_last)
         # HRNet's evaluation shifts flipped heatmaps by one pixel; TransPose does not (spec 2.3).
         self.shift_flipped = not spec.is_transpose
-        module = module.eval().to(self.device, dtype=self.dtype)
+        module = module.eval()
+        if _placement(module) != (self.device, self.dtype):
+            module = module.to(self.device, dtype=self.dtype)
         if self.channels_last:
             module = module.to(memory_format=torch.channels_last)
         self.model = module
@@ -94,8 +94,8 @@ class PoseEstimator:
         scores = [None] * len(frames) if scores is None else list(scores)
         if len(scores) != len(frames):
             raise UserError(f"got {len(frames)} frames but {len(scores)} score lists")
-        if return_attention and not self.spec.is_transpose:
-            raise UserError(f"attention maps need a TransPose model; {self.spec.name} has no attention")
+        if return_attention:
+            require_attention(self.spec, "attention maps")
         box_arrays = [_as_boxes(b) for b in boxes]
         score_arrays = [_as_scores(s, len(b)) for s, b in zip(scores, box_arrays)]
         counts = [len(b) for b in box_arrays]
@@ -199,6 +199,18 @@ class PoseEstimator:
         token = ty * gw + tx  # (N, J)
         rows = attn.gather(1, token[..., None].expand(-1, -1, attn.shape[-1]))
         return rows.reshape(len(heatmaps), heatmaps.shape[1], gh, gw)
+
+
+def require_attention(spec: ModelSpec, what: str) -> None:
+    """UserError unless `spec` is a TransPose model (the only ones with an attention layer)."""
+    if not spec.is_transpose:
+        raise UserError(f"{what}: {spec.name} is a CNN baseline without attention; use a TransPose model "
+                        f"({', '.join(transpose_models())})")
+
+
+def _placement(module: nn.Module) -> tuple[torch.device, torch.dtype] | None:
+    p = next(module.parameters(), None)
+    return None if p is None else (p.device, p.dtype)
 
 
 def _as_boxes(boxes) -> np.ndarray:

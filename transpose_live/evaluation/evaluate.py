@@ -17,8 +17,8 @@ from transpose_live.errors import UserError
 from transpose_live.evaluation.boxes_source import BoxesByImage
 from transpose_live.evaluation.coco_eval import METRIC_NAMES, evaluate_keypoints
 from transpose_live.evaluation.image_loader import ImageJob, PrefetchLoader
-from transpose_live.evaluation.rescore import KEYPOINT_THRESHOLD, OKS_NMS_THRESHOLD, crop_areas, oks_nms, rescore
-from transpose_live.evaluation.results import poses_to_results
+from transpose_live.coco import KEYPOINT_THRESHOLD, rescore, results_records
+from transpose_live.evaluation.rescore import OKS_NMS_THRESHOLD, crop_areas, oks_nms
 
 
 @dataclass
@@ -128,7 +128,7 @@ def _image_results(image_id: int, poses, kpt_thr: float, oks_thr: float) -> list
         return []
     scores = rescore(poses.keypoints, poses.box_scores, kpt_thr)
     keep = oks_nms(poses.keypoints, scores, crop_areas(poses.boxes), oks_thr)
-    return poses_to_results(image_id, poses.keypoints[keep], scores[keep])
+    return results_records(image_id, poses.keypoints[keep], scores[keep])
 
 
 def metrics_table(metrics: dict[str, float], title: str = "COCO keypoints") -> Table:

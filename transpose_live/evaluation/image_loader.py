@@ -17,7 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from transpose_live.errors import UserError
+from transpose_live.images import read_image
 
 
 @dataclass(frozen=True)
@@ -56,15 +56,6 @@ def group_jobs(jobs: Sequence[ImageJob], people_per_batch: int) -> list[list[Ima
     return groups
 
 
-def read_image(path: Path) -> np.ndarray:
-    """BGR uint8 image; a UserError naming the file when it is missing or not an image."""
-    data = np.fromfile(str(path), dtype=np.uint8) if Path(path).is_file() else None
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data is not None and data.size else None
-    if image is None:
-        raise UserError(f"cannot read image {path} (missing or not an image); check --images")
-    return image
-
-
 class PrefetchLoader:
     """Iterates `LoadedBatch`es, decoding `prefetch` batches ahead in `workers` threads."""
 
@@ -85,7 +76,7 @@ class PrefetchLoader:
             def submit_next() -> None:
                 group = next(groups, None)
                 if group is not None:
-                    pending.append((group, [pool.submit(read_image, job.path) for job in group]))
+                    pending.append((group, [pool.submit(read_image, job.path, "check --images") for job in group]))
 
             for _ in range(self.prefetch + 1):
                 submit_next()

@@ -5,10 +5,10 @@
     >>> result.save("panel.png")
 """
 
-from transpose_live.explain.explain import Explanation, explain, parse_box, parse_keypoints, read_image, write_png
+from transpose_live.explain.explain import Explanation, explain, parse_box, parse_keypoints, write_png
 from transpose_live.explain.panel import panel_grid, panel_size, render_panels
 
 __all__ = [
-    "Explanation", "explain", "panel_grid", "panel_size", "parse_box", "parse_keypoints", "read_image",
+    "Explanation", "explain", "panel_grid", "panel_size", "parse_box", "parse_keypoints",
     "render_panels", "write_png",
 ]

@@ -8,6 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from transpose_live.engine.estimator import require_attention
 from transpose_live.errors import UserError
 from transpose_live.explain.panel import MAX_COLS, render_panels
 from transpose_live.keypoints import KEYPOINT_NAMES, keypoint_index
@@ -59,9 +60,7 @@ def parse_box(text: str) -> np.ndarray:
 def explain(estimator, image: np.ndarray, boxes, box_scores=None, keypoints: list[int] | None = None,
             threshold: float = 0.0, max_cols: int = MAX_COLS, caption: str | None = None) -> Explanation:
     """Runs `estimator.estimate(..., return_attention=True)` and renders the panels."""
-    if not estimator.spec.is_transpose:
-        raise UserError(f"{estimator.spec.name} is a baseline without attention; explain needs a TransPose "
-                        "model (tp_r_a3, tp_r_a4, tp_h_s, tp_h_a4, tp_h_a6)")
+    require_attention(estimator.spec, "explain")
     keypoints = list(range(len(KEYPOINT_NAMES))) if keypoints is None else list(keypoints)
     if threshold < 0:
         raise UserError("--threshold must be >= 0")
@@ -70,15 +69,6 @@ def explain(estimator, image: np.ndarray, boxes, box_scores=None, keypoints: lis
         raise UserError("no person to explain (no box given or detected)")
     panel = render_panels(image, poses, keypoints, threshold, tuple(estimator.spec.input_size), max_cols, caption)
     return Explanation(panel, poses, keypoints)
-
-
-def read_image(path: str | Path) -> np.ndarray:
-    path = Path(path)
-    data = np.fromfile(str(path), np.uint8) if path.is_file() else None
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data is not None and data.size else None
-    if image is None:
-        raise UserError(f"cannot read image {path} (missing or not an image)")
-    return image
 
 
 def write_png(path: str | Path, image: np.ndarray) -> Path:

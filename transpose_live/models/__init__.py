@@ -5,7 +5,15 @@
     >>> net = models.build("tp_r_a4", weights="official", device="cuda")
 """
 
-from transpose_live.models.factory import build, create_model, list_models, model_info
-from transpose_live.models.registry import MODELS, ModelSpec
+from transpose_live.models.factory import BUILDERS, build, create_model, resolve_weights
+from transpose_live.models.registry import (
+    MODELS,
+    ModelSpec,
+    UnknownModelError,
+    list_models,
+    model_info,
+    transpose_models,
+)
 
-__all__ = ["build", "create_model", "list_models", "model_info", "MODELS", "ModelSpec"]
+__all__ = ["BUILDERS", "MODELS", "ModelSpec", "UnknownModelError", "build", "create_model", "list_models",
+           "model_info", "resolve_weights", "transpose_models"]

@@ -4,26 +4,26 @@ from __future__ import annotations
 
 from torch import nn
 
+from transpose_live.keypoints import NUM_KEYPOINTS
+
 from transpose_live.models.hrnet import HRNetBackbone
 from transpose_live.models.resnet import RESNET_DEPTHS, ResNetTrunk, deconv_head
 
-NUM_JOINTS = 17
-
 
 class SimpleBaseline(ResNetTrunk):
-    def __init__(self, depth: int = 50):
-        super().__init__(RESNET_DEPTHS[depth])
+    def __init__(self, depth: int = 50, input_size=(256, 192), num_keypoints: int = NUM_KEYPOINTS):
+        super().__init__(RESNET_DEPTHS[depth])  # fully convolutional: any input size
         self.deconv_layers = deconv_head(self.out_channels, 256, 3)
-        self.final_layer = nn.Conv2d(256, NUM_JOINTS, kernel_size=1)
+        self.final_layer = nn.Conv2d(256, num_keypoints, kernel_size=1)
 
     def forward(self, x):
         return self.final_layer(self.deconv_layers(self.forward_trunk(x)))
 
 
 class PoseHRNet(HRNetBackbone):
-    def __init__(self, width: int = 32):
-        super().__init__(width, num_stages=4)
-        self.final_layer = nn.Conv2d(width, NUM_JOINTS, kernel_size=1)
+    def __init__(self, width: int = 32, input_size=(256, 192), num_keypoints: int = NUM_KEYPOINTS):
+        super().__init__(width, num_stages=4)  # fully convolutional: any input size
+        self.final_layer = nn.Conv2d(width, num_keypoints, kernel_size=1)
 
     def forward(self, x):
         return self.final_layer(super().forward(x))

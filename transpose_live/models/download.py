@@ -1,6 +1,6 @@
 """Official weights: local folders, cache, download with progress, size/sha256 check, atomic rename.
 
-Lookup order for `resolve_official(name)`:
+Lookup order for `download_official(spec)`:
   1. `./weights/<checkpoint>` (the repository's local checkpoint folder, for files placed by hand),
   2. `$TRANSPOSE_LIVE_HOME/weights/<checkpoint>` (default home `~/.cache/transpose-live`),
   3. download from the registry URL into (2).
@@ -157,9 +157,3 @@ def download_official(spec: ModelSpec, show_progress: bool = True) -> Path:
     if expected_sha256(spec) is None:
         record_sha256(spec.checkpoint, digest)
     return dest
-
-
-def resolve_official(name: str) -> Path:
-    from transpose_live.models.factory import model_info  # noqa: PLC0415
-
-    return download_official(model_info(name))

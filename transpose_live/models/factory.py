@@ -3,52 +3,48 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 import torch
 from torch import nn
 
-from transpose_live.errors import UserError
 from transpose_live.models.baselines import PoseHRNet, SimpleBaseline
-from transpose_live.models.registry import MODELS, ModelSpec
+from transpose_live.models.checkpoint import load_checkpoint
+from transpose_live.models.download import download_official
+from transpose_live.models.registry import ModelSpec, model_info
 from transpose_live.models.transpose import TransPoseH, TransPoseR
 
-
-def list_models() -> list[str]:
-    return list(MODELS)
-
-
-def model_info(name: str) -> ModelSpec:
-    try:
-        return MODELS[name]
-    except KeyError:
-        raise UserError(f"unknown model {name!r}; choose one of: {', '.join(MODELS)}") from None
+# family -> builder(**spec.arch, input_size=spec.input_size)
+BUILDERS: dict[str, Callable[..., nn.Module]] = {
+    "transpose_r": TransPoseR,
+    "transpose_h": TransPoseH,
+    "hrnet": PoseHRNet,
+    "simplebaseline": SimpleBaseline,
+}
 
 
-def create_model(name: str) -> nn.Module:
+def create_model(name: str | ModelSpec) -> nn.Module:
     """The architecture with random initialisation (no weights loaded)."""
-    spec = model_info(name)
-    a = spec.arch
-    if spec.family == "transpose_r":
-        return TransPoseR(a["d_model"], a["ffn"], a["heads"], a["layers"], spec.input_size)
-    if spec.family == "transpose_h":
-        return TransPoseH(a["width"], a["d_model"], a["ffn"], a["heads"], a["layers"], spec.input_size)
-    if spec.family == "hrnet":
-        return PoseHRNet(a["width"])
-    if spec.family == "simplebaseline":
-        return SimpleBaseline(a["depth"])
-    raise AssertionError(f"no builder for family {spec.family}")
+    spec = name if isinstance(name, ModelSpec) else model_info(name)
+    return BUILDERS[spec.family](**spec.arch, input_size=spec.input_size)
 
 
-def build(name: str, weights: str | Path | None = None, device: str | torch.device = "cpu") -> nn.Module:
-    """Create model `name` in eval mode on `device`.
+def resolve_weights(spec: ModelSpec, weights: str | Path | None) -> Path | None:
+    """None (random init), "official" (local folder, cache, else download) or a checkpoint path."""
+    if weights is None:
+        return None
+    return download_official(spec) if str(weights) == "official" else Path(weights)
+
+
+def build(name: str | ModelSpec, weights: str | Path | None = None, device: str | torch.device = "cpu",
+          dtype: torch.dtype | None = None) -> nn.Module:
+    """Create model `name` in eval mode on `device` (and `dtype` when given).
 
     weights: None (random init), a checkpoint path, or "official" (cache, else download).
     """
-    from transpose_live.models.checkpoint import load_checkpoint  # noqa: PLC0415
-    from transpose_live.models.download import resolve_official  # noqa: PLC0415
-
-    model = create_model(name)
-    if weights is not None:
-        path = resolve_official(name) if str(weights) == "official" else Path(weights)
-        load_checkpoint(model, path, name)
-    return model.eval().to(device)
+    spec = name if isinstance(name, ModelSpec) else model_info(name)
+    model = create_model(spec)
+    path = resolve_weights(spec, weights)
+    if path is not None:
+        load_checkpoint(model, path, spec.name)
+    return model.eval().to(device=device, dtype=dtype)

@@ -1,4 +1,5 @@
-"""The model registry: every model's architecture config and official-weights metadata, in one place.
+"""The model registry: every model's architecture config and official-weights metadata, and the one
+lookup by name (`model_info`). It imports nothing else from the package, so every layer can use it.
 
 Numbers (params, GFLOPs, paper AP) are the published values restated in the TransPose paper;
 GFLOPs count multiply-accumulates. sha256 is None where the project has never seen the official
@@ -108,3 +109,24 @@ MODELS: dict[str, ModelSpec] = {
                   "SimpleBaseline ResNet-152 + 3 deconvs"),
     )
 }
+
+
+class UnknownModelError(LookupError):
+    """A model name that is not in the registry (the CLI reports it as a one-line user error)."""
+
+
+def list_models() -> list[str]:
+    return list(MODELS)
+
+
+def model_info(name: str) -> ModelSpec:
+    """The registry entry of `name`; UnknownModelError naming the choices otherwise."""
+    try:
+        return MODELS[name]
+    except (KeyError, TypeError):
+        raise UnknownModelError(f"unknown model {name!r}; choose one of: {', '.join(MODELS)}") from None
+
+
+def transpose_models() -> list[str]:
+    """Names of the models with an attention layer (TransPose-R/H)."""
+    return [name for name, spec in MODELS.items() if spec.is_transpose]

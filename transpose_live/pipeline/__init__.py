@@ -4,7 +4,7 @@
 """
 
 from transpose_live.pipeline.detector import PersonDetector, WholeFrameDetector, build_detector
-from transpose_live.pipeline.runner import STAGES, PipelineResult, make_tracker, run_pipeline
+from transpose_live.pipeline.runner import STAGES, PipelineResult, Tracker, run_pipeline
 from transpose_live.pipeline.sources import (
     CameraSource,
     Frame,
@@ -15,9 +15,17 @@ from transpose_live.pipeline.sources import (
     open_video,
     to_bgr,
 )
+from transpose_live.pipeline.writers import (
+    CallbackWriter,
+    CocoResultsWriter,
+    ImageDirWriter,
+    JsonlWriter,
+    VideoWriter,
+    Writer,
+)
 
 __all__ = [
-    "STAGES", "CameraSource", "Frame", "ImageSource", "LiveFileSource", "PersonDetector", "PipelineResult",
-    "VideoFileSource", "WholeFrameDetector", "build_detector", "make_tracker", "open_camera", "open_video",
-    "run_pipeline", "to_bgr",
+    "STAGES", "CallbackWriter", "CameraSource", "CocoResultsWriter", "Frame", "ImageDirWriter", "ImageSource",
+    "JsonlWriter", "LiveFileSource", "PersonDetector", "PipelineResult", "Tracker", "VideoFileSource", "VideoWriter",
+    "WholeFrameDetector", "Writer", "build_detector", "open_camera", "open_video", "run_pipeline", "to_bgr",
 ]

@@ -5,6 +5,8 @@ Line widths and text scale with the frame size.
 
 from __future__ import annotations
 
+import time
+
 import cv2
 import numpy as np
 
@@ -120,12 +122,33 @@ def _label(image: np.ndarray, text: str, corner: tuple[int, int], scale: float, 
 
 
 def render_frame(image: np.ndarray, poses: Poses, kpt_thr: float = 0.3, hud: list[str] | None = None,
-                 attention_keypoint: int | None = None) -> np.ndarray:
-    """A rendered copy of `image`: attention (if asked), skeletons, boxes, HUD."""
+                 attention_keypoint: int | None = None, attention_from: Poses | None = None) -> np.ndarray:
+    """A rendered copy of `image`: attention (if asked), skeletons, boxes, HUD.
+
+    attention_from: the poses holding the attention maps (the unsmoothed estimate), default `poses`.
+    """
     out = image.copy()
     if attention_keypoint is not None:
-        draw_attention(out, poses, attention_keypoint)
+        draw_attention(out, attention_from if attention_from is not None else poses, attention_keypoint)
     draw_poses(out, poses, kpt_thr)
     if hud:
         draw_hud(out, hud)
     return out
+
+
+class Hud:
+    """The live overlay's text: output frame rate (smoothed), capture-to-render latency, persons."""
+
+    def __init__(self) -> None:
+        self.fps = 0.0
+        self._last: float | None = None
+
+    def lines(self, frame, poses: Poses) -> list[str]:
+        now = time.perf_counter()
+        if self._last is not None:
+            dt = max(now - self._last, 1e-6)
+            self.fps = 1 / dt if self.fps == 0 else 0.9 * self.fps + 0.1 / dt
+        self._last = now
+        latency_ms = 1000 * (now - frame.captured_at)
+        n = len(poses)
+        return [f"{self.fps:.1f} FPS  {latency_ms:.0f} ms", f"{n} person{'s' * (n != 1)}"]

@@ -1,43 +1,47 @@
 """The one pipeline behind `webcam`, `video`, `image` (and `bench --pipeline`).
 
 Stages overlap in three threads joined by bounded queues:
-  capture thread  : decode (the source's own thread; live sources keep only the newest frame)
+  capture thread  : read (the source's own thread; live sources keep only the newest frame)
   calling thread  : detect (or boxes from the previous keypoints) -> pose -> smooth/track
-  output thread   : render -> encode (mp4 / JSONL / images / COCO) and the progress bar
+  output thread   : render -> encode (the writers) and the progress bar
 
     >>> from transpose_live.pipeline import run_pipeline, open_video, build_detector
     >>> result = run_pipeline(open_video("in.mp4"), estimator, build_detector("yolo", device="cpu"),
-    ...                       video_out="out.mp4", json_out="out.jsonl", progress=False)
-    >>> result.stage_fps()      # {'decode': 310.2, 'detect': 21.0, 'pose': 9.8, ...}
-    >>> result.stage_ms()       # mean milliseconds per call of each stage
+    ...                       writers=[JsonlWriter("out.jsonl")], progress=False)
+    >>> result.stage_fps()      # {'read': 310.2, 'detect': 21.0, 'pose': 9.8, ...}
     >>> result.summary()        # the one-line summary printed by the CLI
 
-Ctrl-C / SIGTERM (when run from the main thread) stop after the frame in flight; outputs are
+Ctrl-C / SIGTERM (when run from the main thread) stop after the frame in flight; the writers are
 closed properly and `PipelineResult.interrupted` holds the signal number.
 """
 
 from __future__ import annotations
 
 import contextlib
-import inspect
 import queue
 import signal
 import threading
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Callable
+from typing import Callable, Protocol, Sequence
 
 import numpy as np
 
 from transpose_live.pipeline.keypoint_boxes import BoxScheduler
-from transpose_live.pipeline.render import draw_attention, draw_hud, draw_poses
-from transpose_live.pipeline.sources import Frame, FrameSource, to_bgr
-from transpose_live.pipeline.writers import CocoResultsWriter, ImageDirWriter, JsonlWriter, VideoWriter
+from transpose_live.pipeline.render import Hud, render_frame
+from transpose_live.pipeline.sources import Frame, FrameSource
+from transpose_live.pipeline.writers import Writer
 from transpose_live.poses import Poses
 
-STAGES = ("decode", "detect", "pose", "smooth", "render", "encode")
+# "read" is video/image decoding in the capture thread; heatmap decoding is part of "pose".
+STAGES = ("read", "detect", "pose", "smooth", "render", "encode")
 _DONE = object()
+
+
+class Tracker(Protocol):
+    """What the pipeline needs of a tracker (`transpose_live.tracking.PoseTracker`)."""
+
+    def update(self, poses: Poses, t: float, from_detector: bool = True) -> Poses: ...
 
 
 class StageTimes:
@@ -64,8 +68,8 @@ class StageTimes:
 
 @dataclass
 class PipelineResult:
-    """What a run did. `stage_seconds` / `stage_calls` are totals per stage (decode, detect, pose
-    = crop + model + decode, smooth, render, encode); stages that never ran have 0 calls."""
+    """What a run did. `stage_seconds` / `stage_calls` are totals per stage (read, detect, pose
+    = crop + model + heatmap decoding, smooth, render, encode); stages that never ran have 0 calls."""
 
     frames: int = 0
     persons: int = 0
@@ -92,22 +96,14 @@ class PipelineResult:
         return self.frames / self.wall_seconds if self.wall_seconds > 0 else 0.0
 
     def summary(self) -> str:
-        parts = [f"{self.frames} frames", f"{self.persons} persons", f"{self.fps:.1f} fps end-to-end"]
+        parts = [f"{self.frames} frame{'s' * (self.frames != 1)}", f"{self.persons} person{'s' * (self.persons != 1)}",
+                 f"{self.fps:.1f} fps end-to-end"]
         if self.detector_runs < self.frames:
             parts.append(f"detector on {self.detector_runs} frames")
         if self.dropped:
             parts.append(f"{self.dropped} stale frames dropped")
         per_stage = ", ".join(f"{s} {v:.1f}" for s, v in self.stage_fps().items())
         return " | ".join(parts) + (f" | stage fps: {per_stage}" if per_stage else "")
-
-
-def make_tracker(smooth: str = "one-euro", max_missed: int = 30):
-    """`transpose_live.tracking.PoseTracker` when that package is installed, else None."""
-    try:
-        from transpose_live.tracking import PoseTracker
-    except ImportError:
-        return None
-    return PoseTracker(smooth=smooth, max_missed=max_missed)
 
 
 def top_boxes(boxes: np.ndarray, scores: np.ndarray, max_persons: int | None) -> tuple[np.ndarray, np.ndarray]:
@@ -122,16 +118,18 @@ def top_boxes(boxes: np.ndarray, scores: np.ndarray, max_persons: int | None) ->
 
 @contextlib.contextmanager
 def stop_on_signals(stop: threading.Event, record: list):
-    """In the main thread: SIGINT/SIGTERM set `stop` (a second Ctrl-C raises KeyboardInterrupt)."""
+    """In the main thread: SIGINT/SIGTERM set `stop` and are recorded; a second Ctrl-C raises
+    KeyboardInterrupt (the writers are still closed by the caller's `finally`)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def handler(signum, _frame):
-        if stop.is_set() and signum == signal.SIGINT:
-            raise KeyboardInterrupt
+        first = not record
         record.append(signum)
         stop.set()
+        if not first and signum == signal.SIGINT:
+            raise KeyboardInterrupt
 
     previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -141,21 +139,131 @@ def stop_on_signals(stop: threading.Event, record: list):
             signal.signal(s, h)
 
 
+class Progress:
+    """A rich progress bar over the frames of a file source (nothing for live sources)."""
+
+    def __init__(self, source: FrameSource, max_frames: int | None, console) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
+        from rich.progress import Progress as RichProgress
+
+        total = source.frame_count
+        if max_frames is not None:
+            total = min(total, max_frames) if total else max_frames
+        self._bar = RichProgress(
+            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.fields[fps]} frames/s"), TimeRemainingColumn(),
+            console=console or Console(stderr=True), transient=False,
+        )
+        self._task = self._bar.add_task(source.name, total=total, fps="-")
+        self._done = 0
+        self._t0 = time.perf_counter()
+
+    def __enter__(self) -> "Progress":
+        self._bar.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._bar.stop()
+
+    def advance(self) -> None:
+        self._done += 1
+        rate = self._done / max(time.perf_counter() - self._t0, 1e-6)
+        self._bar.update(self._task, advance=1, fps=f"{rate:.1f}")
+
+
+class Display:
+    """The `--show` window: the output thread offers frames, the calling thread shows the newest
+    (OpenCV windows belong to one thread). `show()` is True when q or Esc was pressed."""
+
+    def __init__(self) -> None:
+        self._latest: np.ndarray | None = None
+
+    def offer(self, image: np.ndarray) -> None:
+        self._latest = image
+
+    def show(self) -> bool:
+        image, self._latest = self._latest, None
+        if image is None:
+            return False
+        import cv2
+
+        cv2.imshow("transpose-live", image)
+        return (cv2.waitKey(1) & 0xFF) in (ord("q"), 27)
+
+    def close(self) -> None:
+        import cv2
+
+        with contextlib.suppress(Exception):
+            cv2.destroyAllWindows()
+
+
+class OutputStage:
+    """The output thread: render (when a writer or the display needs the image) -> every writer."""
+
+    def __init__(self, writers: Sequence[Writer], times: StageTimes, kpt_thr: float, attention_keypoint: int | None,
+                 hud: Hud | None, display: Display | None, progress: Progress | None, queue_size: int) -> None:
+        self.writers, self.times, self.display, self.progress = list(writers), times, display, progress
+        self.kpt_thr, self.attention_keypoint, self.hud = kpt_thr, attention_keypoint, hud
+        self.need_image = display is not None or any(w.needs_image for w in self.writers)
+        self.queue: queue.Queue = queue.Queue(maxsize=queue_size)
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._loop, name="render-encode", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def put(self, item) -> None:
+        """Blocks while the queue is full (back-pressure), unless the thread has died."""
+        while True:
+            try:
+                self.queue.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                if not self._thread.is_alive():
+                    return
+
+    def finish(self) -> None:
+        """Lets the thread drain the queue and stop."""
+        if self._thread.is_alive():
+            self.put(_DONE)
+            self._thread.join()
+
+    def _loop(self) -> None:
+        while (item := self.queue.get()) is not _DONE:
+            if self.error is None:
+                try:
+                    self._emit(*item)
+                except BaseException as exc:  # noqa: BLE001 - re-raised in the calling thread
+                    self.error = exc
+
+    def _emit(self, frame: Frame, poses: Poses, raw: Poses) -> None:
+        image = None
+        if self.need_image:
+            with self.times.time("render"):
+                image = render_frame(frame.image, poses, self.kpt_thr, attention_keypoint=self.attention_keypoint,
+                                     attention_from=raw, hud=self.hud.lines(frame, poses) if self.hud else None)
+        if self.writers:
+            with self.times.time("encode"):
+                for writer in self.writers:
+                    writer.write(frame, poses, image)
+        if self.display is not None:
+            self.display.offer(image)
+        if self.progress is not None:
+            self.progress.advance()
+
+
 def run_pipeline(
     source: FrameSource,
     estimator,
     detector: Callable,
     *,
-    tracker=None,
+    tracker: Tracker | None = None,
+    writers: Sequence[Writer] = (),
     det_every: int = 1,
     kpt_thr: float = 0.3,
     max_persons: int | None = None,
     attention_keypoint: int | None = None,
-    video_out: str | Path | None = None,
-    json_out: str | Path | None = None,
-    image_dir: str | Path | None = None,
-    coco_out: str | Path | None = None,
-    on_result: Callable[[Frame, Poses], None] | None = None,
     show: bool = False,
     hud: bool = True,
     progress: bool = True,
@@ -167,193 +275,73 @@ def run_pipeline(
 
     estimator: a `PoseEstimator` (anything with `estimate(frame, boxes, box_scores=,
     return_attention=)` -> Poses). detector: frame -> (boxes (N,4) xyxy, scores (N,)).
-    tracker: anything with `update(poses, t[, from_detector]) -> Poses` (e.g. `make_tracker("one-euro")`),
-    or None; `from_detector` is False on frames boxed from the previous keypoints (--det-every).
-    Outputs are opened before the first frame (UserError if a path cannot be written) and are
-    always closed, leaving valid files. The source is closed at the end.
+    tracker: a `Tracker` (e.g. `PoseTracker("one-euro")`) or None; `from_detector` is False on frames
+    boxed from the previous keypoints (--det-every). writers: opened `Writer`s (see writers.py);
+    they are closed at the end (also on Ctrl-C / SIGTERM), or aborted when the run fails. Live
+    sources start only after the detector and the pose model have warmed up. The source is closed.
     """
-    times = StageTimes()
-    result = PipelineResult()
-    stop = threading.Event()
-    signals: list[int] = []
-    writers = _open_writers(source, video_out, json_out, image_dir, coco_out)
-    need_render = show or bool(writers.get("video") or writers.get("images"))
-    out_q: queue.Queue = queue.Queue(maxsize=queue_size)
-    display: list = [None]
-    errors: list[BaseException] = []
-    bar = _progress(source, max_frames, console) if progress and not source.is_live else None
+    times, result, stop, signals = StageTimes(), PipelineResult(), threading.Event(), []
     scheduler = BoxScheduler(det_every, kpt_thr)
-    state = {"fps": 0.0, "last": None}
-    tells_source = tracker is not None and "from_detector" in inspect.signature(tracker.update).parameters
-
-    def output_loop() -> None:
-        done = 0
-        while True:
-            item = out_q.get()
-            if item is _DONE:
-                return
-            if errors:
-                continue  # drain after a failure
-            frame, poses, raw = item
-            try:
-                if need_render:
-                    with times.time("render"):
-                        image = _render(frame, poses, raw, kpt_thr, attention_keypoint, state, hud)
-                else:
-                    image = None
-                with times.time("encode") if writers else contextlib.nullcontext():
-                    if "video" in writers:
-                        writers["video"].write(image)
-                    if "images" in writers:
-                        writers["images"].write(image, frame.name, frame.index)
-                    if "json" in writers:
-                        writers["json"].write(frame.index, frame.timestamp, poses, frame.name)
-                    if "coco" in writers:
-                        writers["coco"].write(poses, frame.name, frame.index)
-                if on_result is not None:
-                    on_result(frame, poses)
-                if show:
-                    display[0] = image
-                done += 1
-                if bar is not None:
-                    rate = done / max(time.perf_counter() - t_start, 1e-6)
-                    bar[0].update(bar[1], advance=1, fps=f"{rate:.1f}")
-            except BaseException as exc:  # noqa: BLE001 - re-raised in the calling thread
-                errors.append(exc)
-                stop.set()
-
-    worker = threading.Thread(target=output_loop, name="render-encode", daemon=True)
+    display = Display() if show else None
+    bar = Progress(source, max_frames, console) if progress and not source.is_live else None
+    output = OutputStage(writers, times, kpt_thr, attention_keypoint, Hud() if hud else None, display, bar, queue_size)
+    want_attention = attention_keypoint is not None
+    error: BaseException | None = None
     t_start = time.perf_counter()
     try:
-        with stop_on_signals(stop, signals):
-            if bar is not None:
-                bar[0].start()
-            worker.start()
-            source.start()
-            for frame in source:
-                if stop.is_set():
-                    break
-                image = frame.image
+        with stop_on_signals(stop, signals), bar or contextlib.nullcontext():
+            if source.is_live:
+                warm_up(estimator, detector, source)
+            output.start()
+            for frame in source.start():
                 t0 = time.perf_counter()
-                boxes, scores, ran = scheduler.boxes(image, detector)
-                if ran:  # frames boxed from the previous keypoints are not detector runs
+                boxes, scores, from_detector = scheduler.boxes(frame.image, detector)
+                if from_detector:  # frames boxed from the previous keypoints are not detector runs
                     times.add("detect", time.perf_counter() - t0)
                 boxes, scores = top_boxes(boxes, scores, max_persons)
                 with times.time("pose"):
-                    raw = estimator.estimate(image, boxes, box_scores=scores,
-                                             return_attention=attention_keypoint is not None)
+                    raw = estimator.estimate(frame.image, boxes, box_scores=scores, return_attention=want_attention)
                 poses = raw
                 if tracker is not None:
                     with times.time("smooth"):
-                        poses = (tracker.update(raw, frame.timestamp, from_detector=ran) if tells_source
-                                 else tracker.update(raw, frame.timestamp))
+                        poses = tracker.update(raw, frame.timestamp, from_detector=from_detector)
                 scheduler.observe(poses)
                 result.frames += 1
                 result.persons += len(poses)
-                _put(out_q, (frame, poses, raw), worker)
-                if show and display[0] is not None:
-                    image, display[0] = display[0], None
-                    if _show(image):
-                        stop.set()
-                if max_frames is not None and result.frames >= max_frames:
+                output.put((frame, poses, raw))
+                if (display is not None and display.show()) or output.error is not None:
+                    stop.set()
+                if stop.is_set() or (max_frames is not None and result.frames >= max_frames):
                     break
-                if stop.is_set():
-                    break
+    except KeyboardInterrupt:  # a second Ctrl-C: stop now, but keep what was written
+        raise
+    except BaseException as exc:
+        error = exc
+        raise
     finally:
         source.close()
-        _put(out_q, _DONE, worker)
-        worker.join()
-        if bar is not None:
-            bar[0].stop()
-        for w in writers.values():
-            w.close()
-        if show:
-            _close_windows()
+        output.finish()
+        failed = error is not None or output.error is not None
+        for writer in writers:
+            writer.abort() if failed else writer.close()
+        if display is not None:
+            display.close()
         result.wall_seconds = time.perf_counter() - t_start
-        times.add("decode", source.decode_seconds, source.decoded)
-        result.stage_seconds = dict(times.seconds)
-        result.stage_calls = dict(times.calls)
+        times.add("read", source.decode_seconds, source.decoded)
+        result.stage_seconds, result.stage_calls = dict(times.seconds), dict(times.calls)
         result.detector_runs = times.calls["detect"]
         result.dropped = source.dropped
         result.interrupted = signals[0] if signals else None
         result.skipped = list(getattr(source, "skipped", []))
-    if errors:
-        raise errors[0]
+    if output.error is not None:
+        raise output.error
     return result
 
 
-def _put(q: queue.Queue, item, worker: threading.Thread) -> None:
-    while True:
-        try:
-            q.put(item, timeout=0.1)
-            return
-        except queue.Full:
-            if not worker.is_alive():
-                return
-
-
-def _open_writers(source, video_out, json_out, image_dir, coco_out) -> dict:
-    writers: dict = {}
-    try:
-        if json_out:
-            writers["json"] = JsonlWriter(json_out)
-        if coco_out:
-            writers["coco"] = CocoResultsWriter(coco_out)
-        if image_dir:
-            writers["images"] = ImageDirWriter(image_dir)
-        if video_out:
-            writers["video"] = VideoWriter(video_out, source.fps, source.size)
-    except BaseException:
-        for w in writers.values():
-            w.close()
-        raise
-    return writers
-
-
-def _render(frame: Frame, poses: Poses, raw: Poses, kpt_thr: float, attention_keypoint, state: dict,
-            hud: bool) -> np.ndarray:
-    image = to_bgr(frame.image).copy()
-    if attention_keypoint is not None:
-        draw_attention(image, raw, attention_keypoint)
-    draw_poses(image, poses, kpt_thr)
-    if hud:
-        now = time.perf_counter()
-        if state["last"] is not None:
-            dt = max(now - state["last"], 1e-6)
-            state["fps"] = 1 / dt if state["fps"] == 0 else 0.9 * state["fps"] + 0.1 / dt
-        state["last"] = now
-        latency_ms = 1000 * (now - frame.captured_at)
-        draw_hud(image, [f"{state['fps']:.1f} FPS  {latency_ms:.0f} ms", f"{len(poses)} persons"])
-    return image
-
-
-def _progress(source: FrameSource, max_frames: int | None, console):
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    total = source.frame_count
-    if max_frames is not None:
-        total = min(total, max_frames) if total else max_frames
-    progress = Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("{task.fields[fps]} frames/s"), TimeRemainingColumn(),
-        console=console or Console(stderr=True), transient=False,
-    )
-    task = progress.add_task(source.name, total=total, fps="-")
-    return progress, task
-
-
-def _show(image: np.ndarray) -> bool:
-    """Shows a frame; True when q or Esc was pressed."""
-    import cv2
-
-    cv2.imshow("transpose-live", image)
-    key = cv2.waitKey(1) & 0xFF
-    return key in (ord("q"), 27)
-
-
-def _close_windows() -> None:
-    import cv2
-
-    with contextlib.suppress(Exception):
-        cv2.destroyAllWindows()
+def warm_up(estimator, detector, source: FrameSource) -> None:
+    """One untimed detector call and pose estimate on a blank frame of the source's size, so start-up
+    costs stay out of the timings and a live source is not read while the models initialise."""
+    w, h = source.size if source.size and source.size[0] > 0 else (640, 480)
+    blank = np.zeros((h, w, 3), np.uint8)
+    detector(blank)
+    estimator.estimate(blank, np.array([[0, 0, w, h]], np.float32))

@@ -21,13 +21,13 @@ import cv2
 import numpy as np
 
 from transpose_live.errors import UserError
+from transpose_live.images import IMAGE_SUFFIXES, read_image, to_bgr, try_read_image
 
 # OpenCV's and ffmpeg's own console messages would bury the one-line errors raised here.
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 if "OPENCV_LOG_LEVEL" not in os.environ and hasattr(cv2, "utils") and hasattr(cv2.utils, "logging"):
     cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 STREAM_PREFIXES = ("rtsp://", "rtmp://", "http://", "https://", "udp://", "tcp://")
 _END = object()
 
@@ -48,28 +48,6 @@ class Frame:
     timestamp: float
     captured_at: float
     name: str | None = None
-
-
-def to_bgr(image: np.ndarray) -> np.ndarray:
-    """Any image array (gray, BGRA, 16-bit, float) -> contiguous HxWx3 uint8 BGR."""
-    img = np.asarray(image)
-    if img.dtype != np.uint8:
-        if img.dtype == np.uint16:
-            img = (img >> 8).astype(np.uint8)
-        elif np.issubdtype(img.dtype, np.floating):
-            scale = 255.0 if img.size and float(np.nanmax(img)) <= 1.0 else 1.0
-            img = np.clip(np.nan_to_num(img) * scale, 0, 255).astype(np.uint8)
-        else:
-            img = np.clip(img, 0, 255).astype(np.uint8)
-    if img.ndim == 2:
-        img = cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
-    elif img.ndim == 3 and img.shape[2] == 1:
-        img = cv2.cvtColor(img[:, :, 0], cv2.COLOR_GRAY2BGR)
-    elif img.ndim == 3 and img.shape[2] == 4:
-        img = cv2.cvtColor(img, cv2.COLOR_BGRA2BGR)
-    elif img.ndim != 3 or img.shape[2] != 3:
-        raise UserError(f"unsupported image shape {img.shape}; expected gray, BGR or BGRA")
-    return np.ascontiguousarray(img)
 
 
 class FrameSource:
@@ -294,12 +272,9 @@ class ImageSource(FrameSource):
 
     def _load(self, path: Path, strict: bool) -> np.ndarray | None:
         t0 = time.perf_counter()
-        img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-        if img is None or img.size == 0:
-            if strict:
-                raise UserError(f"cannot read image {path} (corrupt or unsupported format)")
+        img = read_image(path) if strict else try_read_image(path)
+        if img is None:
             return None
-        img = to_bgr(img)
         self.decode_seconds += time.perf_counter() - t0
         self.decoded += 1
         return img

@@ -1,118 +1,139 @@
-"""Outputs: rendered mp4, per-frame JSONL, rendered images, COCO keypoint results.
+"""Outputs of a run, all behind one protocol: `write(frame, poses, image)` once per frame, then
+`close()` (complete: renamed into place) or `abort()` (failed: the temporary file is removed).
 
-Every writer checks its path when it is created (before any frame is processed) and raises
-UserError if it cannot write there. `close()` always leaves a valid file: the mp4 is finalised
-(playable) and the JSONL ends with the last completed frame, also after Ctrl-C / SIGTERM.
+`needs_image` says whether a writer wants the rendered frame (`image` is None otherwise). Paths are
+checked by `transpose_live.paths.OutputGuard` before any writer is made; every file is written under
+a temporary name in its folder and renamed into place by `close()`, so a crash never leaves half a
+file under the final name, and Ctrl-C / SIGTERM still close valid files (mp4 finalised, JSONL up to
+the last completed frame).
 """
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
+from typing import Callable, Protocol
 
 import cv2
 import numpy as np
 
+from transpose_live.coco import rescore, results_records
 from transpose_live.errors import UserError
+from transpose_live.paths import check_writable_dir, check_writable_file, commit, temporary_sibling
+from transpose_live.pipeline.sources import Frame
 from transpose_live.poses import Poses
 
-COCO_VISIBLE_THR = 0.2
+
+class Writer(Protocol):
+    needs_image: bool
+
+    def write(self, frame: Frame, poses: Poses, image: np.ndarray | None) -> None: ...
+
+    def close(self) -> None: ...
+
+    def abort(self) -> None: ...
 
 
-def check_writable_file(path: str | Path, what: str = "output") -> Path:
-    """UserError unless `path` can be created/overwritten (parent folders are created)."""
-    path = Path(path).expanduser()
-    if path.is_dir():
-        raise UserError(f"{what} {path} is a folder; give a file name")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UserError(f"cannot write {what} {path}: {exc.strerror or exc}") from None
-    existed = path.exists()
-    try:
-        with open(path, "ab"):
-            pass
-    except OSError as exc:
-        raise UserError(f"cannot write {what} {path}: {exc.strerror or exc}") from None
-    if not existed:
-        path.unlink(missing_ok=True)
-    return path
+class _TemporaryFile:
+    """Base of the single-file writers: `self.tmp` is written, `close()` renames it to `self.path`."""
+
+    needs_image = False
+
+    def __init__(self, path: str | Path, what: str) -> None:
+        self.path = check_writable_file(path, what)
+        self.tmp = temporary_sibling(self.path)
+        self._done = False
+
+    def _finish(self) -> None:
+        """Flush and close the temporary file (subclasses)."""
+
+    def close(self) -> None:
+        if not self._done:
+            self._done = True
+            self._finish()
+            commit(self.tmp, self.path)
+
+    def abort(self) -> None:
+        if not self._done:
+            self._done = True
+            try:
+                self._finish()
+            finally:
+                self.tmp.unlink(missing_ok=True)
 
 
-def check_writable_dir(path: str | Path, what: str = "output folder") -> Path:
-    """UserError unless `path` is (or can be made) a folder we can write into."""
-    path = Path(path).expanduser()
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UserError(f"cannot create {what} {path}: {exc.strerror or exc}") from None
-    if not os.access(path, os.W_OK):
-        raise UserError(f"cannot write into {what} {path}: permission denied")
-    return path
-
-
-class VideoWriter:
+class VideoWriter(_TemporaryFile):
     """mp4 (mp4v) with the input's size and frame rate."""
 
+    needs_image = True
+
     def __init__(self, path: str | Path, fps: float, size: tuple[int, int]) -> None:
-        self.path = check_writable_file(path, "--out video")
+        super().__init__(path, "--out video")
         self.size = (int(size[0]), int(size[1]))
         self.frames = 0
-        self._writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*"mp4v"), float(fps), self.size)
+        self._writer = cv2.VideoWriter(str(self.tmp), cv2.VideoWriter_fourcc(*"mp4v"), float(fps), self.size)
         if not self._writer.isOpened():
+            self.tmp.unlink(missing_ok=True)
             raise UserError(f"cannot open a video writer for {self.path} (use a .mp4 name)")
 
-    def write(self, image: np.ndarray) -> None:
+    def write(self, frame: Frame, poses: Poses, image: np.ndarray | None) -> None:
         if (image.shape[1], image.shape[0]) != self.size:
             image = cv2.resize(image, self.size)
         self._writer.write(image)
         self.frames += 1
 
-    def close(self) -> None:
-        if self._writer is not None:
-            self._writer.release()
-            self._writer = None
+    def _finish(self) -> None:
+        self._writer.release()
 
 
-class JsonlWriter:
+class JsonlWriter(_TemporaryFile):
     """One JSON line per frame: {frame, timestamp, persons: Poses.to_records()} (+ image name),
     flushed after every line."""
 
     def __init__(self, path: str | Path) -> None:
-        self.path = check_writable_file(path, "--json file")
-        self._file = open(self.path, "w", encoding="utf-8")  # noqa: SIM115
+        super().__init__(path, "--json file")
+        self._file = open(self.tmp, "w", encoding="utf-8")  # noqa: SIM115
 
-    def write(self, frame_index: int, timestamp: float, poses: Poses, name: str | None = None) -> None:
-        record = {"frame": int(frame_index), "timestamp": round(float(timestamp), 4)}
-        if name is not None:
-            record["image"] = name
-        record["persons"] = poses.to_records()
-        self._file.write(json.dumps(record, separators=(",", ":")) + "\n")
+    def write(self, frame: Frame, poses: Poses, image: np.ndarray | None) -> None:
+        self._file.write(json.dumps(frame_record(frame, poses), separators=(",", ":")) + "\n")
         self._file.flush()
 
-    def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+    def _finish(self) -> None:
+        self._file.close()
+
+
+def frame_record(frame: Frame, poses: Poses) -> dict:
+    """The JSON object of one frame: frame index, timestamp (s), image name (images only), persons."""
+    record = {"frame": int(frame.index), "timestamp": round(float(frame.timestamp), 4)}
+    if frame.name is not None:
+        record["image"] = frame.name
+    record["persons"] = poses.to_records()
+    return record
 
 
 class ImageDirWriter:
-    """Rendered images into a folder, under their own names."""
+    """Rendered images into a folder, under their own names (each written to a temporary name first)."""
+
+    needs_image = True
 
     def __init__(self, folder: str | Path) -> None:
         self.folder = check_writable_dir(folder, "--out folder")
         self.written: list[Path] = []
 
-    def write(self, image: np.ndarray, name: str | None, index: int) -> None:
-        path = self.folder / (name or f"frame_{index:06d}.jpg")
-        if not cv2.imwrite(str(path), image):
+    def write(self, frame: Frame, poses: Poses, image: np.ndarray | None) -> None:
+        path = self.folder / (frame.name or f"frame_{frame.index:06d}.jpg")
+        if not cv2.haveImageWriter(str(path)):
             path = path.with_suffix(".jpg")
-            if not cv2.imwrite(str(path), image):
-                raise UserError(f"cannot write image {path}")
-        self.written.append(path)
+        tmp = temporary_sibling(path)
+        if not cv2.imwrite(str(tmp), image):
+            tmp.unlink(missing_ok=True)
+            raise UserError(f"cannot write image {path}")
+        self.written.append(commit(tmp, path))
 
     def close(self) -> None:
+        pass
+
+    def abort(self) -> None:
         pass
 
 
@@ -122,34 +143,35 @@ def coco_image_id(name: str | None, index: int) -> int:
     return int(stem) if stem.isdigit() else index
 
 
-def coco_results(poses: Poses, image_id: int) -> list[dict]:
-    """COCO keypoint results entries; score = box score x mean score of keypoints above 0.2."""
-    out = []
-    for i in range(len(poses)):
-        kpts = poses.keypoints[i]
-        visible = kpts[:, 2] > COCO_VISIBLE_THR
-        kscore = float(kpts[visible, 2].mean()) if visible.any() else 0.0
-        out.append({
-            "image_id": int(image_id),
-            "category_id": 1,
-            "keypoints": [round(float(v), 3) for v in kpts.reshape(-1)],
-            "score": round(float(poses.box_scores[i]) * kscore, 5),
-        })
-    return out
-
-
-class CocoResultsWriter:
-    """COCO keypoint results JSON (a list of entries), written atomically on close."""
+class CocoResultsWriter(_TemporaryFile):
+    """COCO keypoint results JSON (a list of entries, instance scores rescored as in evaluation)."""
 
     def __init__(self, path: str | Path) -> None:
-        self.path = check_writable_file(path, "--coco file")
+        super().__init__(path, "--coco file")
         self.entries: list[dict] = []
 
-    def write(self, poses: Poses, name: str | None, index: int) -> None:
-        self.entries.extend(coco_results(poses, coco_image_id(name, index)))
+    def write(self, frame: Frame, poses: Poses, image: np.ndarray | None) -> None:
+        scores = rescore(poses.keypoints, poses.box_scores)
+        self.entries.extend(results_records(coco_image_id(frame.name, frame.index), poses.keypoints, scores))
+
+    def _finish(self) -> None:
+        with open(self.tmp, "w", encoding="utf-8") as f:
+            json.dump(self.entries, f)
+
+
+class CallbackWriter:
+    """Hands every frame's poses to a function (library use, `image --json -`)."""
+
+    needs_image = False
+
+    def __init__(self, callback: Callable[[Frame, Poses], None]) -> None:
+        self.callback = callback
+
+    def write(self, frame: Frame, poses: Poses, image: np.ndarray | None) -> None:
+        self.callback(frame, poses)
 
     def close(self) -> None:
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(self.entries, f)
-        os.replace(tmp, self.path)
+        pass
+
+    def abort(self) -> None:
+        pass

@@ -2,8 +2,8 @@
 
 from transpose_live.tracking.kalman import KeypointKalman
 from transpose_live.tracking.one_euro import OneEuroFilter
-from transpose_live.tracking.smoother import ASSOCIATORS, SMOOTHERS, PoseTracker
-from transpose_live.tracking.tracker import ByteTrackAssociator, KeypointMatcher, box_iou, pose_oks
+from transpose_live.tracking.pose_tracker import ASSOCIATORS, SMOOTHERS, PoseTracker
+from transpose_live.tracking.association import ByteTrackAssociator, KeypointMatcher, box_iou, pose_oks
 
 __all__ = ["ASSOCIATORS", "SMOOTHERS", "ByteTrackAssociator", "KeypointKalman", "KeypointMatcher", "OneEuroFilter",
            "PoseTracker", "box_iou", "pose_oks"]

@@ -20,7 +20,7 @@ import numpy as np
 from transpose_live.poses import Poses
 from transpose_live.tracking.kalman import KeypointKalman
 from transpose_live.tracking.one_euro import OneEuroFilter, smoothing_factor
-from transpose_live.tracking.tracker import ByteTrackAssociator, KeypointMatcher
+from transpose_live.tracking.association import ByteTrackAssociator, KeypointMatcher
 
 SMOOTHERS = ("one-euro", "kalman", "none")
 ASSOCIATORS = ("bytetrack", "oks")

@@ -2,7 +2,7 @@
 OKS/IoU Hungarian matcher for boxes derived from the previous frame's keypoints.
 
 Both return one id per input person (-1: not tracked this frame) in their own id space;
-`PoseTracker` (smoother.py) maps them to the public, never reused, track ids.
+`PoseTracker` (pose_tracker.py) maps them to the public, never reused, track ids.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from types import SimpleNamespace
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from transpose_live.keypoints import OKS_SIGMAS
+from transpose_live.coco import oks
 
 
 class _Detections:
@@ -79,14 +79,10 @@ def pose_oks(a: np.ndarray, b: np.ndarray, boxes_b: np.ndarray, min_score: float
     """OKS matrix (len(a), len(b)) between keypoint sets (.., 17, 3), b's box area as the scale,
     over keypoints confident (>= min_score) in both; 0 where none are."""
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    wh = np.clip(boxes_b[:, 2:] - boxes_b[:, :2], 1, None)
+    wh = np.clip(np.asarray(boxes_b, np.float64)[:, 2:] - np.asarray(boxes_b, np.float64)[:, :2], 1, None)
     area = wh.prod(-1) * 0.53  # COCO: segment area ~ 0.53 of the box area for people
-    d2 = ((a[:, None, :, :2] - b[None, :, :, :2]) ** 2).sum(-1)
-    var = (2 * np.asarray(OKS_SIGMAS)) ** 2
-    e = np.exp(-d2 / (2 * area[None, :, None] * var[None, None, :]))
-    ok = (a[:, None, :, 2] >= min_score) & (b[None, :, :, 2] >= min_score)
-    n = ok.sum(-1)
-    return np.where(n > 0, (e * ok).sum(-1) / np.maximum(n, 1), 0.0)
+    counted = (a[:, None, :, 2] >= min_score) & (b[None, :, :, 2] >= min_score)
+    return oks(a, b, area[None, :], counted)
 
 
 class KeypointMatcher:
