@@ -1,0 +1,94 @@
+"""The package's import structure: the registry stands alone, no module imports one that imports it
+back (at any depth, function-level imports included), and data flows one way through the layers."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "transpose_live"
+
+# Lower layers never import higher ones (same layer: allowed, cycles are checked separately).
+LAYERS = {
+    "errors": 0, "keypoints": 0, "poses": 0, "paths": 0, "images": 0, "coco": 0, "device": 0,
+    "ultralytics_env": 0,
+    "models": 1,
+    "engine": 2, "tracking": 2,
+    "pipeline": 3, "evaluation": 3, "explain": 3,
+    "bench": 4,
+    "cli": 5, "__main__": 5, "__init__": 5,
+}
+
+
+def module_name(path: Path) -> str:
+    rel = path.relative_to(PACKAGE.parent).with_suffix("")
+    parts = list(rel.parts)
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(parts)
+
+
+def imports_of(path: Path) -> set[str]:
+    """Every transpose_live module `path` imports, at any depth of its code."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.startswith("transpose_live")}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("transpose_live"):
+            found.add(node.module)
+            for alias in node.names:  # `from transpose_live.pipeline import writers` names a module
+                candidate = f"{node.module}.{alias.name}"
+                if candidate in MODULES:
+                    found.add(candidate)
+    return found
+
+
+MODULES = {module_name(p): p for p in PACKAGE.rglob("*.py")}
+GRAPH = {name: imports_of(path) & set(MODULES) for name, path in MODULES.items()}
+
+
+def layer(name: str) -> int:
+    parts = name.split(".")
+    return LAYERS[parts[1] if len(parts) > 1 else "__init__"]
+
+
+def test_registry_imports_nothing_from_the_package():
+    assert GRAPH["transpose_live.models.registry"] == set()
+
+
+def test_no_import_cycle():
+    state: dict[str, int] = {}  # 1: on the stack, 2: done
+    stack: list[str] = []
+
+    def visit(node: str) -> None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(GRAPH[node]):
+            # a package's __init__ re-exporting its own submodules is not a cycle
+            if nxt == node or node.startswith(nxt + "."):
+                continue
+            if state.get(nxt) == 1:
+                cycle = stack[stack.index(nxt):] + [nxt]
+                pytest.fail("import cycle: " + " -> ".join(cycle))
+            if nxt not in state:
+                visit(nxt)
+        stack.pop()
+        state[node] = 2
+
+    for name in sorted(GRAPH):
+        if name not in state:
+            visit(name)
+
+
+def test_layers_only_import_downwards():
+    upward = [f"{a} -> {b}" for a, deps in GRAPH.items() for b in deps
+              if layer(b) > layer(a) and not a.startswith(b + ".")]
+    assert upward == []
+
+
+def test_every_top_level_part_has_a_layer():
+    tops = {name.split(".")[1] for name in MODULES if "." in name}
+    assert tops <= set(LAYERS)
