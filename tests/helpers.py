@@ -89,3 +89,11 @@ def yolo_boxes(yolo, image):
 def sort_boxes(boxes):
     boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
     return boxes[np.argsort(boxes[:, 0])]
+
+
+def one_line_error(capsys, code, rc, needle):
+    """The CLI returned `code` and printed exactly one line, "error: ...", containing `needle`."""
+    err = capsys.readouterr().err
+    assert rc == code, err
+    assert err.startswith("error: ") and err.count("\n") == 1 and needle in err, err
+    assert "Traceback" not in err and "\x1b" not in err

@@ -12,7 +12,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "transpose_live"
 
 # Lower layers never import higher ones (same layer: allowed, cycles are checked separately).
 LAYERS = {
-    "errors": 0, "keypoints": 0, "poses": 0, "paths": 0, "images": 0, "coco": 0, "device": 0,
+    "errors": 0, "keypoints": 0, "tables": 0, "poses": 0, "paths": 0, "images": 0, "coco": 0, "device": 0,
     "ultralytics_env": 0,
     "models": 1,
     "engine": 2, "tracking": 2,

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 import pytest
 
-from helpers import CLIPS, COCO_MINI, DETECTOR_WEIGHTS, count_frames, require_shared, sort_boxes, write_clip, yolo_boxes
+from helpers import CLIPS, COCO_MINI, DETECTOR_WEIGHTS, count_frames, one_line_error, require_shared, sort_boxes, write_clip, yolo_boxes
 from transpose_live.cli import main
 
 CLIP_FRAMES = 5
@@ -37,12 +37,6 @@ def common(filled_checkpoint):
     return ["--model", "tp_r_a3", "--weights", str(filled_checkpoint("tp_r_a3")), "--device", "cpu",
             "--detector-weights", str(DETECTOR_WEIGHTS), "--no-progress"]
 
-
-def one_line_error(capsys, code, rc, needle):
-    err = capsys.readouterr().err
-    assert rc == code, err
-    assert err.startswith("error: ") and err.count("\n") == 1 and needle in err, err
-    assert "Traceback" not in err
 
 
 def test_video_writes_mp4_and_jsonl(clip, common, tmp_path, capsys, yolo):

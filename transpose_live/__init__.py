@@ -1,10 +1,29 @@
 """transpose-live: real-time human pose estimation with TransPose (ICCV 2021).
 
-    >>> from transpose_live import PoseEstimator, Poses
+    >>> from transpose_live import PoseEstimator, PoseTracker, Poses
+
+The names are imported on first use, so the command line starts without loading torch.
 """
 
-from transpose_live.engine import PoseEstimator
-from transpose_live.poses import Poses
+from __future__ import annotations
 
-__all__ = ["PoseEstimator", "Poses"]
+import importlib
+
+__all__ = ["PoseEstimator", "PoseTracker", "Poses"]
 __version__ = "0.1.0"
+
+_HOMES = {
+    "PoseEstimator": "transpose_live.engine",
+    "PoseTracker": "transpose_live.tracking",
+    "Poses": "transpose_live.poses",
+}
+
+
+def __getattr__(name: str):
+    if name in _HOMES:
+        return getattr(importlib.import_module(_HOMES[name]), name)
+    raise AttributeError(f"module 'transpose_live' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

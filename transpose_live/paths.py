@@ -66,6 +66,21 @@ def atomic_path(final: str | Path) -> Iterator[Path]:
     commit(tmp, final)
 
 
+def write_atomic(path: str | Path, data: str | bytes, what: str = "output") -> Path:
+    """Writes a whole file under a temporary name and renames it into place; UserError if it cannot."""
+    path = Path(path).expanduser()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(path) as tmp:
+            if isinstance(data, bytes):
+                tmp.write_bytes(data)
+            else:
+                tmp.write_text(data, encoding="utf-8")
+    except OSError as exc:
+        raise UserError(f"cannot write {what} {path}: {exc.strerror or exc}") from None
+    return path
+
+
 class OutputGuard:
     """Checks every output path of one command against its inputs before anything is opened.
 

@@ -41,6 +41,8 @@ from transpose_live.bench.flops import FlopReport, count_flops
 from transpose_live.bench.timing import time_callable
 from transpose_live.errors import UserError
 from transpose_live.models import MODELS, build, model_info
+from transpose_live.models.registry import ATTENTION_IMPLS
+from transpose_live.paths import write_atomic
 
 SCHEMA_VERSION = 1
 RECORD_FIELDS = (
@@ -224,17 +226,15 @@ def environment(device: torch.device) -> dict:
 
 def write_json(path: str | Path, records: list[dict], env: dict) -> Path:
     """{"schema_version", "environment", "records"} to `path` (parent folders created)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(dict(schema_version=SCHEMA_VERSION, environment=env, records=records), indent=1) + "\n")
-    return path
+    payload = dict(schema_version=SCHEMA_VERSION, environment=env, records=records)
+    return write_atomic(path, json.dumps(payload, indent=1) + "\n", "--json file")
 
 
 def validate_record(record: dict) -> None:
     """Raise ValueError unless `record` has exactly the schema's fields with the right types."""
     if set(record) != set(RECORD_FIELDS):
         raise ValueError(f"fields differ from the schema: {sorted(set(record) ^ set(RECORD_FIELDS))}")
-    if record["precision"] not in ("fp32", "fp16") or record["attention"] not in ("fused", "reference", None):
+    if record["precision"] not in ("fp32", "fp16") or record["attention"] not in (*ATTENTION_IMPLS, None):
         raise ValueError(f"bad precision/attention: {record['precision']!r}/{record['attention']!r}")
     ints = ("batch", "params", "paper_params", "warmup", "iters")
     if not all(isinstance(record[k], int) and not isinstance(record[k], bool) for k in ints):

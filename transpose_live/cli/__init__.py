@@ -1,64 +1,78 @@
-"""The `transpose-live` command line: one typer app, one module per command group.
+"""The `transpose-live` command line (`main`); the typer app and its commands live in `cli/app.py`.
 
-Each module under `transpose_live.cli` exposes `register(app)`. User mistakes raise
-`transpose_live.errors.UserError`, printed here as one line with a non-zero exit code.
+User mistakes raise `transpose_live.errors.UserError`, printed here as one line with a non-zero
+exit code. This module imports only the standard library at first, so Ctrl-C and SIGTERM are
+answered with 130 / 143 from the first moment `main` runs.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import sys
+import threading
 
-import typer
-
-from transpose_live.errors import UserError
-from transpose_live.models.registry import UnknownModelError
-
-app = typer.Typer(
-    name="transpose-live",
-    help="Real-time human pose estimation with TransPose (ICCV 2021).",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
+EXIT_CODES = {signal.SIGINT: (130, "interrupted by Ctrl-C"), signal.SIGTERM: (143, "terminated by SIGTERM")}
 
 
-def _register_all() -> None:
-    from transpose_live.cli import (  # noqa: PLC0415
-        bench_cmd,
-        eval_cmd,
-        explain_cmd,
-        models_cmd,
-        run_cmds,
-    )
-
-    for module in (models_cmd, run_cmds, bench_cmd, eval_cmd, explain_cmd):
-        module.register(app)
-
-
-_register_all()
+def _exit_now(signum, _frame) -> None:
+    """Ctrl-C / SIGTERM outside a frame loop (imports, model loading, eval, bench): leave at once.
+    Raising instead could land inside a library's import and leave it half-initialised. Nothing is
+    half-written: outputs are written under temporary names and renamed only when complete (the
+    frame loops install their own handlers, which stop after the frame in flight and close outputs)."""
+    code, message = EXIT_CODES[signum]
+    with contextlib.suppress(Exception):
+        sys.stderr.write(f"error: {message}\n")
+        sys.stderr.flush()
+    os._exit(code)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Console-script entry point: runs the app, turning UserError into one line + exit code."""
+    """Console-script entry point: runs the app and returns its exit code.
+
+    User mistakes (UserError) print one line and return their code (2); Ctrl-C gives 130 and
+    SIGTERM 143 at any moment (a frame loop closes its outputs first); usage errors print click's
+    message and return 2.
+    """
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        previous = {s: signal.signal(s, _exit_now) for s in EXIT_CODES}
     try:
-        app(args=argv, standalone_mode=False)
-    except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except UnknownModelError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return UserError.exit_code
+        from transpose_live.cli.app import app  # noqa: PLC0415 - after the handlers: interrupts during imports count
+
+        rc = app(args=argv, standalone_mode=False)
+        if rc == 130:  # typer turns KeyboardInterrupt (a second Ctrl-C in a frame loop) into Exit(130)
+            return _fail("interrupted by Ctrl-C; outputs closed", 130)
+        return rc if isinstance(rc, int) else 0
+    except _user_errors() as exc:
+        return _fail(str(exc), getattr(exc, "exit_code", 2))
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-    except typer.Exit as exc:
-        return exc.exit_code
-    except Exception as exc:  # click's usage errors (typer vendors click, so match by shape)
-        if type(exc).__name__ == "Abort":
-            print("aborted", file=sys.stderr)
-            return 130
+        return _fail("interrupted by Ctrl-C", 130)
+    except Exception as exc:  # click's usage errors and Abort (typer vendors click, so match by shape)
+        if type(exc).__name__ == "Abort":  # click's wrapper of KeyboardInterrupt
+            return _fail("interrupted by Ctrl-C", 130)
         if hasattr(exc, "show") and isinstance(getattr(exc, "exit_code", None), int):
             exc.show()
             return exc.exit_code
         raise
-    return 0
+    finally:
+        for s, handler in previous.items():
+            if signal.getsignal(s) is _exit_now:
+                signal.signal(s, handler)
+
+
+def _fail(message: str, code: int) -> int:
+    print(f"error: {message}", file=sys.stderr, flush=True)
+    if code in (130, 143) and threading.current_thread() is threading.main_thread():
+        # the run is over: a further Ctrl-C / SIGTERM during interpreter shutdown must not change the code
+        for s in EXIT_CODES:
+            signal.signal(s, signal.SIG_IGN)
+    return code
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    from transpose_live.errors import UserError
+    from transpose_live.models.registry import UnknownModelError
+
+    return UserError, UnknownModelError

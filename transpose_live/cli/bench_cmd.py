@@ -9,11 +9,12 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from transpose_live.bench import BenchConfig, environment, parse_batches, parse_models, rich_table, run_grid, write_json
 from transpose_live.cli.options import DeviceOpt, HalfOpt, weights_arg
-from transpose_live.device import resolve_device, resolve_half
 from transpose_live.errors import UserError
-from transpose_live.models.encoder import ATTENTION_IMPLS
+from transpose_live.tables import print_table
+from transpose_live.tables import print_table
+from transpose_live.models.registry import ATTENTION_IMPLS
+from transpose_live.paths import OutputGuard, write_atomic
 
 QUICK_WARMUP, QUICK_ITERS, QUICK_FRAMES = 1, 3, 60
 DEFAULT_WARMUP, DEFAULT_ITERS = 3, 20
@@ -45,9 +46,14 @@ def bench(
     max_frames: int = typer.Option(None, "--max-frames", min=1, help="With --pipeline: stop after this many frames."),
 ) -> None:
     """Measure params, GFLOPs (vs the paper), ms/batch and crops/s of the pose models."""
+    from transpose_live.bench import BenchConfig, environment, parse_batches, parse_models, rich_table, run_grid, write_json
+    from transpose_live.device import resolve_device, resolve_half
+
     console = Console()
     if attention not in ATTENTION_IMPLS:
         raise UserError(f"--attention must be one of {', '.join(ATTENTION_IMPLS)}, got {attention!r}")
+    if json_out is not None:  # checked before the (long) benchmark runs
+        OutputGuard([pipeline, detector_weights]).file(json_out, "--json file")
     dev = resolve_device(device)
     half = resolve_half(half, dev)
     if pipeline is not None:
@@ -67,7 +73,7 @@ def bench(
     with Progress(*columns, console=console, transient=True) as progress:
         records = run_grid(config, progress)
     title = f"transpose-live bench on {env['device_name']} ({dev}, {config.precision}, {env['threads']} threads)"
-    console.print(rich_table(records, title=title))
+    print_table(console, rich_table(records, title=title))
     if json_out is not None:
         path = write_json(json_out, records, env)
         console.print(f"wrote {len(records)} records to {path}", soft_wrap=True)
@@ -75,7 +81,8 @@ def bench(
 
 def _bench_pipeline(console, video, models, weights, device, half, detector, detector_weights, max_frames,
                     json_out) -> None:
-    from transpose_live.bench.pipeline_bench import bench_pipeline, pipeline_table  # noqa: PLC0415
+    from transpose_live.bench import environment, parse_models
+    from transpose_live.bench.pipeline_bench import bench_pipeline, pipeline_table
 
     names = parse_models(models or PIPELINE_MODEL)
     if len(names) != 1:
@@ -85,11 +92,11 @@ def _bench_pipeline(console, video, models, weights, device, half, detector, det
     summary = bench_pipeline(video, names[0], weights=weights_arg(weights), device=device, half=half,
                              detector=detector, detector_weights=detector_weights, max_frames=max_frames,
                              console=console)
-    console.print(pipeline_table(summary))
+    print_table(console, pipeline_table(summary))
     if json_out is not None:
         env = environment(device)
-        Path(json_out).parent.mkdir(parents=True, exist_ok=True)
-        Path(json_out).write_text(json.dumps(dict(schema_version=1, environment=env, pipeline=summary), indent=1) + "\n")
+        write_atomic(json_out, json.dumps(dict(schema_version=1, environment=env, pipeline=summary), indent=1) + "\n",
+                     "--json file")
         console.print(f"wrote {json_out}", soft_wrap=True)
 
 

@@ -10,6 +10,8 @@ from rich.console import Console
 
 from transpose_live.cli.options import DeviceOpt, HalfOpt, ModelOpt, WeightsOpt, weights_arg
 from transpose_live.errors import UserError
+from transpose_live.tables import print_table
+from transpose_live.paths import OutputGuard, inside
 
 
 def eval_command(
@@ -41,6 +43,13 @@ def eval_command(
         raise UserError("choose the boxes: --boxes detections.json or --gt-boxes (one of them)")
     if not images.is_dir():
         raise UserError(f"image folder not found: {images}")
+    guard = OutputGuard([images, annotations, boxes])
+    if out:
+        guard.file(out, "--out results file")
+    if metrics_out:
+        guard.file(metrics_out, "--metrics-out file")
+    if out and inside(out, images) or metrics_out and inside(metrics_out, images):
+        raise UserError(f"outputs go outside the image folder {images}; choose another path")
     coco = load_coco(annotations)
     if gt_boxes:
         person_boxes, box_kind = gt_person_boxes(coco), "ground-truth boxes"
@@ -50,7 +59,7 @@ def eval_command(
     estimator = _make_estimator(model, weights, device, half, flip_test, decoder, batch)
     console.print(
         f"{model} ({weights}) on {estimator.device}, {'fp16' if estimator.half else 'fp32'}, "
-        f"flip test {'on' if flip_test else 'off'}; {len(coco.imgs)} images, {count_boxes(person_boxes)} {box_kind}",
+        f"flip test {'on' if flip_test else 'off'}; {_image_count(coco, max_images)} images, {count_boxes(person_boxes)} {box_kind}",
         soft_wrap=True, highlight=False,
     )
     outcome = evaluate_dataset(estimator, coco, images, person_boxes, people_per_batch=batch,
@@ -58,13 +67,17 @@ def eval_command(
     outcome.info.update(model=model, weights=str(weights), boxes="gt" if gt_boxes else str(boxes),
                         det_thr=det_thr if boxes else None, flip_test=flip_test, decoder=decoder,
                         device=str(estimator.device), half=bool(estimator.half))
-    console.print(metrics_table(outcome.metrics, title=f"{model}: COCO keypoint metrics, {box_kind}"))
+    print_table(console, metrics_table(outcome.metrics, title=f"{model}: COCO keypoint metrics, {box_kind}"), text_columns=())
     console.print(f"{len(outcome.image_ids)} images, {outcome.people} people, {len(outcome.results)} results "
                   f"in {outcome.seconds:.1f}s ({outcome.images_per_s:.1f} images/s)", highlight=False)
     if out:
         console.print(f"wrote {write_results(out, outcome.results)}", soft_wrap=True, highlight=False)
     if metrics_out:
         console.print(f"wrote {write_metrics(metrics_out, outcome.to_json())}", soft_wrap=True, highlight=False)
+
+
+def _image_count(coco, max_images: int | None) -> int:
+    return len(coco.imgs) if max_images is None else min(len(coco.imgs), max_images)
 
 
 def _make_estimator(model, weights, device, half, flip_test, decoder, batch):

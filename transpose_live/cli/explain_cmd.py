@@ -10,6 +10,7 @@ from rich.console import Console
 
 from transpose_live.cli.options import DeviceOpt, WeightsOpt, weights_arg
 from transpose_live.errors import UserError
+from transpose_live.paths import OutputGuard
 from transpose_live.models.registry import transpose_models
 
 
@@ -38,6 +39,7 @@ def explain_command(
 
     console = Console()
     require_attention(model_info(model), "explain")
+    OutputGuard([image]).file(out, "--out panel")
     kpt_ids = parse_keypoints(keypoints)
     boxes = parse_box(box) if box else None
     frame = read_image(image)

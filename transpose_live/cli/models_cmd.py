@@ -9,10 +9,9 @@ from rich.console import Console
 from rich.table import Table
 
 from transpose_live.errors import UserError
+from transpose_live.tables import print_table
 from transpose_live.models import download
-from transpose_live.models.checkpoint import check_state_dict, read_checkpoint
-from transpose_live.models.factory import create_model, model_info
-from transpose_live.models.registry import MODELS
+from transpose_live.models.registry import MODELS, model_info
 
 console = Console()
 weights_app = typer.Typer(help="Download and verify model checkpoints.", no_args_is_help=True)
@@ -23,18 +22,18 @@ def _fmt(v: float | None) -> str:
 
 
 def models() -> None:
-    """List the pose models with params, GFLOPs, paper AP and whether weights are cached."""
+    """List the pose models: params, GFLOPs, paper AP, checkpoint file name and where it was found."""
     table = Table(title="transpose-live models (paper numbers: COCO val2017, 256x192)")
-    for col in ("model", "params", "GFLOPs", "AP det", "AP GT", "AP test-dev", "weights"):
-        table.add_column(col, justify="left" if col in ("model", "weights") else "right", no_wrap=col != "weights")
+    for col in ("model", "params", "GFLOPs", "AP det", "AP GT", "AP test-dev", "checkpoint file", "weights"):
+        table.add_column(col, justify="left" if col in ("model", "checkpoint file", "weights") else "right")
     for spec in MODELS.values():
         found = download.find_local(spec)
         table.add_row(
             spec.name, f"{spec.params:,}", f"{spec.gflops:.1f}", _fmt(spec.paper_ap.val_det),
-            _fmt(spec.paper_ap.val_gt), _fmt(spec.paper_ap.test_dev),
-            "[green]cached[/]" if found else "[dim]-[/]",
+            _fmt(spec.paper_ap.val_gt), _fmt(spec.paper_ap.test_dev), spec.checkpoint,
+            f"[green]{found.parent}[/]" if found else "[dim]-[/]",
         )
-    console.print(table)
+    print_table(console, table, text_columns=(0, 6, 7))
 
 
 @weights_app.command("download")
@@ -62,6 +61,9 @@ def weights_verify(
     model: str = typer.Option(..., "--model", "-m", help="Model the checkpoint is for."),
 ) -> None:
     """Check that a checkpoint loads strictly into a model; print its sha256."""
+    from transpose_live.models.checkpoint import check_state_dict, read_checkpoint
+    from transpose_live.models.factory import create_model
+
     spec = model_info(model)
     check_state_dict(create_model(model), read_checkpoint(path), model)
     digest = download.sha256_of(Path(path))

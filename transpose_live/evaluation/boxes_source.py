@@ -45,18 +45,46 @@ def _read_json(path: Path, what: str):
 def _check_annotations(data, path: Path) -> None:
     if not isinstance(data, dict) or not all(isinstance(data.get(k), list) for k in ("images", "annotations")):
         raise UserError(f"annotation file {path} is not a COCO file (needs 'images' and 'annotations' lists)")
-    for img in data["images"]:
+    for i, img in enumerate(data["images"]):
         if not isinstance(img, dict) or not {"id", "file_name"} <= img.keys():
-            raise UserError(f"annotation file {path}: every image needs 'id' and 'file_name'")
+            raise UserError(f"annotation file {path}: every image needs 'id' and 'file_name' (image {i})")
+        if not _is_int(img["id"]) or not isinstance(img["file_name"], str):
+            raise UserError(f"annotation file {path}, image {i}: 'id' must be an integer and 'file_name' a string")
     cats = data.get("categories") or []
-    if not any(isinstance(c, dict) and c.get("id") == PERSON_CATEGORY and "keypoints" in c for c in cats):
+    person = next((c for c in cats if isinstance(c, dict) and c.get("id") == PERSON_CATEGORY and "keypoints" in c),
+                  None)
+    if person is None or not isinstance(person["keypoints"], list):
         raise UserError(f"annotation file {path} has no person category with keypoints "
                         "(use person_keypoints_*.json)")
+    values = 3 * len(person["keypoints"])
     needed = {"id", "image_id", "category_id", "bbox", "area", "iscrowd", "keypoints", "num_keypoints"}
-    for ann in data["annotations"]:
+    for i, ann in enumerate(data["annotations"]):
         if not isinstance(ann, dict) or not needed <= ann.keys():
             missing = sorted(needed - set(ann)) if isinstance(ann, dict) else sorted(needed)
-            raise UserError(f"annotation file {path}: an annotation lacks {', '.join(missing)}")
+            raise UserError(f"annotation file {path}: annotation {i} lacks {', '.join(missing)}")
+        where = f"annotation file {path}, annotation {i} (id {ann['id']!r})"
+        if not all(_is_int(ann[k]) for k in ("id", "image_id", "category_id")):
+            raise UserError(f"{where}: id, image_id and category_id must be integers")
+        if not _numbers(ann["bbox"], 4):
+            raise UserError(f"{where}: bbox must be [x, y, width, height] numbers, got {ann['bbox']!r}")
+        if not _numbers([ann["area"]], 1) or not _is_int(ann["iscrowd"]) or not _is_int(ann["num_keypoints"]):
+            raise UserError(f"{where}: area must be a number, iscrowd and num_keypoints integers")
+        if ann["category_id"] == PERSON_CATEGORY and not _numbers(ann["keypoints"], values):
+            raise UserError(f"{where}: keypoints must be {values} numbers (x, y, v for each of the "
+                            f"{values // 3} keypoints), got {_length(ann['keypoints'])}")
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _numbers(value, count: int) -> bool:
+    return (isinstance(value, list) and len(value) == count
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value))
+
+
+def _length(value) -> str:
+    return f"{len(value)} values" if isinstance(value, list) else type(value).__name__
 
 
 def gt_person_boxes(coco) -> BoxesByImage:

@@ -14,6 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from transpose_live.errors import UserError
+from transpose_live.paths import write_atomic
 from transpose_live.evaluation.boxes_source import BoxesByImage
 from transpose_live.evaluation.coco_eval import METRIC_NAMES, evaluate_keypoints
 from transpose_live.evaluation.image_loader import ImageJob, PrefetchLoader
@@ -141,10 +142,4 @@ def metrics_table(metrics: dict[str, float], title: str = "COCO keypoints") -> T
 
 
 def write_metrics(path: str | Path, payload: dict) -> Path:
-    path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(payload, indent=2))
-    except OSError as exc:
-        raise UserError(f"cannot write {path}: {exc.strerror or exc}") from None
-    return path
+    return write_atomic(path, json.dumps(payload, indent=2), "metrics file")

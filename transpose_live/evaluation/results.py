@@ -5,15 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from transpose_live.errors import UserError
+from transpose_live.paths import write_atomic
 
 
 def write_results(path: str | Path, entries: list[dict]) -> Path:
-    """Writes the results list as JSON (parent folders created); a UserError if not writable."""
-    path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(entries))
-    except OSError as exc:
-        raise UserError(f"cannot write {path}: {exc.strerror or exc}") from None
-    return path
+    """The results list as JSON, written under a temporary name and renamed; a UserError if not writable."""
+    return write_atomic(path, json.dumps(entries), "results file")

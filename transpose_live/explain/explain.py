@@ -10,6 +10,7 @@ import numpy as np
 
 from transpose_live.engine.estimator import require_attention
 from transpose_live.errors import UserError
+from transpose_live.paths import write_atomic
 from transpose_live.explain.panel import MAX_COLS, render_panels
 from transpose_live.keypoints import KEYPOINT_NAMES, keypoint_index
 from transpose_live.poses import Poses
@@ -72,13 +73,7 @@ def explain(estimator, image: np.ndarray, boxes, box_scores=None, keypoints: lis
 
 
 def write_png(path: str | Path, image: np.ndarray) -> Path:
-    path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        ok, data = cv2.imencode(".png", image)
-        if not ok:
-            raise OSError("PNG encoding failed")
-        path.write_bytes(data.tobytes())
-    except OSError as exc:
-        raise UserError(f"cannot write {path}: {exc.strerror or exc}") from None
-    return path
+    ok, data = cv2.imencode(".png", image)
+    if not ok:
+        raise UserError(f"cannot encode the panel for {path}")
+    return write_atomic(path, data.tobytes(), "panel")

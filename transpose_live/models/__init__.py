@@ -3,9 +3,14 @@
     >>> from transpose_live import models
     >>> models.list_models()
     >>> net = models.build("tp_r_a4", weights="official", device="cuda")
+
+The registry is imported at once; the builders (and torch) on first use.
 """
 
-from transpose_live.models.factory import BUILDERS, build, create_model, resolve_weights
+from __future__ import annotations
+
+import importlib
+
 from transpose_live.models.registry import (
     MODELS,
     ModelSpec,
@@ -15,5 +20,12 @@ from transpose_live.models.registry import (
     transpose_models,
 )
 
-__all__ = ["BUILDERS", "MODELS", "ModelSpec", "UnknownModelError", "build", "create_model", "list_models",
-           "model_info", "resolve_weights", "transpose_models"]
+_FACTORY = ("BUILDERS", "build", "create_model", "resolve_weights")
+
+__all__ = ["MODELS", "ModelSpec", "UnknownModelError", "list_models", "model_info", "transpose_models", *_FACTORY]
+
+
+def __getattr__(name: str):
+    if name in _FACTORY:
+        return getattr(importlib.import_module("transpose_live.models.factory"), name)
+    raise AttributeError(f"module 'transpose_live.models' has no attribute {name!r}")

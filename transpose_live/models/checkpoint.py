@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import pickle
-import zipfile
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from transpose_live.errors import WeightsError, first_line
+from transpose_live.errors import WeightsError
 
 _LIST_LIMIT = 8
 
@@ -32,9 +31,18 @@ def read_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
         raise WeightsError(f"checkpoint not found: {path}")
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, ValueError) as exc:
-        raise WeightsError(f"cannot read checkpoint {path}: {first_line(exc)[:200]}") from None
+    except Exception as exc:  # noqa: BLE001 - torch raises many kinds for a file that is not a checkpoint
+        raise WeightsError(f"cannot read checkpoint {path}: {_why_unreadable(exc)}") from None
     return extract_state_dict(obj)
+
+
+def _why_unreadable(exc: Exception) -> str:
+    """What a failed `torch.load(weights_only=True)` says about the file, in one line."""
+    text = str(exc)
+    if isinstance(exc, pickle.UnpicklingError) and ("GLOBAL" in text or "allowed global" in text):
+        return ("it holds Python objects besides tensors, which are refused for safety; re-save it as a plain "
+                "state_dict (torch.save(model.state_dict(), path)) from a source you trust")
+    return "it is not a PyTorch checkpoint (empty, truncated or another kind of file); pass a .pth saved by torch.save"
 
 
 def _short(items: list[str]) -> str:

@@ -1,7 +1,8 @@
 """Official weights: local folders, cache, download with progress, size/sha256 check, atomic rename.
 
 Lookup order for `download_official(spec)`:
-  1. `./weights/<checkpoint>` (the repository's local checkpoint folder, for files placed by hand),
+  1. `./weights/<checkpoint>` (or $TRANSPOSE_LIVE_WEIGHTS_DIR), then the checkout's own `weights/` folder
+     (for files placed by hand),
   2. `$TRANSPOSE_LIVE_HOME/weights/<checkpoint>` (default home `~/.cache/transpose-live`),
   3. download from the registry URL into (2).
 A download goes to `<file>.part` (resumed with an HTTP Range request when a partial file exists),
@@ -36,8 +37,16 @@ def cache_dir() -> Path:
     return home_dir() / "weights"
 
 
-def local_weights_dir() -> Path:
-    return Path(os.environ.get("TRANSPOSE_LIVE_WEIGHTS_DIR", "weights"))
+CHECKOUT_WEIGHTS = Path(__file__).resolve().parents[2] / "weights"  # the repository's folder (editable installs)
+
+
+def local_weights_dirs() -> list[Path]:
+    """$TRANSPOSE_LIVE_WEIGHTS_DIR, else ./weights, then the checkout's weights/ folder when it exists."""
+    first = Path(os.environ.get("TRANSPOSE_LIVE_WEIGHTS_DIR", "weights"))
+    dirs = [first]
+    if CHECKOUT_WEIGHTS.is_dir() and CHECKOUT_WEIGHTS.resolve() != first.resolve():
+        dirs.append(CHECKOUT_WEIGHTS)
+    return dirs
 
 
 def sha256_of(path: Path) -> str:
@@ -74,7 +83,7 @@ def record_sha256(checkpoint: str, digest: str) -> None:
 
 def find_local(spec: ModelSpec) -> Path | None:
     """The checkpoint if it is already in the local folder or the cache."""
-    for folder in (local_weights_dir(), cache_dir()):
+    for folder in (*local_weights_dirs(), cache_dir()):
         candidate = folder / spec.checkpoint
         if candidate.is_file():
             return candidate

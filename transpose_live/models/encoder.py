@@ -16,7 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-ATTENTION_IMPLS = ("fused", "reference")
+from transpose_live.models.registry import ATTENTION_IMPLS
+
 
 
 class SelfAttention(nn.Module):

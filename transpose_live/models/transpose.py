@@ -7,8 +7,9 @@ from torch import nn
 
 from transpose_live.keypoints import NUM_KEYPOINTS
 
-from transpose_live.models.encoder import ATTENTION_IMPLS, TransformerEncoder, sine_position_embedding
+from transpose_live.models.encoder import TransformerEncoder, sine_position_embedding
 from transpose_live.models.hrnet import HRNetBackbone
+from transpose_live.models.registry import ATTENTION_IMPLS
 from transpose_live.models.resnet import ResNetTrunk, deconv_head
 
 

@@ -63,6 +63,20 @@ class PersonDetector:
         self.conf, self.iou, self.imgsz, self.max_det = conf, iou, imgsz, max_det
         self.model = _load_yolo(self.weights)
         self.name = Path(self.weights).name
+        self._check_runs()
+
+    def _check_runs(self) -> None:
+        """ultralytics loads the weights on the first predict: do it now, so a wrong file (a pose
+        checkpoint, a missing runtime for an exported model) is one clear line before any work."""
+        hint = f"pass --detector-weights PATH to YOLO weights (or set {DETECTOR_ENV}), or --detector none"
+        try:
+            self(np.zeros((64, 64, 3), np.uint8))
+        except ModuleNotFoundError as exc:
+            package = (exc.name or "the missing package").split(".")[0]
+            raise UserError(f"detector weights {self.weights} need the Python package {package!r}: "
+                            f"pip install {package}") from None
+        except Exception as exc:  # noqa: BLE001 - ultralytics raises many kinds (AssertionError included)
+            raise UserError(f"cannot use detector weights {self.weights}: {first_line(exc)}; {hint}") from None
 
     def __call__(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         results = self.model.predict(

@@ -1,0 +1,29 @@
+"""The typer app: one module per command group, each exposing `register(app)`."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    name="transpose-live",
+    help="Real-time human pose estimation with TransPose (ICCV 2021).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _register_all() -> None:
+    from transpose_live.cli import (  # noqa: PLC0415
+        bench_cmd,
+        eval_cmd,
+        explain_cmd,
+        models_cmd,
+        run_cmds,
+    )
+
+    for module in (models_cmd, run_cmds, bench_cmd, eval_cmd, explain_cmd):
+        module.register(app)
+
+
+_register_all()
