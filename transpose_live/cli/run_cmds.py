@@ -17,6 +17,9 @@ from transpose_live.cli.options import DeviceOpt, HalfOpt, ModelOpt, WeightsOpt,
 from transpose_live.errors import UserError
 
 SMOOTHERS = ("one-euro", "kalman", "none")
+CSV_HELP = "One CSV row per person per frame: frame, timestamp, track_id, box, box_score, <keypoint>_x/_y/_score."
+CODEC_HELP = "Video codec for --out: h264 (default, plays in every browser), hevc, vp9 or mp4v."
+CRF_HELP = "Quality for --out (lower is better and bigger): h264/hevc 0-51 (23/28), vp9 0-63 (32), mp4v quantiser 1-31 (4)."
 
 
 class RunOptions:
@@ -75,7 +78,7 @@ def _attention_index(name: str | None, spec) -> int | None:
 
 
 def _run(kind: str, opts: RunOptions, open_source, *, video_out=None, json_out=None, image_dir=None,
-         coco_out=None, on_result=None, max_frames=None) -> None:
+         coco_out=None, on_result=None, max_frames=None, csv_out=None, video_options=None) -> None:
     """Validates everything cheap first (model name, outputs), then opens the source, loads the
     detector and the pose model, and runs the pipeline."""
     from transpose_live.device import resolve_device, resolve_half
@@ -88,9 +91,14 @@ def _run(kind: str, opts: RunOptions, open_source, *, video_out=None, json_out=N
     attention = _attention_index(opts.attention, spec)
     if opts.smooth not in SMOOTHERS:
         raise UserError(f"unknown --smooth {opts.smooth!r}; use {', '.join(SMOOTHERS)}")
-    for path, what in ((video_out, "--out video"), (json_out, "--json file"), (coco_out, "--coco file")):
+    for path, what in ((video_out, "--out video"), (json_out, "--json file"), (coco_out, "--coco file"),
+                       (csv_out, "--csv file")):
         if path:
             check_writable_file(path, what)
+    if video_out:
+        from transpose_live.media import check_video_output
+
+        check_video_output(video_out, video_options)
     if image_dir:
         check_writable_dir(image_dir, "--out folder")
     device = resolve_device(opts.device)
@@ -119,12 +127,14 @@ def _run(kind: str, opts: RunOptions, open_source, *, video_out=None, json_out=N
         source, estimator, detector, tracker=tracker, det_every=opts.det_every, kpt_thr=opts.kpt_thr,
         max_persons=opts.max_persons, attention_keypoint=attention, video_out=video_out, json_out=json_out,
         image_dir=image_dir, coco_out=coco_out, on_result=on_result, show=show, progress=opts.progress,
-        max_frames=max_frames, console=console, hud=kind != "image",
+        max_frames=max_frames, console=console, hud=kind != "image", csv_out=csv_out, video_options=video_options,
     )
     console.print(result.summary(), soft_wrap=True, highlight=False)
     for path in result.skipped:
         console.print(f"warning: skipped unreadable image {path}", soft_wrap=True, highlight=False)
-    written = [str(p) for p in (video_out, json_out, image_dir, coco_out) if p]
+    for text in result.warnings:
+        console.print(f"warning: {text}", soft_wrap=True, highlight=False, markup=False)
+    written = [str(p) for p in (video_out, json_out, image_dir, coco_out, csv_out) if p]
     if written:
         console.print(f"wrote {', '.join(written)}", soft_wrap=True, highlight=False)
     if result.interrupted is not None:
@@ -166,28 +176,42 @@ def register(app: typer.Typer) -> None:
     def webcam(
         opts: RunOptions,
         camera: str = typer.Option("0", "--camera", "-c", help="Camera index, /dev/videoN, stream URL (rtsp://...) or a video file played live."),
-        out: Optional[Path] = typer.Option(None, "--out", "-o", help="Record the rendered stream to this mp4."),
+        out: Optional[Path] = typer.Option(None, "--out", "-o", help="Record the rendered stream (H.264 mp4; plays at real speed)."),
         json_out: Optional[Path] = typer.Option(None, "--json", help="Write one JSON line per processed frame."),
         max_frames: Optional[int] = typer.Option(None, "--max-frames", min=1, help="Stop after this many frames."),
+        csv_out: Optional[Path] = typer.Option(None, "--csv", help=CSV_HELP),
+        codec: str = typer.Option("h264", "--codec", help=CODEC_HELP),
+        crf: Optional[int] = typer.Option(None, "--crf", help=CRF_HELP),
+        no_audio: bool = typer.Option(False, "--no-audio", help="Recordings of a camera are always silent."),
     ) -> None:
         """Live pose estimation from a camera (newest frame only: latency never grows)."""
+        from transpose_live.media import EncodeOptions
         from transpose_live.pipeline import open_camera
 
-        _run("webcam", opts, lambda: open_camera(camera), video_out=out, json_out=json_out, max_frames=max_frames)
+        encode = EncodeOptions(codec, crf, audio=not no_audio)
+        _run("webcam", opts, lambda: open_camera(camera), video_out=out, json_out=json_out, max_frames=max_frames,
+             csv_out=csv_out, video_options=encode)
 
     @app.command()
     @_with_run_options("live")
     def video(
         opts: RunOptions,
         path: Path = typer.Argument(..., help="Input video file."),
-        out: Optional[Path] = typer.Option(None, "--out", "-o", help="Rendered mp4 (same size and fps as the input)."),
+        out: Optional[Path] = typer.Option(None, "--out", "-o", help="Rendered video (H.264 mp4 with the input's sound, same size and timing)."),
         json_out: Optional[Path] = typer.Option(None, "--json", help="One JSON line per frame: frame, timestamp, persons."),
         max_frames: Optional[int] = typer.Option(None, "--max-frames", min=1, help="Process only the first N frames."),
+        csv_out: Optional[Path] = typer.Option(None, "--csv", help=CSV_HELP),
+        codec: str = typer.Option("h264", "--codec", help=CODEC_HELP),
+        crf: Optional[int] = typer.Option(None, "--crf", help=CRF_HELP),
+        no_audio: bool = typer.Option(False, "--no-audio", help="Drop the input's sound from --out."),
     ) -> None:
         """Pose estimation on every frame of a video file."""
+        from transpose_live.media import EncodeOptions
         from transpose_live.pipeline import open_video
 
-        _run("video", opts, lambda: open_video(path), video_out=out, json_out=json_out, max_frames=max_frames)
+        encode = EncodeOptions(codec, crf, audio=not no_audio)
+        _run("video", opts, lambda: open_video(path), video_out=out, json_out=json_out, max_frames=max_frames,
+             csv_out=csv_out, video_options=encode)
 
     @app.command()
     @_with_run_options("image")
@@ -197,13 +221,15 @@ def register(app: typer.Typer) -> None:
         out: Optional[Path] = typer.Option(None, "--out", "-o", help="Folder for the rendered images."),
         coco: Optional[Path] = typer.Option(None, "--coco", help="Write COCO keypoint results JSON."),
         json_lines: bool = typer.Option(False, "--json", help="Print one JSON line per image to stdout."),
+        csv_out: Optional[Path] = typer.Option(None, "--csv", help=CSV_HELP),
     ) -> None:
         """Pose estimation on images; with no path, on the demo pictures shipped with ultralytics."""
         from transpose_live.pipeline import ImageSource
 
         paths = path if path is not None else _demo_images()
         on_result = _print_json_line if json_lines else None
-        _run("image", opts, lambda: ImageSource(paths), image_dir=out, coco_out=coco, on_result=on_result)
+        _run("image", opts, lambda: ImageSource(paths), image_dir=out, coco_out=coco, on_result=on_result,
+             csv_out=csv_out)
 
 
 def _demo_images() -> list[Path]:

@@ -30,6 +30,7 @@ from typing import Callable
 
 import numpy as np
 
+from transpose_live.pipeline.csv_writer import CsvWriter
 from transpose_live.pipeline.keypoint_boxes import BoxScheduler
 from transpose_live.pipeline.render import draw_attention, draw_hud, draw_poses
 from transpose_live.pipeline.sources import Frame, FrameSource, to_bgr
@@ -76,6 +77,7 @@ class PipelineResult:
     stage_calls: dict = field(default_factory=dict)
     interrupted: int | None = None
     skipped: list = field(default_factory=list)
+    warnings: list = field(default_factory=list)  # the source's: decode errors, early end (frame index)
 
     def stage_fps(self) -> dict[str, float]:
         """Calls per second of busy time, per stage that ran."""
@@ -97,6 +99,8 @@ class PipelineResult:
             parts.append(f"detector on {self.detector_runs} frames")
         if self.dropped:
             parts.append(f"{self.dropped} stale frames dropped")
+        if self.warnings:
+            parts.append(f"{len(self.warnings)} warning{'s' if len(self.warnings) > 1 else ''}")
         per_stage = ", ".join(f"{s} {v:.1f}" for s, v in self.stage_fps().items())
         return " | ".join(parts) + (f" | stage fps: {per_stage}" if per_stage else "")
 
@@ -155,6 +159,8 @@ def run_pipeline(
     json_out: str | Path | None = None,
     image_dir: str | Path | None = None,
     coco_out: str | Path | None = None,
+    csv_out: str | Path | None = None,
+    video_options=None,
     on_result: Callable[[Frame, Poses], None] | None = None,
     show: bool = False,
     hud: bool = True,
@@ -169,14 +175,17 @@ def run_pipeline(
     return_attention=)` -> Poses). detector: frame -> (boxes (N,4) xyxy, scores (N,)).
     tracker: anything with `update(poses, t[, from_detector]) -> Poses` (e.g. `make_tracker("one-euro")`),
     or None; `from_detector` is False on frames boxed from the previous keypoints (--det-every).
+    csv_out: one CSV row per person per frame. video_options: `transpose_live.media.EncodeOptions`
+    (codec, crf, sound) for `video_out`; the source's `audio` is carried over.
     Outputs are opened before the first frame (UserError if a path cannot be written) and are
-    always closed, leaving valid files. The source is closed at the end.
+    always closed, leaving valid files. The source is closed at the end; its `warnings` (decode
+    errors, early end) are in `PipelineResult.warnings`.
     """
     times = StageTimes()
     result = PipelineResult()
     stop = threading.Event()
     signals: list[int] = []
-    writers = _open_writers(source, video_out, json_out, image_dir, coco_out)
+    writers = _open_writers(source, video_out, json_out, image_dir, coco_out, csv_out, video_options)
     need_render = show or bool(writers.get("video") or writers.get("images"))
     out_q: queue.Queue = queue.Queue(maxsize=queue_size)
     display: list = [None]
@@ -203,13 +212,15 @@ def run_pipeline(
                     image = None
                 with times.time("encode") if writers else contextlib.nullcontext():
                     if "video" in writers:
-                        writers["video"].write(image)
+                        writers["video"].write(frame, poses, image)
                     if "images" in writers:
                         writers["images"].write(image, frame.name, frame.index)
                     if "json" in writers:
                         writers["json"].write(frame.index, frame.timestamp, poses, frame.name)
                     if "coco" in writers:
                         writers["coco"].write(poses, frame.name, frame.index)
+                    if "csv" in writers:
+                        writers["csv"].write(frame, poses, image)
                 if on_result is not None:
                     on_result(frame, poses)
                 if show:
@@ -277,6 +288,7 @@ def run_pipeline(
         result.dropped = source.dropped
         result.interrupted = signals[0] if signals else None
         result.skipped = list(getattr(source, "skipped", []))
+        result.warnings = list(getattr(source, "warnings", []))
     if errors:
         raise errors[0]
     return result
@@ -292,7 +304,7 @@ def _put(q: queue.Queue, item, worker: threading.Thread) -> None:
                 return
 
 
-def _open_writers(source, video_out, json_out, image_dir, coco_out) -> dict:
+def _open_writers(source, video_out, json_out, image_dir, coco_out, csv_out=None, video_options=None) -> dict:
     writers: dict = {}
     try:
         if json_out:
@@ -301,8 +313,10 @@ def _open_writers(source, video_out, json_out, image_dir, coco_out) -> dict:
             writers["coco"] = CocoResultsWriter(coco_out)
         if image_dir:
             writers["images"] = ImageDirWriter(image_dir)
+        if csv_out:
+            writers["csv"] = CsvWriter(csv_out)
         if video_out:
-            writers["video"] = VideoWriter(video_out, source.fps, source.size)
+            writers["video"] = VideoWriter(video_out, source.fps, source.size, video_options, source.audio)
     except BaseException:
         for w in writers.values():
             w.close()

@@ -53,26 +53,37 @@ def check_writable_dir(path: str | Path, what: str = "output folder") -> Path:
 
 
 class VideoWriter:
-    """mp4 (mp4v) with the input's size and frame rate."""
+    """Rendered video through `transpose_live.media` (H.264 MP4 by default, the input's sound
+    kept, each frame at its own timestamp so live recordings play at real speed; OpenCV mp4v
+    with a warning when PyAV is missing). Writes to a temporary name, renamed on `close()`.
 
-    def __init__(self, path: str | Path, fps: float, size: tuple[int, int]) -> None:
+    `write(frame, poses, image)` (the writer protocol) encodes `image` at `frame.timestamp`;
+    `write(image)` alone places it at the next slot of `fps`."""
+
+    def __init__(self, path: str | Path, fps: float, size: tuple[int, int], options=None, audio=None,
+                 warn=None) -> None:
+        from transpose_live.media import open_video_encoder
+
         self.path = check_writable_file(path, "--out video")
         self.size = (int(size[0]), int(size[1]))
-        self.frames = 0
-        self._writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*"mp4v"), float(fps), self.size)
-        if not self._writer.isOpened():
-            raise UserError(f"cannot open a video writer for {self.path} (use a .mp4 name)")
+        self._encoder = open_video_encoder(self.path, fps, self.size, options, audio, warn=warn)
 
-    def write(self, image: np.ndarray) -> None:
-        if (image.shape[1], image.shape[0]) != self.size:
-            image = cv2.resize(image, self.size)
-        self._writer.write(image)
-        self.frames += 1
+    @property
+    def frames(self) -> int:
+        return self._encoder.frames
+
+    @property
+    def has_audio(self) -> bool:
+        return self._encoder.has_audio
+
+    def write(self, frame, poses: Poses | None = None, image: np.ndarray | None = None) -> None:
+        if isinstance(frame, np.ndarray):
+            self._encoder.write(frame, None)
+        else:
+            self._encoder.write(image if image is not None else frame.image, frame.timestamp)
 
     def close(self) -> None:
-        if self._writer is not None:
-            self._writer.release()
-            self._writer = None
+        self._encoder.close()
 
 
 class JsonlWriter:
