@@ -13,6 +13,9 @@ from fractions import Fraction
 from transpose_live.media.options import AudioTrack
 
 
+_STANDARD_LAYOUTS = {1: "mono", 2: "stereo", 3: "3.0", 4: "quad", 5: "5.0", 6: "5.1", 7: "6.1", 8: "7.1"}
+
+
 class AudioCarrier:
     """Muxes audio from `track` into the open PyAV `output` container."""
 
@@ -31,7 +34,8 @@ class AudioCarrier:
             if encoder == "libopus":
                 rate = 48000
             self.stream = output.add_stream(encoder, rate=rate)
-            layout = self._in.codec_context.layout.name if self._in.codec_context.layout else "stereo"
+            channels = self._in.codec_context.channels or 2
+            layout = _STANDARD_LAYOUTS.get(channels, "stereo")  # AAC wants a named layout
             self.stream.layout = layout
             self._resampler = av.AudioResampler(format=self.stream.format.name, layout=layout, rate=rate)
             self._next_sample: int | None = None
