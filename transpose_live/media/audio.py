@@ -41,6 +41,7 @@ class AudioCarrier:
             self._next_sample: int | None = None
         self._packets = self._input.demux(self._in)
         self._held = None  # a packet read past the last requested time
+        self._last = None  # the newest copied packet, muxed once the next one (or the end) is known
         self._shift = round(Fraction(track.origin).limit_denominator(10**9) / self._in.time_base)
         self.written_until = 0.0
         self._done = False
@@ -63,6 +64,12 @@ class AudioCarrier:
         """Writes the sound up to `end_seconds`, flushes the encoder and closes the input."""
         try:
             self.feed_until(end_seconds)
+            if self._last is not None:  # the final packet lasts only up to the end of the picture
+                last, self._last = self._last, None
+                end_ticks = round(end_seconds / float(last.time_base))
+                if last.duration and last.pts + last.duration > end_ticks:
+                    last.duration = max(1, end_ticks - last.pts)
+                self._output.mux(last)
             if not self.copy:
                 for frame in self._resampler.resample(None):
                     self._encode(frame)
@@ -88,7 +95,9 @@ class AudioCarrier:
             if packet.dts is not None:
                 packet.dts -= self._shift
             packet.stream = self.stream
-            self._output.mux(packet)
+            if self._last is not None:
+                self._output.mux(self._last)
+            self._last = packet
         else:
             for frame in packet.decode():
                 frame_start = float(frame.pts - self._shift) * float(frame.time_base) if frame.pts is not None else start
