@@ -13,6 +13,7 @@ play, at a constant rate (frames repeated or skipped to follow their timestamps)
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from fractions import Fraction
 from pathlib import Path
@@ -158,8 +159,9 @@ class VideoEncoder:
             if self._audio is not None:
                 self._audio.close(self._timeline.end)
             self._out.close()
-        except BaseException:
-            self._out.close()
+        except BaseException:  # e.g. a second Ctrl-C while finishing: no half file is left
+            with contextlib.suppress(Exception):
+                self._out.close()
             discard(self._partial)
             raise
         if self.frames:
