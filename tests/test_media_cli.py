@@ -12,8 +12,11 @@ import http.server
 import json
 import re
 import shutil
+import signal
 import subprocess
+import sys
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -23,7 +26,7 @@ from media_helpers import (cut_clip, decoded_images, describe, presentation_time
                            write_timed_clip)
 from transpose_live.cli import main
 from transpose_live.keypoints import KEYPOINT_NAMES
-from transpose_live.media import VideoEncoder, EncodeOptions
+from transpose_live.media import EncodeOptions, VideoEncoder
 
 SQUAT = CLIPS / "squat.mp4"
 FRAMES = 5  # rendered frames of the 24-frame excerpt
@@ -204,3 +207,29 @@ def test_chromium_plays_our_mp4(rendered, tmp_path):
     assert (seen["odd.mp4"]["width"], seen["odd.mp4"]["height"]) == (322, 182)
     assert abs(seen["odd.mp4"]["duration"] - 6 / 30) < 1 / 30
     assert seen["mp4v.mp4"] == {"error": 4}  # MPEG-4 Part 2 (what OpenCV writes): not supported
+
+
+@pytest.mark.slow
+def test_ctrl_c_closes_a_playable_file_with_sound_up_to_the_last_frame(squat24, common, tmp_path):
+    out, js = tmp_path / "o.mp4", tmp_path / "o.jsonl"
+    proc = subprocess.Popen([sys.executable, "-m", "transpose_live", "video", str(squat24), "--out", str(out),
+                             "--json", str(js), *common], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and proc.poll() is None:
+            if js.exists() and js.read_text().count("\n") >= 1:
+                break
+            time.sleep(0.05)
+        assert proc.poll() is None, proc.communicate()[1]
+        assert not out.exists()  # still being written under its temporary name
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    n = len(js.read_text().splitlines())
+    assert 1 <= n < 24 and len(presentation_times(out)) == n
+    ends = stream_ends(out)
+    assert ends["video"] == pytest.approx(n / 30, abs=2e-3) and abs(ends["audio"] - ends["video"]) < 0.1
+    assert not list(tmp_path.glob(".*partial*"))

@@ -81,6 +81,7 @@ class VideoDecoder:
         self.ended_early = False
         self.rotation = 0
         self._errors = 0
+        self._closed = False
         self._frames = self._decode()
         first = next(self._frames, None)
         if first is None:
@@ -139,7 +140,7 @@ class VideoDecoder:
                 yield DecodedFrame(index, image, timestamp, seconds)
                 index += 1
                 t0 = time.perf_counter()
-        if self.frame_count is not None and index < self.frame_count and index > 0:
+        if self.frame_count is not None and 0 < index < self.frame_count and not self._closed:
             self.ended_early = True
             self._warn(f"video ended at frame {index} of the {self.frame_count} its container announces "
                        "(truncated or damaged file?)")
@@ -148,6 +149,7 @@ class VideoDecoder:
         self.warnings.append(f"{self.path.name}: {text}")
 
     def close(self) -> None:
+        self._closed = True
         try:
             self._frames.close()
         except ValueError:  # still running in the capture thread; closing the container ends it

@@ -306,8 +306,8 @@ class LiveFileSource(VideoFileSource):
             if start is None:
                 start, media_start = time.perf_counter(), frame.timestamp
             delay = start + (frame.timestamp - media_start) - time.perf_counter()
-            if delay > 0:
-                time.sleep(delay)
+            if delay > 0 and self._stop.wait(delay):
+                return
             now = time.perf_counter()
             frame.timestamp, frame.captured_at = now - start, now
             yield frame
