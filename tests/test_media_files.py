@@ -4,6 +4,7 @@ OpenCV fallback without PyAV, and the PyAV decoder (true times, rotation, trunca
 
 from __future__ import annotations
 
+import re
 import sys
 from fractions import Fraction
 
@@ -175,3 +176,20 @@ def test_decoder_times_rotation_and_truncation(tmp_path, small_frames, squat24):
     complete = open_video(squat24)
     assert sum(1 for _ in complete) == 24 and complete.warnings == []
     complete.close()
+
+
+def test_damaged_frames_are_reported_with_their_index(tmp_path, squat24):
+    with av.open(str(squat24)) as c:  # where the video packets lie in the file
+        packets = [(p.pos, p.size) for p in c.demux(video=0) if p.size]
+    data = bytearray(squat24.read_bytes())
+    rng = np.random.default_rng(0)
+    for k in (5, 6, 7):  # no B-frames in squat.mp4: packet k is frame k
+        pos, size = packets[k]
+        data[pos + size // 4: pos + size] = rng.integers(0, 255, size - size // 4, dtype=np.uint8).tobytes()
+    damaged = tmp_path / "damaged.mp4"
+    damaged.write_bytes(bytes(data))
+    dec = VideoDecoder(damaged)
+    assert sum(1 for _ in dec.frames()) == 24  # FFmpeg conceals the damage...
+    dec.close()
+    reported = [int(m.group(1)) for w in dec.warnings for m in [re.search(r"frame (\d+) is damaged", w)] if m]
+    assert reported and set(reported) <= {5, 6, 7}  # ...and says which frames it concealed

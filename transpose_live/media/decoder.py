@@ -4,7 +4,8 @@
   rates and non-integer rates (29.93 fps phone clips) keep their real timing;
 - a display rotation (phone videos filmed upright) is applied, so frames and every coordinate
   computed on them are in the upright picture;
-- a packet that fails to decode is skipped and reported with the frame index it stopped at; a
+- a packet that fails to decode is skipped and reported with the frame index it stopped at, a
+  frame FFmpeg decodes with errors (damaged data, concealed) is reported with its index, and a
   file that ends before the frame count its container announces (a truncated download or copy)
   is reported too. Reports collect in `warnings` (one line each).
 """
@@ -81,6 +82,7 @@ class VideoDecoder:
         self.ended_early = False
         self.rotation = 0
         self._errors = 0
+        self.damaged = 0
         self._closed = False
         self._frames = self._decode()
         first = next(self._frames, None)
@@ -131,6 +133,10 @@ class VideoDecoder:
                 continue
             for frame in decoded:
                 self._errors = 0
+                if frame.is_corrupt:
+                    self.damaged += 1
+                    if self.damaged <= MAX_REPORTED_ERRORS:
+                        self._warn(f"frame {index} is damaged (decoded with errors, concealed)")
                 if index == 0:
                     self.rotation = int(round(frame.rotation or 0))
                 image = upright(frame.to_ndarray(format="bgr24"), self.rotation)
@@ -140,6 +146,8 @@ class VideoDecoder:
                 yield DecodedFrame(index, image, timestamp, seconds)
                 index += 1
                 t0 = time.perf_counter()
+        if self.damaged > MAX_REPORTED_ERRORS:
+            self._warn(f"{self.damaged} damaged frames in all")
         if self.frame_count is not None and 0 < index < self.frame_count and not self._closed:
             self.ended_early = True
             self._warn(f"video ended at frame {index} of the {self.frame_count} its container announces "
