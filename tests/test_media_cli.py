@@ -233,3 +233,15 @@ def test_ctrl_c_closes_a_playable_file_with_sound_up_to_the_last_frame(squat24, 
     ends = stream_ends(out)
     assert ends["video"] == pytest.approx(n / 30, abs=2e-3) and abs(ends["audio"] - ends["video"]) < 0.1
     assert not list(tmp_path.glob(".*partial*"))
+
+
+@pytest.mark.parametrize("args,needle", [(["--codec", "av1"], "unknown --codec 'av1'"),
+                                         (["--crf", "99"], "--crf 99 is out of range for h264"),
+                                         (["--out", "x.webm"], "a .webm file cannot hold h264 video")])
+def test_bad_encode_options_are_one_line_before_any_work(squat24, common, tmp_path, capsys, args, needle):
+    out = ["--out", str(tmp_path / "o.mp4")] if args[0] != "--out" else ["--out", str(tmp_path / args[1])]
+    rest = args if args[0] != "--out" else []
+    assert main(["video", str(squat24), *out, *rest, *common]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and needle in err
+    assert list(tmp_path.iterdir()) == []  # nothing written
