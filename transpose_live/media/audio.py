@@ -12,7 +12,6 @@ from fractions import Fraction
 
 from transpose_live.media.options import AudioTrack
 
-
 _STANDARD_LAYOUTS = {1: "mono", 2: "stereo", 3: "3.0", 4: "quad", 5: "5.0", 6: "5.1", 7: "6.1", 8: "7.1"}
 
 
@@ -22,7 +21,6 @@ class AudioCarrier:
     def __init__(self, output, track: AudioTrack, copyable: frozenset, encoder: str) -> None:
         import av
 
-        self._av = av
         self._output = output
         self._input = av.open(track.path)
         self._in = self._input.streams[track.stream_index]
@@ -43,7 +41,6 @@ class AudioCarrier:
         self._held = None  # a packet read past the last requested time
         self._last = None  # the newest copied packet, muxed once the next one (or the end) is known
         self._shift = round(Fraction(track.origin).limit_denominator(10**9) / self._in.time_base)
-        self.written_until = 0.0
         self._done = False
 
     def feed_until(self, seconds: float) -> None:
@@ -106,7 +103,6 @@ class AudioCarrier:
                 frame.pts = None
                 for out in self._resampler.resample(frame):
                     self._encode(out)
-        self.written_until = start + duration
 
     def _encode(self, frame) -> None:
         frame.pts = self._next_sample
