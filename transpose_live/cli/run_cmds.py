@@ -22,6 +22,9 @@ from transpose_live.errors import UserError
 
 
 JSON_HELP = "One JSON line per frame (frame, timestamp, persons) to this file, or - for stdout."
+CSV_HELP = "One CSV row per person per frame: frame, timestamp, track_id, box, box_score, <keypoint>_x/_y/_score."
+CODEC_HELP = "Video codec for --out: h264 (default, plays in every browser), hevc, vp9 or mp4v."
+CRF_HELP = "Quality for --out (lower is better and bigger): h264/hevc 0-51 (23/28), vp9 0-63 (32), mp4v quantiser 1-31 (4)."
 
 
 class RunOptions:
@@ -87,9 +90,11 @@ class Outputs:
     json: str | None = None
     image_dir: Path | None = None
     coco: Path | None = None
+    csv: Path | None = None
+    video_options: object = None  # transpose_live.media.EncodeOptions (codec, crf, sound) for `video`
 
     def named(self) -> list[str]:
-        return [str(p) for p in (self.video, self.json, self.image_dir, self.coco) if p and str(p) != "-"]
+        return [str(p) for p in (self.video, self.json, self.image_dir, self.coco, self.csv) if p and str(p) != "-"]
 
 
 def _run(kind: str, opts: RunOptions, open_source, inputs: list, outputs: Outputs, max_frames=None) -> None:
@@ -108,9 +113,14 @@ def _run(kind: str, opts: RunOptions, open_source, inputs: list, outputs: Output
     if opts.smooth not in SMOOTHERS:
         raise UserError(f"unknown --smooth {opts.smooth!r}; use {', '.join(SMOOTHERS)}")
     guard = OutputGuard(inputs)
-    for path, what in ((outputs.video, "--out video"), (outputs.json, "--json file"), (outputs.coco, "--coco file")):
+    for path, what in ((outputs.video, "--out video"), (outputs.json, "--json file"), (outputs.coco, "--coco file"),
+                       (outputs.csv, "--csv file")):
         if path and str(path) != "-":
             guard.file(path, what)
+    if outputs.video:
+        from transpose_live.media import check_video_output
+
+        check_video_output(outputs.video, outputs.video_options)
     device = resolve_device(opts.device)
     half = resolve_half(opts.half, device)
     show = opts.show if opts.show is not None else (kind == "webcam" and _has_display())
@@ -140,6 +150,8 @@ def _run(kind: str, opts: RunOptions, open_source, inputs: list, outputs: Output
     console.print(result.summary(), soft_wrap=True, highlight=False)
     for path in result.skipped:
         console.print(f"warning: skipped unreadable image {path}", soft_wrap=True, highlight=False)
+    for text in result.warnings:
+        console.print(f"warning: {text}", soft_wrap=True, highlight=False, markup=False)
     if outputs.named():
         console.print(f"wrote {', '.join(outputs.named())}", soft_wrap=True, highlight=False)
     if result.interrupted is not None:
@@ -150,6 +162,7 @@ def _run(kind: str, opts: RunOptions, open_source, inputs: list, outputs: Output
 
 def _open_writers(outputs: Outputs, source) -> list:
     """The writers for `outputs` (paths already checked); any already opened are aborted on failure."""
+    from transpose_live.pipeline.csv_writer import CsvWriter
     from transpose_live.pipeline.writers import (
         CallbackWriter,
         CocoResultsWriter,
@@ -165,10 +178,12 @@ def _open_writers(outputs: Outputs, source) -> list:
         makers.append(lambda: JsonlWriter(outputs.json))
     if outputs.coco:
         makers.append(lambda: CocoResultsWriter(outputs.coco))
+    if outputs.csv:
+        makers.append(lambda: CsvWriter(outputs.csv))
     if outputs.image_dir:
         makers.append(lambda: ImageDirWriter(outputs.image_dir))
     if outputs.video:
-        makers.append(lambda: VideoWriter(outputs.video, source.fps, source.size))
+        makers.append(lambda: VideoWriter(outputs.video, source.fps, source.size, outputs.video_options, source.audio))
     writers = []
     try:
         for make in makers:
@@ -211,29 +226,41 @@ def register(app: typer.Typer) -> None:
     def webcam(
         opts: RunOptions,
         camera: str = typer.Option("0", "--camera", "-c", help="Camera index, /dev/videoN, stream URL (rtsp://...) or a video file played live."),
-        out: Optional[Path] = typer.Option(None, "--out", "-o", help="Record the rendered stream to this mp4."),
+        out: Optional[Path] = typer.Option(None, "--out", "-o", help="Record the rendered stream (H.264 mp4; plays at real speed)."),
         json_out: Optional[str] = typer.Option(None, "--json", help=JSON_HELP),
         max_frames: Optional[int] = typer.Option(None, "--max-frames", min=1, help="Stop after this many frames."),
+        csv_out: Optional[Path] = typer.Option(None, "--csv", help=CSV_HELP),
+        codec: str = typer.Option("h264", "--codec", help=CODEC_HELP),
+        crf: Optional[int] = typer.Option(None, "--crf", help=CRF_HELP),
+        no_audio: bool = typer.Option(False, "--no-audio", help="Recordings of a camera are always silent."),
     ) -> None:
         """Live pose estimation from a camera (newest frame only: latency never grows)."""
+        from transpose_live.media import EncodeOptions
         from transpose_live.pipeline import open_camera
 
-        _run("webcam", opts, lambda: open_camera(camera), [Path(camera)] if Path(camera).is_file() else [],
-             Outputs(video=out, json=json_out), max_frames=max_frames)
+        outputs = Outputs(video=out, json=json_out, csv=csv_out, video_options=EncodeOptions(codec, crf, audio=not no_audio))
+        _run("webcam", opts, lambda: open_camera(camera), [Path(camera)] if Path(camera).is_file() else [], outputs,
+             max_frames=max_frames)
 
     @app.command()
     @_with_run_options("live")
     def video(
         opts: RunOptions,
         path: Path = typer.Argument(..., help="Input video file."),
-        out: Optional[Path] = typer.Option(None, "--out", "-o", help="Rendered mp4 (same size and fps as the input)."),
+        out: Optional[Path] = typer.Option(None, "--out", "-o", help="Rendered video (H.264 mp4 with the input's sound, same size and timing)."),
         json_out: Optional[str] = typer.Option(None, "--json", help=JSON_HELP),
         max_frames: Optional[int] = typer.Option(None, "--max-frames", min=1, help="Process only the first N frames."),
+        csv_out: Optional[Path] = typer.Option(None, "--csv", help=CSV_HELP),
+        codec: str = typer.Option("h264", "--codec", help=CODEC_HELP),
+        crf: Optional[int] = typer.Option(None, "--crf", help=CRF_HELP),
+        no_audio: bool = typer.Option(False, "--no-audio", help="Drop the input's sound from --out."),
     ) -> None:
         """Pose estimation on every frame of a video file."""
+        from transpose_live.media import EncodeOptions
         from transpose_live.pipeline import open_video
 
-        _run("video", opts, lambda: open_video(path), [path], Outputs(video=out, json=json_out), max_frames=max_frames)
+        outputs = Outputs(video=out, json=json_out, csv=csv_out, video_options=EncodeOptions(codec, crf, audio=not no_audio))
+        _run("video", opts, lambda: open_video(path), [path], outputs, max_frames=max_frames)
 
     @app.command()
     @_with_run_options("image")
@@ -243,13 +270,15 @@ def register(app: typer.Typer) -> None:
         out: Optional[Path] = typer.Option(None, "--out", "-o", help="Folder for the rendered images."),
         coco: Optional[Path] = typer.Option(None, "--coco", help="Write COCO keypoint results JSON."),
         json_out: Optional[str] = typer.Option(None, "--json", help=JSON_HELP),
+        csv_out: Optional[Path] = typer.Option(None, "--csv", help=CSV_HELP),
     ) -> None:
         """Pose estimation on images; with no path, on the demo pictures shipped with ultralytics."""
         from transpose_live.pipeline import ImageSource
 
         paths = path if path is not None else _demo_images()
         inputs = paths if isinstance(paths, list) else [paths]
-        _run("image", opts, lambda: ImageSource(paths), inputs, Outputs(json=json_out, image_dir=out, coco=coco))
+        _run("image", opts, lambda: ImageSource(paths), inputs, Outputs(json=json_out, image_dir=out, coco=coco,
+                                                                     csv=csv_out))
 
 
 def _demo_images() -> list[Path]:

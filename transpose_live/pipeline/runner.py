@@ -80,6 +80,7 @@ class PipelineResult:
     stage_calls: dict = field(default_factory=dict)
     interrupted: int | None = None
     skipped: list = field(default_factory=list)
+    warnings: list = field(default_factory=list)  # the source's: decode errors, early end (with frame indices)
 
     def stage_fps(self) -> dict[str, float]:
         """Calls per second of busy time, per stage that ran."""
@@ -102,6 +103,8 @@ class PipelineResult:
             parts.append(f"detector on {self.detector_runs} frames")
         if self.dropped:
             parts.append(f"{self.dropped} stale frames dropped")
+        if self.warnings:
+            parts.append(f"{len(self.warnings)} warning{'s' * (len(self.warnings) != 1)}")
         per_stage = ", ".join(f"{s} {v:.1f}" for s, v in self.stage_fps().items())
         return " | ".join(parts) + (f" | stage fps: {per_stage}" if per_stage else "")
 
@@ -333,6 +336,7 @@ def run_pipeline(
         result.dropped = source.dropped
         result.interrupted = signals[0] if signals else None
         result.skipped = list(getattr(source, "skipped", []))
+        result.warnings = list(source.warnings)
     if output.error is not None:
         raise output.error
     return result

@@ -38,7 +38,7 @@ class Frame:
 
     index:       position in the source (files: every index; live: gaps where frames were dropped).
     image:       HxWx3 uint8 BGR.
-    timestamp:   seconds: media time for files, time since the start for live sources.
+    timestamp:   seconds: the frame's presentation time for files, time since the start for live sources.
     captured_at: `time.perf_counter()` when it was read (for latency).
     name:        file name for images, else None.
     """
@@ -54,7 +54,8 @@ class FrameSource:
     """Base: a capture thread filling a queue (files: every frame) or a newest-only slot (live).
 
     Attributes: `name`, `fps`, `frame_count` (None when unknown), `size` (w, h) of the first
-    frame, `is_live`, `dropped` (live frames replaced before they were consumed).
+    frame, `is_live`, `dropped` (live frames replaced before they were consumed), `warnings`,
+    `audio` (the sound of a file source, else None).
     """
 
     name = "source"
@@ -62,9 +63,11 @@ class FrameSource:
     frame_count: int | None = None
     size: tuple[int, int] = (0, 0)
     is_live = False
+    audio = None  # transpose_live.media.AudioTrack: the sound a rendered copy carries over
 
     def __init__(self, queue_size: int = 8) -> None:
         self.dropped = 0
+        self.warnings: list[str] = []  # one line each: decode errors, early end (with the frame index)
         self.decode_seconds = 0.0
         self.decoded = 0
         self._stop = threading.Event()
@@ -212,8 +215,9 @@ class _CaptureSource(FrameSource):
             index += 1
 
 
-class VideoFileSource(_CaptureSource):
-    """Every frame of a video file, in order (timestamps from the frame rate)."""
+class OpenCvFileSource(_CaptureSource):
+    """Every frame of a video file through OpenCV (only when PyAV is missing): timestamps from
+    the nominal frame rate, no rotation metadata."""
 
     def __init__(self, path: str | Path) -> None:
         path = Path(path)
@@ -228,8 +232,67 @@ class VideoFileSource(_CaptureSource):
         return index / self.fps
 
 
+class VideoFileSource(FrameSource):
+    """Every frame of a video file, in order, decoded by PyAV (`transpose_live.media.VideoDecoder`):
+    timestamps are the frames' presentation times, rotated (phone) videos come upright, decode
+    errors and early ends are collected in `warnings`; `audio` is the file's sound for the
+    rendered copy."""
+
+    def __init__(self, path: str | Path) -> None:
+        from transpose_live.media import VideoDecoder
+
+        super().__init__()
+        path = Path(path)
+        _check_file(path, "video file")
+        t0 = time.perf_counter()
+        self._decoder = VideoDecoder(path)
+        self.decode_seconds += time.perf_counter() - t0
+        self.decoded = 1
+        self.name = path.name
+        self.fps = self._decoder.fps
+        self.frame_count = self._decoder.frame_count
+        self.size = self._decoder.size
+        self.rotation = self._decoder.rotation
+        self.audio = self._decoder.audio
+        self.warnings = self._decoder.warnings  # filled while decoding
+
+    def _produce(self):
+        for i, item in enumerate(self._decoder.frames()):
+            if i:
+                self.decode_seconds += item.decode_seconds
+                self.decoded += 1
+            yield Frame(item.index, item.image, item.timestamp, time.perf_counter())
+
+    def _release(self) -> None:
+        self._decoder.close()
+
+
 class LiveFileSource(VideoFileSource):
-    """A video file played as a live camera: paced at its frame rate, stale frames dropped."""
+    """A video file played as a live camera: paced by its frames' presentation times from the
+    moment the pipeline starts reading, stale frames dropped, timestamps from the wall clock.
+    Recordings of it are silent (like a camera's)."""
+
+    is_live = True
+
+    def __init__(self, path: str | Path) -> None:
+        super().__init__(path)
+        self.audio = None
+
+    def _produce(self):
+        start = media_start = None
+        for frame in super()._produce():
+            if start is None:
+                start, media_start = time.perf_counter(), frame.timestamp
+            delay = start + (frame.timestamp - media_start) - time.perf_counter()
+            if delay > 0 and self._stop.wait(delay):
+                return
+            now = time.perf_counter()
+            frame.timestamp, frame.captured_at = now - start, now
+            yield frame
+
+
+class OpenCvLiveFileSource(OpenCvFileSource):
+    """LiveFileSource through OpenCV (only when PyAV is missing)."""
 
     is_live = True
 
@@ -318,9 +381,11 @@ def _check_file(path: Path, what: str) -> None:
         raise UserError(f"{what} is empty: {path}")
 
 
-def open_video(path: str | Path) -> VideoFileSource:
-    """Every frame of a video file, in order."""
-    return VideoFileSource(path)
+def open_video(path: str | Path) -> FrameSource:
+    """Every frame of a video file, in order (PyAV; OpenCV when PyAV is not installed)."""
+    from transpose_live.media import have_pyav
+
+    return VideoFileSource(path) if have_pyav() else OpenCvFileSource(path)
 
 
 def open_camera(spec: int | str) -> FrameSource:
@@ -335,4 +400,6 @@ def open_camera(spec: int | str) -> FrameSource:
         if text.startswith("/dev/") and not os.path.exists(text):
             raise UserError(f"cannot open camera {text!r}: no such device")
         return CameraSource(text)
-    return LiveFileSource(text)
+    from transpose_live.media import have_pyav
+
+    return LiveFileSource(text) if have_pyav() else OpenCvLiveFileSource(text)

@@ -34,7 +34,7 @@ class Writer(Protocol):
     def abort(self) -> None: ...
 
 
-class _TemporaryFile:
+class TemporaryFileWriter:
     """Base of the single-file writers: `self.tmp` is written, `close()` renames it to `self.path`."""
 
     needs_image = False
@@ -62,31 +62,42 @@ class _TemporaryFile:
                 self.tmp.unlink(missing_ok=True)
 
 
-class VideoWriter(_TemporaryFile):
-    """mp4 (mp4v) with the input's size and frame rate."""
+class VideoWriter:
+    """Rendered video through `transpose_live.media` (H.264 MP4 by default, the input's sound
+    kept, each frame at its own timestamp so live recordings play at real speed; OpenCV mp4v
+    with a warning when PyAV is missing). Writes to a temporary name, renamed on `close()`.
+
+    `write(frame, poses, image)` encodes `image` at `frame.timestamp`."""
 
     needs_image = True
 
-    def __init__(self, path: str | Path, fps: float, size: tuple[int, int]) -> None:
-        super().__init__(path, "--out video")
+    def __init__(self, path: str | Path, fps: float, size: tuple[int, int], options=None, audio=None,
+                 warn=None) -> None:
+        from transpose_live.media import open_video_encoder
+
+        self.path = check_writable_file(path, "--out video")
         self.size = (int(size[0]), int(size[1]))
-        self.frames = 0
-        self._writer = cv2.VideoWriter(str(self.tmp), cv2.VideoWriter_fourcc(*"mp4v"), float(fps), self.size)
-        if not self._writer.isOpened():
-            self.tmp.unlink(missing_ok=True)
-            raise UserError(f"cannot open a video writer for {self.path} (use a .mp4 name)")
+        self._encoder = open_video_encoder(self.path, fps, self.size, options, audio, warn=warn)
+
+    @property
+    def frames(self) -> int:
+        return self._encoder.frames
+
+    @property
+    def has_audio(self) -> bool:
+        return self._encoder.has_audio
 
     def write(self, frame: Frame, poses: Poses, image: np.ndarray | None) -> None:
-        if (image.shape[1], image.shape[0]) != self.size:
-            image = cv2.resize(image, self.size)
-        self._writer.write(image)
-        self.frames += 1
+        self._encoder.write(image if image is not None else frame.image, frame.timestamp)
 
-    def _finish(self) -> None:
-        self._writer.release()
+    def close(self) -> None:
+        self._encoder.close()
+
+    def abort(self) -> None:
+        self._encoder.abort()
 
 
-class JsonlWriter(_TemporaryFile):
+class JsonlWriter(TemporaryFileWriter):
     """One JSON line per frame: {frame, timestamp, persons: Poses.to_records()} (+ image name),
     flushed after every line."""
 
@@ -143,7 +154,7 @@ def coco_image_id(name: str | None, index: int) -> int:
     return int(stem) if stem.isdigit() else index
 
 
-class CocoResultsWriter(_TemporaryFile):
+class CocoResultsWriter(TemporaryFileWriter):
     """COCO keypoint results JSON (a list of entries, instance scores rescored as in evaluation)."""
 
     def __init__(self, path: str | Path) -> None:
