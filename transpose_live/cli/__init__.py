@@ -28,9 +28,10 @@ def _register_all() -> None:
         explain_cmd,
         models_cmd,
         run_cmds,
+        train_cmd,
     )
 
-    for module in (models_cmd, run_cmds, bench_cmd, eval_cmd, explain_cmd):
+    for module in (models_cmd, run_cmds, bench_cmd, eval_cmd, explain_cmd, train_cmd):
         module.register(app)
 
 

@@ -24,18 +24,22 @@ def model_info(name: str) -> ModelSpec:
         raise UserError(f"unknown model {name!r}; choose one of: {', '.join(MODELS)}") from None
 
 
-def create_model(name: str) -> nn.Module:
-    """The architecture with random initialisation (no weights loaded)."""
+def create_model(name: str, num_keypoints: int = 17, input_size: tuple[int, int] | None = None) -> nn.Module:
+    """The architecture with random initialisation (no weights loaded).
+
+    num_keypoints / input_size (H, W): for training other keypoint sets or crop sizes (default: COCO 17, registry size).
+    """
     spec = model_info(name)
     a = spec.arch
+    size = tuple(input_size) if input_size else spec.input_size
     if spec.family == "transpose_r":
-        return TransPoseR(a["d_model"], a["ffn"], a["heads"], a["layers"], spec.input_size)
+        return TransPoseR(a["d_model"], a["ffn"], a["heads"], a["layers"], size, num_keypoints)
     if spec.family == "transpose_h":
-        return TransPoseH(a["width"], a["d_model"], a["ffn"], a["heads"], a["layers"], spec.input_size)
+        return TransPoseH(a["width"], a["d_model"], a["ffn"], a["heads"], a["layers"], size, num_keypoints)
     if spec.family == "hrnet":
-        return PoseHRNet(a["width"])
+        return PoseHRNet(a["width"], num_keypoints)
     if spec.family == "simplebaseline":
-        return SimpleBaseline(a["depth"])
+        return SimpleBaseline(a["depth"], num_keypoints)
     raise AssertionError(f"no builder for family {spec.family}")
 
 

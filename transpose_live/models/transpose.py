@@ -46,11 +46,11 @@ class TransPoseR(_TransPoseBase, ResNetTrunk):
     The trunk's modules sit at the top level (conv1, layer1 ...) as in the official checkpoints.
     """
 
-    def __init__(self, d_model=256, ffn=1024, heads=8, layers=4, input_size=(256, 192)):
+    def __init__(self, d_model=256, ffn=1024, heads=8, layers=4, input_size=(256, 192), num_keypoints=NUM_JOINTS):
         ResNetTrunk.__init__(self, [3, 4])
         self._init_encoder(512, d_model, heads, ffn, layers, (input_size[0] // 8, input_size[1] // 8))
         self.deconv_layers = deconv_head(d_model, d_model, 1)
-        self.final_layer = nn.Conv2d(d_model, NUM_JOINTS, kernel_size=1)
+        self.final_layer = nn.Conv2d(d_model, num_keypoints, kernel_size=1)
 
     def forward(self, x, return_attention: bool = False):
         x, attn = self._encode(self.forward_trunk(x), return_attention)
@@ -60,10 +60,11 @@ class TransPoseR(_TransPoseBase, ResNetTrunk):
 class TransPoseH(_TransPoseBase, HRNetBackbone):
     """HRNet-S (stages 1-3, highest-resolution output at 1/4) -> encoder -> 1x1 conv."""
 
-    def __init__(self, width=48, d_model=96, ffn=192, heads=1, layers=4, input_size=(256, 192)):
+    def __init__(self, width=48, d_model=96, ffn=192, heads=1, layers=4, input_size=(256, 192),
+                 num_keypoints=NUM_JOINTS):
         HRNetBackbone.__init__(self, width, num_stages=3)
         self._init_encoder(width, d_model, heads, ffn, layers, (input_size[0] // 4, input_size[1] // 4))
-        self.final_layer = nn.Conv2d(d_model, NUM_JOINTS, kernel_size=1)
+        self.final_layer = nn.Conv2d(d_model, num_keypoints, kernel_size=1)
 
     def forward(self, x, return_attention: bool = False):
         x, attn = self._encode(HRNetBackbone.forward(self, x), return_attention)
