@@ -74,10 +74,13 @@ def run_mpii_eval(images: Path, annotations: Path, weights: str, device, flip_te
     head = np.asarray([r.extra["head_size"] for r in dataset.records])
     results = [pckh(keypoints[..., :2], gt[..., :2], gt[..., 2], head, alpha) for alpha in (0.5, 0.1)]
     console.print(pckh_table(results, title=f"{trained.spec.name}: MPII PCKh, {len(dataset)} people"))
+    def num(v):  # JSON has no NaN: a joint that never counts is null
+        return None if not np.isfinite(v) else float(v)
+
     payload = {
-        "metrics": {"PCKh": results[0]["table"]["Mean"], "PCKh@0.1": results[1]["table"]["Mean"],
-                    **{f"PCKh_{k}": v for k, v in results[0]["table"].items() if k != "Mean"}},
-        "per_joint": {n: float(v) for n, v in zip(MPII16.names, results[0]["per_joint"])},
+        "metrics": {"PCKh": num(results[0]["table"]["Mean"]), "PCKh@0.1": num(results[1]["table"]["Mean"]),
+                    **{f"PCKh_{k}": num(v) for k, v in results[0]["table"].items() if k != "Mean"}},
+        "per_joint": {n: num(v) for n, v in zip(MPII16.names, results[0]["per_joint"])},
         "people": len(dataset), "model": trained.spec.name, "weights": str(weights),
     }
     if metrics_out:

@@ -38,6 +38,7 @@ def train_command(
     input_size: str = typer.Option("256x192", "--input-size", help="Crop HEIGHTxWIDTH; heatmaps are 1/4 of it."),
     device: str = DeviceOpt,
     workers: int = typer.Option(2, "--workers", min=0, help="Data loading processes."),
+    threads: Optional[int] = typer.Option(None, "--threads", min=1, help="CPU threads for torch in this process (default: torch's choice; torchrun sets 1)."),
     amp: str = typer.Option("auto", "--amp", help="Mixed precision on CUDA: auto (bf16, else fp16), fp16, bf16, off."),
     freeze_backbone: bool = typer.Option(False, "--freeze-backbone", help="Train only the encoder and head (small data)."),
     freeze_bn: bool = typer.Option(False, "--freeze-bn", help="Keep BatchNorm statistics fixed (small batches, DDP on the CPU)."),
@@ -58,6 +59,10 @@ def train_command(
     from transpose_live.training import TrainConfig, train
 
     console = Console(stderr=True)
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
     if resume is not None:
         if out is not None and Path(out) != Path(resume):
             raise UserError("--resume continues a run in its own folder; leave out --out (or give the same folder)")

@@ -41,6 +41,8 @@ def check_new_run_dir(out: Path, overwrite: bool) -> None:
     if out.is_dir() and any(out.iterdir()) and not overwrite:
         raise UserError(f"run folder {out} already exists; continue it with --resume {out} or replace it with --overwrite")
     parent = out if out.is_dir() else _existing_parent(out)
+    if not parent.is_dir():
+        raise UserError(f"cannot create the run folder {out}: {parent} is a file, not a folder")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise UserError(f"cannot write the run folder {out}: {parent} is not writable")
 

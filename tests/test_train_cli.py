@@ -1,0 +1,149 @@
+"""`train` / `label` / `eval` commands: a saved COCO checkpoint runs in `image`, teacher labels train,
+and bad input gives one line, exit 2, nothing lost."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from helpers import CLIPS, COCO_MINI, DETECTOR_WEIGHTS, coco_subset, coco_to_mpii, require_shared, \
+    single_person_images, write_clip
+
+VAL_ANN = COCO_MINI / "annotations" / "person_keypoints_val2017.json"
+VAL_IMG = COCO_MINI / "val2017"
+
+
+def cli(*args, timeout=600):
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    return subprocess.run([sys.executable, "-m", "transpose_live", *map(str, args)], capture_output=True, text=True,
+                          timeout=timeout, env=env)
+
+
+def train_args(ann, out, *extra, images=VAL_IMG):
+    return ["train", "--model", "tp_r_a3", "--train-images", images, "--train-annotations", ann, "--init", "random",
+            "--epochs", "1", "--batch-size", "2", "--input-size", "64x48", "--device", "cpu", "--workers", "0",
+            "--threads", "1", "--no-progress", "--out", out, *extra]
+
+
+def assert_one_line_error(done, needle):
+    assert done.returncode == 2, (done.returncode, done.stderr[-1500:])
+    lines = [line for line in done.stderr.strip().splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:") and needle in lines[0], done.stderr[-1500:]
+
+
+def test_saved_coco_checkpoint_runs_in_image_command(tmp_path):
+    """A 17-keypoint run checkpoint at the registry size loads with --weights RUN/best.pth in `image`."""
+    require_shared(VAL_ANN)
+    ids = single_person_images(VAL_ANN, count=1)
+    ann = coco_subset(VAL_ANN, tmp_path / "one.json", ids)
+    args = train_args(ann, tmp_path / "run", "--batch-size", "1")
+    args[args.index("64x48")] = "256x192"
+    done = cli(*args)
+    assert done.returncode == 0, done.stderr[-2000:]
+    best = tmp_path / "run" / "best.pth"
+    meta = torch.load(best, weights_only=True)["meta"]
+    assert meta["input_size"] == [256, 192] and meta["model"] == "tp_r_a3"
+    image = VAL_IMG / json.loads(ann.read_text())["images"][0]["file_name"]
+    shown = cli("image", image, "--model", "tp_r_a3", "--weights", best, "--detector", "none", "--device", "cpu",
+                "--json")
+    assert shown.returncode == 0, shown.stderr[-2000:]
+    line = json.loads(shown.stdout.strip().splitlines()[-1])
+    assert len(line["persons"]) == 1 and len(line["persons"][0]["keypoints"]) == 17
+
+
+def test_bad_input_one_line_exit_2_nothing_lost(tmp_path):
+    require_shared(VAL_ANN)
+    data = json.loads(VAL_ANN.read_text())
+    nokp = tmp_path / "nokp.json"
+    nokp.write_text(json.dumps(dict(data, annotations=[{k: v for k, v in a.items() if k != "keypoints"}
+                                                        for a in data["annotations"]])))
+    assert_one_line_error(cli(*train_args(nokp, tmp_path / "r1")), "no annotations with keypoints")
+    assert not (tmp_path / "r1").exists()
+
+    ann = coco_subset(VAL_ANN, tmp_path / "two.json", single_person_images(VAL_ANN, count=2))
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert_one_line_error(cli(*train_args(ann, tmp_path / "r2", images=empty)), "missing")
+
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("keep")
+    assert_one_line_error(cli(*train_args(ann, blocker / "run")), "is a file")
+    assert blocker.read_text() == "keep"
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "notes.txt").write_text("mine")
+    assert_one_line_error(cli(*train_args(ann, run)), "already exists")
+    assert (run / "notes.txt").read_text() == "mine"
+
+    ckpt = tmp_path / "hrnet.pth"  # a checkpoint of another architecture
+    from transpose_live.models.factory import create_model
+
+    torch.save(create_model("hrnet_w32").state_dict(), ckpt)
+    args = train_args(ann, tmp_path / "r3")
+    args[args.index("random")] = str(ckpt)
+    assert_one_line_error(cli(*args), "does not fit")
+
+    mpii = coco_to_mpii(VAL_ANN, tmp_path / "mpii.json")
+    mpii_run = tmp_path / "mpii_run"
+    done = cli(*train_args(mpii, mpii_run, "--input-size", "64x64"))
+    assert done.returncode == 0, done.stderr[-2000:]
+    ev = cli("eval", "--images", VAL_IMG, "--annotations", ann, "--gt-boxes", "--weights", mpii_run / "best.pth",
+             "--device", "cpu")
+    assert_one_line_error(ev, "predicts 16 keypoints")
+    assert_one_line_error(cli("train", "--resume", tmp_path / "nothing"), "no last.pth")
+
+
+def test_label_clip_with_teacher_then_train(tmp_path):
+    require_shared(DETECTOR_WEIGHTS)
+    from pycocotools.coco import COCO
+
+    clip = tmp_path / "clip.mp4"
+    write_clip(clip, CLIPS / "exercise.avi", 6)
+    out = tmp_path / "labels.json"
+    done = cli("label", clip, "--teacher", DETECTOR_WEIGHTS, "--out", out, "--every", "2", "--min-score", "0.4",
+               "--device", "cpu", "--no-progress")
+    assert done.returncode == 0, done.stderr[-2000:]
+    coco = COCO(str(out))
+    assert len(coco.imgs) == 3 and len(coco.anns) >= 3
+    ann = next(iter(coco.anns.values()))
+    assert len(ann["keypoints"]) == 51 and ann["num_keypoints"] >= 5 and set(ann["keypoints"][2::3]) <= {0, 2}
+    frames = tmp_path / "labels_images"
+    assert sorted(p.name for p in frames.iterdir()) == sorted(i["file_name"] for i in coco.imgs.values())
+    again = cli("label", clip, "--teacher", DETECTOR_WEIGHTS, "--out", out, "--no-progress")
+    assert_one_line_error(again, "already exists")
+    run = tmp_path / "run"
+    trained = cli(*train_args(out, run, images=frames))
+    assert trained.returncode == 0, trained.stderr[-2000:]
+    assert (run / "best.pth").is_file() and (run / "metrics.csv").is_file()
+
+
+@pytest.mark.slow
+def test_torchrun_two_processes_match_one_process(tmp_path):
+    """DDP (gloo, CPU): 2 processes x batch 1 give the weights of 1 process x batch 2 (BN frozen, no dropout)."""
+    require_shared(VAL_ANN)
+    ann = coco_subset(VAL_ANN, tmp_path / "four.json", single_person_images(VAL_ANN, count=4))
+    common = ["--epochs", "1", "--freeze-bn", "--dropout", "0", "--lr", "3e-4"]
+    one = cli(*train_args(ann, tmp_path / "one", *common, "--batch-size", "2"))
+    assert one.returncode == 0, one.stderr[-2000:]
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    two = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+                          "-m", "transpose_live", *map(str, train_args(ann, tmp_path / "two", *common,
+                                                                       "--batch-size", "1"))],
+                         capture_output=True, text=True, timeout=600, env=env)
+    assert two.returncode == 0, two.stderr[-3000:]
+    a = torch.load(tmp_path / "one" / "last.pth", weights_only=True)
+    b = torch.load(tmp_path / "two" / "last.pth", weights_only=True)
+    assert a["scheduler"]["last_epoch"] == b["scheduler"]["last_epoch"] == 2  # 4 people / global batch 2
+    for key, value in a["state_dict"].items():
+        torch.testing.assert_close(b["state_dict"][key], value, rtol=1e-4, atol=1e-6, msg=key)
+    from transpose_live.training.model_setup import build_training_model
+
+    torch.manual_seed(0)  # the runs' seed: their starting weights
+    start, _ = build_training_model("tp_r_a3", 17, (64, 48), "random")
+    assert not torch.allclose(start.state_dict()["final_layer.weight"], a["state_dict"]["final_layer.weight"])
