@@ -57,8 +57,11 @@ def test_mpii_loader_and_pckh_match_direct_numpy(tmp_path):
     assert pckh(gt[..., :2], gt[..., :2], gt[..., 2], head)["table"]["Mean"] == 100.0
 
 
-def test_finetune_17_to_16_raises_pckh(tmp_path, filled_checkpoint):
-    """A 17-keypoint checkpoint fine-tuned on 16-joint MPII-format people: PCKh on them goes up."""
+def test_finetune_17_to_16_raises_pckh(tmp_path):
+    """A 17-keypoint checkpoint fine-tuned on 16-joint MPII-format people: PCKh on them goes up.
+
+    The 17-keypoint checkpoint is a seeded random COCO model (the conformance fill weights give
+    near-constant features that take far longer to train than a CPU test allows)."""
     require_shared(VAL_ANN)
     from transpose_live.evaluation.pckh import pckh as pckh_fn
     from transpose_live.training.model_setup import build_training_model
@@ -67,12 +70,16 @@ def test_finetune_17_to_16_raises_pckh(tmp_path, filled_checkpoint):
 
     entries = json.loads(coco_to_mpii(VAL_ANN, tmp_path / "all.json").read_text())
     (tmp_path / "mpii.json").write_text(json.dumps(entries[:6]))
-    ckpt = filled_checkpoint("tp_r_a3")
+    from transpose_live.models.factory import create_model
+
+    torch.manual_seed(1)
+    ckpt = tmp_path / "coco17.pth"
+    torch.save(create_model("tp_r_a3").state_dict(), ckpt)
     ds = load_dataset(tmp_path / "mpii.json", VAL_IMG, (64, 64))
     torch.manual_seed(0)  # the run below seeds the same way before building its model
     before_model, _ = build_training_model("tp_r_a3", 16, (64, 64), str(ckpt))
-    kpts, _ = predict_records(before_model, ds.records, MPII16, SampleGeometry((64, 64), (16, 16), 2 * 16 / 48),
-                              torch.device("cpu"))
+    kpts, _ = predict_records(before_model, ds.records, MPII16, SampleGeometry((64, 64), (16, 16), 2.0),
+                              torch.device("cpu"), flip_test=False)
     gt = np.stack([r.joints for r in ds.records])
     head = np.array([r.extra["head_size"] for r in ds.records])
     before = pckh_fn(kpts[..., :2], gt[..., :2], gt[..., 2], head)["table"]["Mean"]
@@ -80,7 +87,7 @@ def test_finetune_17_to_16_raises_pckh(tmp_path, filled_checkpoint):
     run = tmp_path / "run"
     cmd = [sys.executable, "-m", "transpose_live", "train", "--model", "tp_r_a3", "--train-images", str(VAL_IMG),
            "--train-annotations", str(tmp_path / "mpii.json"), "--init", str(ckpt), "--input-size", "64x64",
-           "--epochs", "1", "--repeat", "8", "--batch-size", "6", "--lr", "1e-3", "--no-augment", "--device", "cpu",
+           "--epochs", "1", "--repeat", "60", "--batch-size", "6", "--lr", "3e-4", "--no-augment", "--device", "cpu",
            "--workers", "0", "--threads", "1", "--no-progress", "--out", str(run)]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
@@ -90,7 +97,7 @@ def test_finetune_17_to_16_raises_pckh(tmp_path, filled_checkpoint):
 
     ev = subprocess.run([sys.executable, "-m", "transpose_live", "eval", "--images", str(VAL_IMG), "--annotations",
                          str(tmp_path / "mpii.json"), "--weights", str(run / "best.pth"), "--device", "cpu",
-                         "--metrics-out", str(tmp_path / "m.json")], capture_output=True, text=True, timeout=600)
+                         "--no-flip-test", "--metrics-out", str(tmp_path / "m.json")], capture_output=True, text=True, timeout=600)
     assert ev.returncode == 0, ev.stderr[-2000:]
     assert "PCKh" in ev.stdout and "Shoulder" in ev.stdout
     after = json.loads((tmp_path / "m.json").read_text())["metrics"]["PCKh"]

@@ -44,7 +44,7 @@ def train_command(
     freeze_bn: bool = typer.Option(False, "--freeze-bn", help="Keep BatchNorm statistics fixed (small batches, DDP on the CPU)."),
     dropout: Optional[float] = typer.Option(None, "--dropout", help="Encoder dropout (default 0.1)."),
     augment: bool = typer.Option(True, "--augment/--no-augment", help="Scale/rotation/flip/half-body augmentation."),
-    sigma: Optional[float] = typer.Option(None, "--sigma", help="Target Gaussian sigma in heatmap pixels (default 2 at 64x48, scaled)."),
+    sigma: Optional[float] = typer.Option(None, "--sigma", help="Target Gaussian sigma in heatmap pixels (default 2)."),
     val_every: int = typer.Option(1, "--val-every", min=1, help="Validate every N epochs (and after the last)."),
     repeat: int = typer.Option(1, "--repeat", min=1, help="Passes over the training people per epoch (tiny data sets)."),
     seed: int = typer.Option(0, "--seed"),

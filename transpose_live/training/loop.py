@@ -230,7 +230,8 @@ def _run(cfg, out, state, overwrite, progress, console, stop_after_epoch, ctx: D
             row = _train_epoch(model, model_ddp, loader, sampler, samples, optimizer, scheduler, scaler, amp_dtype,
                                device, cfg, family, epoch, bar, ctx)
             if val_set is not None and ctx.is_main and ((epoch + 1) % cfg.val_every == 0 or epoch + 1 == cfg.epochs):
-                row.update(validate(model, cfg.model, family, val_set, geom, device, batch=max(cfg.batch_size, 16)))
+                row.update(validate(model, cfg.model, family, val_set, geom, device, batch=max(cfg.batch_size, 16),
+                                    flip_test=augment.flip_prob > 0))
             history.append(row)
             if ctx.is_main:
                 best = _save_epoch(out, model, meta, cfg, optimizer, scheduler, scaler, history, best, metric, epoch,

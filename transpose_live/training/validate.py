@@ -31,7 +31,7 @@ def uses_coco_ap(dataset: PoseDataset) -> bool:
 
 
 def coco_ap(model: nn.Module, model_name: str, dataset: PoseDataset, geom: SampleGeometry, device,
-            batch: int = 64) -> dict[str, float]:
+            batch: int = 64, flip_test: bool = True) -> dict[str, float]:
     """The ten COCO keypoint numbers with ground-truth boxes, through `PoseEstimator` + `evaluate_dataset`."""
     from transpose_live.engine import PoseEstimator
     from transpose_live.evaluation import evaluate_dataset, gt_person_boxes, load_coco
@@ -40,7 +40,7 @@ def coco_ap(model: nn.Module, model_name: str, dataset: PoseDataset, geom: Sampl
     spec = dataclasses.replace(model_info(model_name), input_size=tuple(geom.input_size),
                                heatmap_size=tuple(geom.heatmap_size))
     was_training = model.training
-    estimator = PoseEstimator.from_module(model, spec, device=device, half=False, flip_test=True,
+    estimator = PoseEstimator.from_module(model, spec, device=device, half=False, flip_test=flip_test,
                                           max_batch=batch, channels_last=False)
     coco = load_coco(dataset.annotations)
     outcome = evaluate_dataset(estimator, coco, dataset.images_dir, gt_person_boxes(coco),
@@ -64,14 +64,15 @@ def mpii_pckh(keypoints: np.ndarray, dataset: PoseDataset) -> dict[str, float]:
 
 
 def validate(model: nn.Module, model_name: str, family: str, dataset: PoseDataset, geom: SampleGeometry,
-             device: torch.device, batch: int = 32) -> dict[str, float]:
+             device: torch.device, batch: int = 32, flip_test: bool = True) -> dict[str, float]:
+    """flip_test: average with the mirrored crop (only meaningful when training used flip augmentation)."""
     from transpose_live.training.predict import predict_records
 
     keypoints, val_loss = predict_records(model, dataset.records, dataset.keypoints, geom, device, batch,
-                                          flip_test=True, shift_flipped=not family.startswith("transpose"))
+                                          flip_test=flip_test, shift_flipped=not family.startswith("transpose"))
     metrics = {"val_loss": val_loss}
     if uses_coco_ap(dataset):
-        metrics.update(coco_ap(model, model_name, dataset, geom, device, batch))
+        metrics.update(coco_ap(model, model_name, dataset, geom, device, batch, flip_test))
     elif headline_metric(dataset) == "PCKh":
         metrics.update(mpii_pckh(keypoints, dataset))
     return metrics
