@@ -115,8 +115,11 @@ def test_label_clip_with_teacher_then_train(tmp_path):
     assert len(ann["keypoints"]) == 51 and ann["num_keypoints"] >= 5 and set(ann["keypoints"][2::3]) <= {0, 2}
     frames = tmp_path / "labels_images"
     assert sorted(p.name for p in frames.iterdir()) == sorted(i["file_name"] for i in coco.imgs.values())
+    before = out.read_bytes()
     again = cli("label", clip, "--teacher", DETECTOR_WEIGHTS, "--out", out, "--no-progress")
     assert_one_line_error(again, "already exists")
+    assert out.read_bytes() == before
+    assert_one_line_error(cli("label", clip, "--teacher", DETECTOR_WEIGHTS, "--out", out / "x.json"), "is a file")
     run = tmp_path / "run"
     trained = cli(*train_args(out, run, images=frames))
     assert trained.returncode == 0, trained.stderr[-2000:]

@@ -73,6 +73,8 @@ def check_outputs(out: Path, images_out: Path, overwrite: bool) -> None:
         probe = target
         while not probe.exists():
             probe = probe.parent
+        if not probe.is_dir():
+            raise UserError(f"cannot write {target}: {probe} is a file, not a folder")
         if not os.access(probe, os.W_OK | os.X_OK):
             raise UserError(f"cannot write {target}: {probe} is not writable")
 
