@@ -161,3 +161,21 @@ def coco_to_mpii(src, dst, min_keypoints: int = 8) -> Path:
         })
     Path(dst).write_text(json.dumps(out))
     return Path(dst)
+
+
+def cli(*args, timeout=600):
+    """`transpose-live ARGS` in a subprocess on one torch thread (the CI machine has 2 shared cores)."""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    return subprocess.run([sys.executable, "-m", "transpose_live", *map(str, args)], capture_output=True, text=True,
+                          timeout=timeout, env=env)
+
+
+def train_args(ann, out, *extra, images=COCO_MINI / "val2017"):
+    """`train` arguments for a quick tp_r_a3 run from random weights at 64x48 (extra options override)."""
+    return ["train", "--model", "tp_r_a3", "--train-images", images, "--train-annotations", ann, "--init", "random",
+            "--epochs", "1", "--batch-size", "2", "--input-size", "64x48", "--device", "cpu", "--workers", "0",
+            "--threads", "1", "--no-progress", "--out", out, *extra]

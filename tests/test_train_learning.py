@@ -9,6 +9,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from helpers import COCO_MINI, coco_subset, require_shared, single_person_images
 
 VAL_ANN = COCO_MINI / "annotations" / "person_keypoints_val2017.json"
@@ -16,6 +18,7 @@ VAL_IMG = COCO_MINI / "val2017"
 STEPS = 120  # 4 people, batch 4, cosine 3e-4 -> 3e-5 (AP ~0.94 here; ~0.7 after 60 steps)
 
 
+@pytest.mark.slow
 def test_memorises_a_few_people_to_high_ap(tmp_path):
     require_shared(VAL_ANN)
     ann = coco_subset(VAL_ANN, tmp_path / "four.json", single_person_images(VAL_ANN, count=4))

@@ -6,6 +6,7 @@ LOCAL_RANK, MASTER_ADDR/PORT) says how many processes run; without it training i
 
 from __future__ import annotations
 
+import datetime
 import os
 from dataclasses import dataclass
 
@@ -57,7 +58,8 @@ def setup_distributed(device: torch.device) -> DistContext:
         torch.cuda.set_device(local)
     if not dist.is_initialized():
         try:
-            dist.init_process_group(backend=backend)
+            # validation runs on rank 0 while the others wait: allow it hours, not the 10-30 min default
+            dist.init_process_group(backend=backend, timeout=datetime.timedelta(hours=3))
         except (RuntimeError, ValueError) as exc:
             raise UserError(f"cannot join the torchrun process group ({backend}): {str(exc).splitlines()[0]}") \
                 from None
