@@ -105,3 +105,22 @@ def test_finetune_17_to_16_raises_pckh(tmp_path):
     after = json.loads((tmp_path / "m.json").read_text())["metrics"]["PCKh"]
     assert after > before + 10, (before, after)
     print(f"PCKh@0.5 before {before:.1f}, after {after:.1f}")
+
+
+def test_head_sizes_from_official_gt_valid_mat(tmp_path):
+    """Without 'headbox' entries, head sizes come from gt_valid.mat (headboxes_src) beside the JSON."""
+    require_shared(VAL_ANN)
+    from scipy.io import savemat
+
+    entries = json.loads(coco_to_mpii(VAL_ANN, tmp_path / "with.json").read_text())
+    boxes = np.asarray([e.pop("headbox") for e in entries], np.float64)  # (N, 4) x1 y1 x2 y2
+    folder = tmp_path / "annot"
+    folder.mkdir()
+    (folder / "valid.json").write_text(json.dumps(entries))
+    corners = np.stack([boxes[:, :2].T, boxes[:, 2:].T])  # (2 corners, 2 xy, N) as in the official file
+    savemat(folder / "gt_valid.mat", {"headboxes_src": corners})
+    with_box = load_dataset(tmp_path / "with.json", VAL_IMG, (64, 64))
+    from_mat = load_dataset(folder / "valid.json", VAL_IMG, (64, 64))
+    for a, b in zip(with_box.records, from_mat.records):
+        assert np.isclose(a.extra["head_size"], b.extra["head_size"])
+

@@ -166,5 +166,25 @@ def _mpii_records(data: list, path: Path, images_dir: Path, input_size) -> PoseD
         records.append(PersonRecord(images_dir / str(entry["image"]), joints, center, scale, i, extra))
     if not records:
         raise UserError(f"MPII file {path} holds no person with a positive scale")
+    _add_mat_head_sizes(records, path, len(data))
     return PoseDataset(records, MPII16, "mpii", path, images_dir)
+
+
+def _add_mat_head_sizes(records: list[PersonRecord], path: Path, count: int) -> None:
+    """Head sizes from the official `gt_valid.mat` beside the JSON (headboxes_src, entries in the same order)
+    for people whose entry has no 'headbox'; used only when its person count equals the JSON's."""
+    mat = path.with_name("gt_valid.mat")
+    if all("head_size" in r.extra for r in records) or not mat.is_file():
+        return
+    from scipy.io import loadmat
+
+    try:
+        boxes = np.asarray(loadmat(str(mat))["headboxes_src"], np.float64)  # (2, 2, N): corner, xy, person
+    except (OSError, KeyError, ValueError) as exc:
+        raise UserError(f"cannot read head boxes from {mat}: {first_line(exc)}") from None
+    if boxes.ndim != 3 or boxes.shape[:2] != (2, 2) or boxes.shape[2] != count:
+        return
+    sizes = 0.6 * np.linalg.norm(boxes[1] - boxes[0], axis=0)
+    for r in records:
+        r.extra.setdefault("head_size", float(sizes[r.image_id]))
 
