@@ -225,6 +225,8 @@ def _run(cfg, out, state, overwrite, progress, console, stop_after_epoch, ctx: D
                    TextColumn("loss {task.fields[loss]:.3g}  {task.fields[rate]:.1f} crops/s"), TimeElapsedColumn(),
                    console=console, disable=not (progress and ctx.is_main), transient=False)
     last_epoch = cfg.epochs if stop_after_epoch is None else min(cfg.epochs, start_epoch + stop_after_epoch)
+    if start_epoch >= cfg.epochs and ctx.is_main:
+        console.print(f"run {out} already finished its {cfg.epochs} epochs; nothing to do", highlight=False)
     with bar:
         for epoch in range(start_epoch, last_epoch):
             row = _train_epoch(model, model_ddp, loader, sampler, samples, optimizer, scheduler, scaler, amp_dtype,
