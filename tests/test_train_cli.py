@@ -66,9 +66,9 @@ def test_bad_input_one_line_exit_2_nothing_lost(tmp_path):
     assert (run / "notes.txt").read_text() == "mine"
 
     ckpt = tmp_path / "hrnet.pth"  # a checkpoint of another architecture
-    from transpose_live.models.factory import create_model
+    from transpose_live.training.model_setup import make_model
 
-    torch.save(create_model("hrnet_w32").state_dict(), ckpt)
+    torch.save(make_model("hrnet_w32").state_dict(), ckpt)
     args = train_args(ann, tmp_path / "r3")
     args[args.index("random")] = str(ckpt)
     assert_one_line_error(cli(*args), "does not fit")
@@ -77,7 +77,7 @@ def test_bad_input_one_line_exit_2_nothing_lost(tmp_path):
     from transpose_live.training.run_dir import save_checkpoint
 
     mpii_ckpt = tmp_path / "mpii16.pth"  # what `train` writes for MPII data (meta + 16-channel head)
-    save_checkpoint(mpii_ckpt, create_model("tp_r_a3", num_keypoints=16, input_size=(64, 64)).state_dict(),
+    save_checkpoint(mpii_ckpt, make_model("tp_r_a3", 16, (64, 64)).state_dict(),
                     {"model": "tp_r_a3", "input_size": [64, 64], "heatmap_size": [16, 16], **MPII16.to_meta()})
     ev = cli("eval", "--images", VAL_IMG, "--annotations", ann, "--gt-boxes", "--weights", mpii_ckpt,
              "--device", "cpu")

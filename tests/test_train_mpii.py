@@ -72,11 +72,11 @@ def test_finetune_17_to_16_raises_pckh(tmp_path):
 
     entries = json.loads(coco_to_mpii(VAL_ANN, tmp_path / "all.json").read_text())
     (tmp_path / "mpii.json").write_text(json.dumps(entries[:6]))
-    from transpose_live.models.factory import create_model
+    from transpose_live.training.model_setup import make_model
 
     torch.manual_seed(1)
     ckpt = tmp_path / "coco17.pth"
-    torch.save(create_model("tp_r_a3").state_dict(), ckpt)
+    torch.save(make_model("tp_r_a3").state_dict(), ckpt)
     ds = load_dataset(tmp_path / "mpii.json", VAL_IMG, (64, 64))
     torch.manual_seed(0)  # the run below seeds the same way before building its model
     before_model, _ = build_training_model("tp_r_a3", 16, (64, 64), str(ckpt))

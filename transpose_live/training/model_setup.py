@@ -74,15 +74,28 @@ def transfer_weights(model: nn.Module, state: dict[str, torch.Tensor], source: s
     return TransferReport(len(fits), total, missed, source)
 
 
-def build_training_model(name: str, num_keypoints: int, input_size: tuple[int, int], init: str,
-                         dropout: float | None = None) -> tuple[nn.Module, TransferReport]:
-    from transpose_live.models.download import resolve_official
+def make_model(name: str, num_keypoints: int = 17, input_size: tuple[int, int] | None = None) -> nn.Module:
+    """Registry architecture `name` with `num_keypoints` output maps for crops of input_size (H, W); random init.
+
+    The one place training creates architectures (through `models.factory.create_model`)."""
     from transpose_live.models.factory import create_model
 
+    return create_model(name, num_keypoints=num_keypoints, input_size=input_size)
+
+
+def official_checkpoint(name: str) -> Path:
+    """Path of the official checkpoint of `name` (local folder, cache, else download)."""
+    from transpose_live.models.download import resolve_official
+
+    return resolve_official(name)
+
+
+def build_training_model(name: str, num_keypoints: int, input_size: tuple[int, int], init: str,
+                         dropout: float | None = None) -> tuple[nn.Module, TransferReport]:
     check_input_size(name, input_size)
-    model = create_model(name, num_keypoints=num_keypoints, input_size=input_size)
+    model = make_model(name, num_keypoints, input_size)
     if str(init).strip().lower() == "official":
-        path = resolve_official(name)
+        path = official_checkpoint(name)
         state, source = init_state(str(path))
         source = f"official {path.name}"
     else:

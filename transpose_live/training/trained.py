@@ -28,7 +28,7 @@ def load_trained(path: str | Path) -> TrainedModel | None:
     """The model of a training checkpoint (strict key/shape check), or None when `path` has no training meta."""
     from transpose_live.models import model_info
     from transpose_live.models.checkpoint import check_state_dict, read_checkpoint
-    from transpose_live.models.factory import create_model
+    from transpose_live.training.model_setup import make_model
 
     if not Path(path).is_file():
         return None
@@ -37,7 +37,7 @@ def load_trained(path: str | Path) -> TrainedModel | None:
         return None
     name = meta["model"]
     size = tuple(int(v) for v in meta["input_size"])
-    module = create_model(name, num_keypoints=len(meta["keypoint_names"]), input_size=size)
+    module = make_model(name, len(meta["keypoint_names"]), size)
     state = read_checkpoint(path)
     check_state_dict(module, state, name)
     module.load_state_dict(state)
