@@ -127,7 +127,7 @@ def _coco_records(data: dict, path: Path, images_dir: Path, input_size) -> PoseD
         x1, y1 = max(0.0, x), max(0.0, y)
         x2, y2 = x + max(0.0, w), y + max(0.0, h)
         if img.get("width") and img.get("height"):
-            x2, y2 = min(float(img["width"]) - 1, x2), min(float(img["height"]) - 1, y2)
+            x2, y2 = min(float(img["width"]), x2), min(float(img["height"]), y2)  # as evaluation.gt_person_boxes
         if x2 <= x1 or y2 <= y1:
             continue
         center, scale = box_to_center_scale(torch.tensor([[x1, y1, x2 - x1, y2 - y1]], dtype=torch.float64), aspect)
