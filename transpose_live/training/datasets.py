@@ -133,6 +133,9 @@ def _coco_records(data: dict, path: Path, images_dir: Path, input_size) -> PoseD
         center, scale = box_to_center_scale(torch.tensor([[x1, y1, x2 - x1, y2 - y1]], dtype=torch.float64), aspect)
         records.append(PersonRecord(images_dir / img["file_name"], joints, center[0].numpy(), scale[0].numpy(),
                                     int(img["id"]), {"area": float(ann.get("area", (x2 - x1) * (y2 - y1)))}))
+    if not any(isinstance(a, dict) and a.get("category_id") == cat.get("id") for a in data["annotations"]):
+        raise UserError(f"annotation file {path} has no annotations of its keypoint category "
+                        f"{cat.get('name', '?')!r} (id {cat.get('id')})")
     if not records:
         raise UserError(f"annotation file {path} has no person annotations with {n} keypoints "
                         f"({with_keypoints} with keypoints but no usable box)" if with_keypoints else
