@@ -97,3 +97,93 @@ def one_line_error(capsys, code, rc, needle):
     assert rc == code, err
     assert err.startswith("error: ") and err.count("\n") == 1 and needle in err, err
     assert "Traceback" not in err and "\x1b" not in err
+
+
+# --- training data: small COCO subsets and a COCO-17 -> MPII-16 converter ------------------
+
+def coco_subset(src, dst, image_ids) -> Path:
+    """A COCO keypoint file holding only `image_ids` (their images and annotations)."""
+    import json
+
+    data = json.loads(Path(src).read_text())
+    keep = set(image_ids)
+    data = dict(data, images=[i for i in data["images"] if i["id"] in keep],
+                annotations=[a for a in data["annotations"] if a["image_id"] in keep])
+    Path(dst).write_text(json.dumps(data))
+    return Path(dst)
+
+
+def single_person_images(annotations, min_keypoints: int = 12, count: int = 4) -> list[int]:
+    """Ids of the images holding exactly one (non-crowd) annotated person with many keypoints, largest first."""
+    import json
+
+    data = json.loads(Path(annotations).read_text())
+    per_image: dict[int, list] = {}
+    for a in data["annotations"]:
+        per_image.setdefault(a["image_id"], []).append(a)
+    good = [(anns[0]["area"], i) for i, anns in per_image.items()
+            if len(anns) == 1 and not anns[0]["iscrowd"] and anns[0]["num_keypoints"] >= min_keypoints]
+    return [i for _, i in sorted(good, reverse=True)[:count]]
+
+
+def coco_to_mpii(src, dst, min_keypoints: int = 8) -> Path:
+    """COCO-17 people -> MPII-16 HRNet-style JSON (1-based joints, center, scale, joints_vis, headbox).
+
+    Ankles..wrists map one to one; pelvis/thorax are hip/shoulder midpoints; the head centre is the mean
+    of the visible face points, upper_neck halfway from thorax to it, head_top 0.6 of that step beyond it;
+    the head box is a square of 0.6 x shoulder width (or bbox height / 6) around the head centre.
+    center/scale are chosen so that the MPII loader's +15*scale shift and x1.25 padding give the COCO crop.
+    """
+    import json
+
+    data = json.loads(Path(src).read_text())
+    names = {i["id"]: i["file_name"] for i in data["images"]}
+    direct = {0: 16, 1: 14, 2: 12, 3: 11, 4: 13, 5: 15, 10: 10, 11: 8, 12: 6, 13: 5, 14: 7, 15: 9}
+    out = []
+    for a in data["annotations"]:
+        if a["iscrowd"] or a["num_keypoints"] < min_keypoints:
+            continue
+        k = np.asarray(a["keypoints"], np.float64).reshape(17, 3)
+        vis = k[:, 2] > 0
+        joints = np.zeros((16, 2))
+        jv = np.zeros(16)
+        for m, c in direct.items():
+            joints[m], jv[m] = k[c, :2], vis[c]
+        if vis[11] and vis[12]:
+            joints[6], jv[6] = (k[11, :2] + k[12, :2]) / 2, 1
+        if not (vis[5] and vis[6]) or not vis[:5].any():
+            continue
+        thorax = (k[5, :2] + k[6, :2]) / 2
+        head = k[:5][vis[:5], :2].mean(axis=0)
+        joints[7], jv[7] = thorax, 1
+        joints[8], jv[8] = thorax + 0.5 * (head - thorax), 1
+        joints[9], jv[9] = head + 0.6 * (head - thorax), 1
+        side = 0.6 * float(np.linalg.norm(k[5, :2] - k[6, :2])) or a["bbox"][3] / 6
+        x, y, w, h = a["bbox"]
+        s = max(h, w) / 200.0
+        center = [x + w / 2 + 1, y + h / 2 - 15 * s + 1]
+        out.append({
+            "image": names[a["image_id"]], "center": center, "scale": s,
+            "joints": (joints + 1).tolist(), "joints_vis": jv.astype(int).tolist(),
+            "headbox": [head[0] - side / 2, head[1] - side / 2, head[0] + side / 2, head[1] + side / 2],
+        })
+    Path(dst).write_text(json.dumps(out))
+    return Path(dst)
+
+
+def cli(*args, timeout=600):
+    """`transpose-live ARGS` in a subprocess on one torch thread (the CI machine has 2 shared cores)."""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    return subprocess.run([sys.executable, "-m", "transpose_live", *map(str, args)], capture_output=True, text=True,
+                          timeout=timeout, env=env)
+
+
+def train_args(ann, out, *extra, images=COCO_MINI / "val2017"):
+    """`train` arguments for a quick tp_r_a3 run from random weights at 64x48 (extra options override)."""
+    return ["train", "--model", "tp_r_a3", "--train-images", images, "--train-annotations", ann, "--init", "random",
+            "--epochs", "1", "--batch-size", "2", "--input-size", "64x48", "--device", "cpu", "--workers", "0",
+            "--threads", "1", "--no-progress", "--out", out, *extra]

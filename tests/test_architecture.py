@@ -16,7 +16,7 @@ LAYERS = {
     "ultralytics_env": 0,
     "models": 1, "media": 1,
     "engine": 2, "tracking": 2,
-    "pipeline": 3, "evaluation": 3, "explain": 3,
+    "pipeline": 3, "evaluation": 3, "explain": 3, "training": 3, "labelling": 3,
     "bench": 4,
     "cli": 5, "__main__": 5, "__init__": 5,
 }

@@ -18,11 +18,13 @@ def _register_all() -> None:
         bench_cmd,
         eval_cmd,
         explain_cmd,
+        label_cmd,
         models_cmd,
         run_cmds,
+        train_cmd,
     )
 
-    for module in (models_cmd, run_cmds, bench_cmd, eval_cmd, explain_cmd):
+    for module in (models_cmd, run_cmds, bench_cmd, eval_cmd, explain_cmd, train_cmd, label_cmd):
         module.register(app)
 
 

@@ -33,12 +33,17 @@ def eval_command(
     metrics_out: Optional[Path] = typer.Option(None, "--metrics-out", help="Write the ten metrics (and run facts) as JSON."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show the progress bar."),
 ) -> None:
-    """COCO keypoint evaluation (pycocotools) with ground-truth or detector boxes."""
+    """COCO keypoint evaluation (pycocotools) with ground-truth or detector boxes; PCKh on MPII JSON annotations."""
     from transpose_live.evaluation.boxes_source import count_boxes, detection_person_boxes, gt_person_boxes, load_coco
     from transpose_live.evaluation.evaluate import evaluate_dataset, metrics_table, write_metrics
     from transpose_live.evaluation.results import write_results
 
     console = Console()
+    from transpose_live.cli.eval_trained import is_mpii_file, run_mpii_eval, trained_estimator
+
+    if is_mpii_file(annotations):
+        run_mpii_eval(images, annotations, weights, device, flip_test, decoder, batch, metrics_out, console)
+        return
     if (boxes is None) == (not gt_boxes):
         raise UserError("choose the boxes: --boxes detections.json or --gt-boxes (one of them)")
     if not images.is_dir():
@@ -56,7 +61,9 @@ def eval_command(
     else:
         person_boxes = detection_person_boxes(boxes, det_thr=det_thr, image_ids=list(coco.imgs))
         box_kind = f"detections {boxes.name} (score >= {det_thr:g})"
-    estimator = _make_estimator(model, weights, device, half, flip_test, decoder, batch)
+    estimator = trained_estimator(weights, device, half, flip_test, decoder, batch) \
+        or _make_estimator(model, weights, device, half, flip_test, decoder, batch)
+    model = estimator.spec.name
     console.print(
         f"{model} ({weights}) on {estimator.device}, {'fp16' if estimator.half else 'fp32'}, "
         f"flip test {'on' if flip_test else 'off'}; {_image_count(coco, max_images)} images, {count_boxes(person_boxes)} {box_kind}",

@@ -45,9 +45,13 @@ class PoseEstimator:
     def from_module(cls, module: nn.Module, name: str, device="cpu", half: bool | None = None,
                     flip_test: bool = True, decoder: str = "dark", max_batch: int = 64, compile: bool = False,
                     channels_last: bool | None = None) -> "PoseEstimator":
-        """Wrap an already-built model of registry name `name` (the module is moved/cast in place)."""
+        """Wrap an already-built model of registry name `name` (the module is moved/cast in place).
+
+        name may also be a `ModelSpec` (e.g. a trained model's spec with its own input size).
+        """
         self = cls.__new__(cls)
-        self._setup(module, model_info(name), device, half, flip_test, decoder, max_batch, compile, channels_last)
+        spec = name if isinstance(name, ModelSpec) else model_info(name)
+        self._setup(module, spec, device, half, flip_test, decoder, max_batch, compile, channels_last)
         return self
 
     def _setup(self, module, spec: ModelSpec, device, half, flip_test, decoder, max_batch, compile, channels_last):

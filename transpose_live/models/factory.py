@@ -8,6 +8,7 @@ from typing import Callable
 import torch
 from torch import nn
 
+from transpose_live.keypoints import NUM_KEYPOINTS
 from transpose_live.models.baselines import PoseHRNet, SimpleBaseline
 from transpose_live.models.checkpoint import load_checkpoint
 from transpose_live.models.download import download_official
@@ -23,10 +24,11 @@ BUILDERS: dict[str, Callable[..., nn.Module]] = {
 }
 
 
-def create_model(name: str | ModelSpec) -> nn.Module:
-    """The architecture with random initialisation (no weights loaded)."""
+def create_model(name: str | ModelSpec, num_keypoints: int = NUM_KEYPOINTS) -> nn.Module:
+    """The architecture with random initialisation (no weights loaded); `num_keypoints` heatmaps
+    (COCO's 17 unless a training run says otherwise)."""
     spec = name if isinstance(name, ModelSpec) else model_info(name)
-    return BUILDERS[spec.family](**spec.arch, input_size=spec.input_size)
+    return BUILDERS[spec.family](**spec.arch, input_size=spec.input_size, num_keypoints=num_keypoints)
 
 
 def resolve_weights(spec: ModelSpec, weights: str | Path | None) -> Path | None:
