@@ -38,3 +38,12 @@ def yolo():
     from ultralytics import YOLO
 
     return YOLO(str(DETECTOR_WEIGHTS))
+
+
+@pytest.fixture(scope="session")
+def common(filled_checkpoint):
+    """CLI options of the run commands: tp_r_a3 with fill.py weights, CPU, the shared YOLO11n-pose as
+    person detector, no progress bar."""
+    require_shared(DETECTOR_WEIGHTS)
+    return ["--model", "tp_r_a3", "--weights", str(filled_checkpoint("tp_r_a3")), "--device", "cpu",
+            "--detector-weights", str(DETECTOR_WEIGHTS), "--no-progress"]

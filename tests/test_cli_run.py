@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 import pytest
 
-from helpers import CLIPS, COCO_MINI, DETECTOR_WEIGHTS, count_frames, one_line_error, require_shared, sort_boxes, write_clip, yolo_boxes
+from helpers import CLIPS, COCO_MINI, count_frames, one_line_error, require_shared, sort_boxes, write_clip, yolo_boxes
 from transpose_live.cli import main
 
 CLIP_FRAMES = 5
@@ -28,14 +28,6 @@ def clip(tmp_path_factory):
     path = tmp_path_factory.mktemp("clip") / "exercise5.mp4"
     write_clip(path, CLIPS / "exercise.avi", CLIP_FRAMES)
     return path
-
-
-@pytest.fixture(scope="module")
-def common(filled_checkpoint):
-    """Options: tp_r_a3 with fill.py weights, CPU, the shared YOLO11n-pose as person detector."""
-    require_shared(DETECTOR_WEIGHTS)
-    return ["--model", "tp_r_a3", "--weights", str(filled_checkpoint("tp_r_a3")), "--device", "cpu",
-            "--detector-weights", str(DETECTOR_WEIGHTS), "--no-progress"]
 
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from helpers import CLIPS, COCO_MINI, DETECTOR_WEIGHTS, count_frames, one_line_error, require_shared, write_clip
+from helpers import CLIPS, COCO_MINI, count_frames, one_line_error, require_shared, write_clip
 from transpose_live.cli import main
 
 
@@ -29,13 +29,6 @@ def clip(tmp_path_factory):
     path = tmp_path_factory.mktemp("clip") / "exercise.mp4"
     write_clip(path, CLIPS / "exercise.avi", 60)
     return path
-
-
-@pytest.fixture(scope="module")
-def common(filled_checkpoint):
-    require_shared(DETECTOR_WEIGHTS)
-    return ["--model", "tp_r_a3", "--weights", str(filled_checkpoint("tp_r_a3")), "--device", "cpu",
-            "--detector-weights", str(DETECTOR_WEIGHTS), "--no-progress"]
 
 
 @pytest.fixture()

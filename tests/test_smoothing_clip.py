@@ -7,7 +7,6 @@ runs through the same pipeline to check ids and jump following on its (jumpy) ke
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pytest

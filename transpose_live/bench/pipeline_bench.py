@@ -11,7 +11,6 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-import numpy as np
 from rich.table import Table
 
 from transpose_live.engine import PoseEstimator

@@ -12,7 +12,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from transpose_live.cli.options import DeviceOpt, HalfOpt, weights_arg
 from transpose_live.errors import UserError
 from transpose_live.tables import print_table
-from transpose_live.tables import print_table
 from transpose_live.models.registry import ATTENTION_IMPLS
 from transpose_live.paths import OutputGuard, write_atomic
 

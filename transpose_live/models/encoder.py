@@ -16,7 +16,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from transpose_live.models.registry import ATTENTION_IMPLS
 
 
 
