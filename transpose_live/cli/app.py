@@ -15,6 +15,7 @@ app = typer.Typer(
 
 def _register_all() -> None:
     from transpose_live.cli import (  # noqa: PLC0415
+        batch_cmd,
         bench_cmd,
         eval_cmd,
         explain_cmd,
@@ -22,7 +23,7 @@ def _register_all() -> None:
         run_cmds,
     )
 
-    for module in (models_cmd, run_cmds, bench_cmd, eval_cmd, explain_cmd):
+    for module in (models_cmd, run_cmds, batch_cmd, bench_cmd, eval_cmd, explain_cmd):
         module.register(app)
 
 

@@ -218,6 +218,9 @@ def _with_run_options(kind: str):
     return decorate
 
 
+with_run_options, attention_index = _with_run_options, _attention_index  # public for cli/batch_cmd.py
+
+
 def register(app: typer.Typer) -> None:
     """Adds `webcam`, `video` and `image` to the app."""
 
