@@ -47,9 +47,10 @@ class _Entry:
 
 def run_batch(items: list[InputFile], out_dir: str | Path, options: dict, *, render: bool = False,
               ray: str | None = None, workers: int | None = None, gpus_per_worker: float | None = None,
-              progress: bool = True, console=None) -> BatchReport:
+              threads: int | None = None, progress: bool = True, console=None) -> BatchReport:
     """Runs every input not already done with these options; returns the report (also written to
     `out_dir/summary.json|csv`). ray: None for the local pool, else `auto` or a cluster address.
+    threads: CPU threads per worker (default: the cores, or the cluster's CPUs, split between workers).
     options: the resolved run options (`jobs.OUTPUT_OPTIONS`). SIGINT/SIGTERM stop the batch:
     running inputs are abandoned (their `.part` files deleted or left, never renamed) and
     `report.interrupted` holds the signal; a rerun picks them up."""
@@ -66,7 +67,7 @@ def run_batch(items: list[InputFile], out_dir: str | Path, options: dict, *, ren
     report = BatchReport(out_dir, ohash, record)
     try:
         if pending:
-            executor, started_ray = _make_executor(options, ray, workers, gpus_per_worker, len(pending))
+            executor, started_ray = _make_executor(options, ray, workers, gpus_per_worker, threads, len(pending))
             report.executor, report.workers, report.threads_per_worker = executor.name, executor.slots, executor.threads
             try:
                 report.interrupted = _drive(executor, entries, pending, manifest, ohash, out_dir, progress, console)
@@ -122,7 +123,7 @@ def _plan(items, out_dir, ohash, render, manifest):
     return entries, pending
 
 
-def _make_executor(options, ray, workers, gpus_per_worker, n_pending):
+def _make_executor(options, ray, workers, gpus_per_worker, threads, n_pending):
     device = str(options.get("device") or "auto")
     if ray:
         from transpose_live.batch.ray_executor import RayExecutor, cluster_resources, connect
@@ -133,7 +134,7 @@ def _make_executor(options, ray, workers, gpus_per_worker, n_pending):
         per_gpu = (gpus_per_worker if gpus_per_worker is not None else 1.0) if gpus else 0.0
         n = workers or (max(1, int(gpus / per_gpu)) if per_gpu else max(1, int(cpus) // 2))
         n = min(n, n_pending)
-        threads = max(1, int(cpus) // n) if not per_gpu else max(1, int(cpus) // n)
+        threads = threads or max(1, int(cpus) // n)
         return RayExecutor(options, n, threads, gpus_per_worker=per_gpu), started
     gpus = _local_gpus(device)
     devices = None
@@ -145,7 +146,7 @@ def _make_executor(options, ray, workers, gpus_per_worker, n_pending):
     else:
         n = workers or max(1, available_cores() // 2)
     n = min(n, n_pending)
-    return LocalExecutor(options, n, threads_per_worker(n), devices), False
+    return LocalExecutor(options, n, threads or threads_per_worker(n), devices), False
 
 
 def _local_gpus(device: str) -> int:
@@ -200,6 +201,7 @@ def _drive(executor, entries, pending: deque, manifest: Manifest, ohash, out_dir
     def on_outcome(slot, out):
         e = busy.pop(slot)
         free.append(slot)
+        e.attempts = max(e.attempts, 1)  # a failure before the worker's start event is still a try
         status = out.get("status")
         if status == "setup-error":
             raise UserError(f"a worker could not load the models: {out.get('error')}")

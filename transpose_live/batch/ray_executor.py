@@ -78,8 +78,11 @@ class _Events:
 class _Actor:
     """The Ray actor: a BatchWorker whose progress goes to the driver's `_Events` actor."""
 
-    def __init__(self, options: dict, threads: int | None, events) -> None:
-        self.events = events
+    def __init__(self, options: dict, threads: int | None, events_name: str) -> None:
+        import ray
+
+        # looked up by name: a handle passed as an argument would pin it in the object store
+        self.events = ray.get_actor(events_name)
         self.worker = BatchWorker(options, threads, report=self._report)
 
     def _report(self, event: dict) -> None:
@@ -99,7 +102,10 @@ class RayExecutor:
         ray = import_ray()
         self._ray = ray
         self.options, self.slots, self.threads = options, slots, threads
-        self._events = ray.remote(num_cpus=0)(_Events).remote()
+        import uuid
+
+        self._events_name = f"transpose-live-batch-events-{uuid.uuid4().hex[:12]}"
+        self._events = ray.remote(num_cpus=0)(_Events).options(name=self._events_name).remote()
         self._actor_cls = ray.remote(
             num_cpus=threads or 1, num_gpus=gpus_per_worker or 0,
             max_restarts=MAX_ATTEMPTS - 1, max_task_retries=MAX_ATTEMPTS - 1,
@@ -108,7 +114,7 @@ class RayExecutor:
         self._refs: dict = {}
 
     def _new_actor(self):
-        return self._actor_cls.remote(self.options, self.threads, self._events)
+        return self._actor_cls.remote(self.options, self.threads, self._events_name)
 
     def submit(self, slot: int, job: dict) -> None:
         self._refs[self._actors[slot].run.remote(job)] = slot

@@ -25,6 +25,7 @@ def register(app: typer.Typer) -> None:
         out_dir: Path = typer.Option(..., "--out-dir", help="Outputs mirror the input tree here, with manifest.jsonl and summary.json/csv."),
         ray: Optional[str] = typer.Option(None, "--ray", help="Run on Ray: auto (this machine's cluster, else a local one) or a cluster ADDRESS (host:port)."),
         workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Worker processes (one model each). Default: one per GPU, else cores // 2."),
+        threads: Optional[int] = typer.Option(None, "--threads", min=1, help="CPU threads per worker. Default: the cores (on Ray: the cluster's CPUs) split between the workers."),
         gpus_per_worker: Optional[float] = typer.Option(None, "--gpus-per-worker", min=0.0, help="GPUs each worker asks for (fractions share a GPU). Default 1 when there are GPUs."),
         render: bool = typer.Option(False, "--render/--no-render", help="Also write the rendered mp4 (images: the rendered image) of each input."),
     ) -> None:
@@ -40,7 +41,7 @@ def register(app: typer.Typer) -> None:
             import_ray()  # one line on how to install it when it is missing
         items = expand_inputs(inputs, exclude=out_dir)
         report = run_batch(items, out_dir, options, render=render, ray=ray, workers=workers,
-                           gpus_per_worker=gpus_per_worker, progress=opts.progress, console=console)
+                           gpus_per_worker=gpus_per_worker, threads=threads, progress=opts.progress, console=console)
         console.print(report.throughput(), soft_wrap=True, highlight=False, markup=False)
         console.print(f"wrote {report.out_dir / 'summary.json'}, summary.csv and manifest.jsonl",
                       soft_wrap=True, highlight=False, markup=False)
