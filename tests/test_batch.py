@@ -228,3 +228,32 @@ def test_worker_killed_mid_input_is_retried(executor, archive, common, expected,
     rec = next(iter(latest(out).values()))
     assert rec["status"] == "done" and rec["attempts"] == 2 and rec["worker"] != f"{rec['worker'].split(':')[0]}:{pid}"
     assert part_files(out) == []
+
+
+def test_inputs_folders_globs_lists_and_the_output_folder(tmp_path):
+    from transpose_live.batch import expand_inputs
+    from transpose_live.errors import UserError
+
+    root = tmp_path / "arch"
+    for rel in ("a.mp4", "b/c.avi", "b/d.jpg", "b/notes.md", "b/.hidden.mp4", "out/x.mp4", "e/f.mkv"):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(b"x")
+    listing = tmp_path / "list.txt"
+    listing.write_text("# clips\narch/e/f.mkv\n\narch/missing.mp4\n")
+    items = expand_inputs([root, str(root / "b" / "*.avi"), listing, root / "a.mp4"], exclude=root / "out")
+    assert [i.path.relative_to(root).as_posix() for i in items] == ["a.mp4", "b/c.avi", "b/d.jpg", "e/f.mkv",
+                                                                    "missing.mp4"]
+    assert [i.rel.as_posix() for i in items] == ["a.mp4", "b/c.avi", "b/d.jpg", "e/f.mkv", "missing.mp4"]
+    assert [i.kind for i in items] == ["video", "video", "image", "video", "video"]
+    assert [i.rel.as_posix() for i in expand_inputs([root / "b" / "c.avi"])] == ["c.avi"]
+    for bad in ([tmp_path / "nope"], [str(tmp_path / "*.mov")]):
+        with pytest.raises(UserError):
+            expand_inputs(bad)
+
+
+def test_ray_option_without_ray_says_how_to_install(archive, common, tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` raises ImportError
+    rc = main(["batch", str(archive), "--out-dir", str(tmp_path / "out"), "--ray", "auto", *common])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and "pip install" in err and "[ray]" in err, err
+    assert not (tmp_path / "out").exists()

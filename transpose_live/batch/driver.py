@@ -295,7 +295,8 @@ class _Bar:
 
 def _row(e: _Entry, out_dir: Path) -> dict:
     r = e.result
-    return {"input": str(e.item.path), "status": e.status if e.status != "pending" else "interrupted",
+    finished = e.status in ("done", "skipped", "failed")
+    return {"input": str(e.item.path), "status": e.status if finished else "interrupted",
             "frames": int(r.get("frames") or 0), "persons": int(r.get("persons") or 0),
             "seconds": float(r.get("seconds") or 0.0), "attempts": e.attempts,
             "json": str(e.outputs["json"]), "render": str(e.outputs.get("render", "")),

@@ -38,6 +38,11 @@ _WORKER: BatchWorker | None = None
 
 def _init_local_worker(options: dict, threads: int | None, events) -> None:
     global _WORKER
+    import signal
+
+    # Ctrl-C in a terminal reaches the whole process group: only the driver acts on it (it then
+    # SIGTERMs the busy workers, whose pipeline stops cleanly).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _WORKER = BatchWorker(options, threads, report=events.put)
 
 
