@@ -129,12 +129,14 @@ def _make_executor(options, ray, workers, gpus_per_worker, threads, n_pending):
         from transpose_live.batch.ray_executor import RayExecutor, cluster_resources, connect
 
         started = connect(ray, num_cpus=available_cores())
-        res = cluster_resources()
-        cpus, gpus = float(res.get("CPU", 1)), float(res.get("GPU", 0)) if device != "cpu" else 0.0
+        res, node_cpus = cluster_resources()
+        cpus = float(res.get("CPU", 1))
+        gpus = float(res.get("GPU", 0)) if device != "cpu" else 0.0
         per_gpu = (gpus_per_worker if gpus_per_worker is not None else 1.0) if gpus else 0.0
         n = workers or (max(1, int(gpus / per_gpu)) if per_gpu else max(1, int(cpus) // 2))
         n = min(n, n_pending)
-        threads = threads or max(1, int(cpus) // n)
+        # an actor must fit on one node: never ask for more CPUs than the biggest node has
+        threads = min(threads or max(1, int(cpus) // n), max(1, int(node_cpus)))
         return RayExecutor(options, n, threads, gpus_per_worker=per_gpu), started
     gpus = _local_gpus(device)
     devices = None
@@ -180,7 +182,7 @@ def _drive(executor, entries, pending: deque, manifest: Manifest, ohash, out_dir
     by_id = {e.index: e for e in entries}
     busy: dict[int, _Entry] = {}
     free = list(range(executor.slots))[::-1]
-    bar = _Bar(entries, console) if progress else None
+    bar = _Bar(entries, busy, console) if progress else None
 
     def rel_outputs(e):
         return {k: os.path.relpath(v, out_dir) for k, v in e.outputs.items()}
@@ -205,6 +207,9 @@ def _drive(executor, entries, pending: deque, manifest: Manifest, ohash, out_dir
         status = out.get("status")
         if status == "setup-error":
             raise UserError(f"a worker could not load the models: {out.get('error')}")
+        if status == "interrupted" and not stop.is_set():
+            status = "lost"  # a worker stopped by someone else's signal: like a dead worker
+            out = {**out, "retry": True}
         if status == "lost":
             e.lost += 1
             if out.get("retry") and e.lost < MAX_ATTEMPTS and not stop.is_set():
@@ -221,10 +226,11 @@ def _drive(executor, entries, pending: deque, manifest: Manifest, ohash, out_dir
         manifest.record(e.item.path, ohash, e.stat, e.status, frames=out.get("frames", 0),
                         persons=out.get("persons", 0), seconds=out.get("seconds", 0.0), error=out.get("error"),
                         attempts=e.attempts, worker=e.worker, outputs=rel_outputs(e) if e.status == "done" else {})
-        if e.status == "failed" and bar is not None:
-            bar.note(f"failed: {e.item.path}: {out.get('error')}")
-        elif e.status == "failed":
-            console.print(f"failed: {e.item.path}: {out.get('error')}", soft_wrap=True, highlight=False, markup=False)
+        if bar is not None:
+            bar.finished(e)
+        if e.status == "failed":
+            line = f"failed: {e.item.path}: {out.get('error')}"
+            bar.note(line) if bar is not None else console.print(line, soft_wrap=True, highlight=False, markup=False)
 
     interrupted = False
     try:
@@ -255,17 +261,22 @@ def _drive(executor, entries, pending: deque, manifest: Manifest, ohash, out_dir
 
 
 class _Bar:
-    """rich progress: inputs done / total, frames done / frames known so far, throughput."""
+    """rich progress: inputs finished / total, frames done / frames known so far, throughput.
+    Totals of finished inputs are kept as they finish, so an update costs O(busy workers)."""
 
-    def __init__(self, entries, console) -> None:
+    REFRESH_S = 0.5
+
+    def __init__(self, entries, busy: dict, console) -> None:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-        self.entries = entries
-        self.t0 = time.perf_counter()
+        self.busy = busy
+        self.t0 = self.last = time.perf_counter()
+        self.counts = {"done": 0, "failed": 0, "skipped": sum(e.status == "skipped" for e in entries)}
+        self.frames_done = self.persons_done = 0
         self.progress = Progress(TextColumn("[bold]{task.description:>6}"), BarColumn(), MofNCompleteColumn(),
                                  TextColumn("{task.fields[info]}"), TimeElapsedColumn(), console=console)
-        done = sum(e.status == "skipped" for e in entries)
-        self.inputs = self.progress.add_task("inputs", total=len(entries), completed=done, info=f"{done} skipped")
+        skipped = self.counts["skipped"]
+        self.inputs = self.progress.add_task("inputs", total=len(entries), completed=skipped, info=f"{skipped} skipped")
         self.frames = self.progress.add_task("frames", total=None, info="")
 
     def __enter__(self):
@@ -273,24 +284,32 @@ class _Bar:
         return self
 
     def __exit__(self, *exc):
-        self.update()
+        self.update(force=True)
         self.progress.stop()
 
     def note(self, text: str) -> None:
         self.progress.console.print(text, soft_wrap=True, highlight=False, markup=False)
 
-    def update(self) -> None:
-        finished = [e for e in self.entries if e.status in ("done", "failed", "skipped")]
-        active = [e for e in self.entries if e.status in ("running", "done")]
-        frames = sum(e.frames_seen for e in active)
-        persons = sum(e.result.get("persons", 0) for e in self.entries if e.status == "done")
-        known = sum(e.frames_total or e.frames_seen for e in active)
-        wall = max(time.perf_counter() - self.t0, 1e-6)
-        failed = sum(e.status == "failed" for e in self.entries)
-        skipped = sum(e.status == "skipped" for e in self.entries)
-        self.progress.update(self.inputs, completed=len(finished), info=f"{skipped} skipped, {failed} failed")
+    def finished(self, e: _Entry) -> None:
+        self.counts[e.status] = self.counts.get(e.status, 0) + 1
+        if e.status == "done":
+            self.frames_done += e.result.get("frames", 0)
+            self.persons_done += e.result.get("persons", 0)
+
+    def update(self, force: bool = False) -> None:
+        now = time.perf_counter()
+        if not force and now - self.last < self.REFRESH_S:
+            return
+        self.last = now
+        running = list(self.busy.values())
+        frames = self.frames_done + sum(e.frames_seen for e in running)
+        known = self.frames_done + sum(e.frames_total or e.frames_seen for e in running)
+        wall = max(now - self.t0, 1e-6)
+        c = self.counts
+        self.progress.update(self.inputs, completed=c["done"] + c["failed"] + c["skipped"],
+                             info=f"{c['skipped']} skipped, {c['failed']} failed")
         self.progress.update(self.frames, completed=frames, total=max(known, frames) or None,
-                             info=f"{frames / wall:.1f} frames/s, {persons / wall:.1f} persons/s")
+                             info=f"{frames / wall:.1f} frames/s, {self.persons_done / wall:.1f} persons/s")
 
 
 def _row(e: _Entry, out_dir: Path) -> dict:

@@ -57,8 +57,12 @@ def _loopback_only(ray) -> None:
         constants.ENABLE_RAY_CLUSTER = False
 
 
-def cluster_resources() -> dict:
-    return import_ray().cluster_resources()
+def cluster_resources() -> tuple[dict, float]:
+    """The cluster's total resources and the CPU count of its biggest live node."""
+    ray = import_ray()
+    nodes = [n for n in ray.nodes() if n.get("Alive")]
+    biggest = max((float(n.get("Resources", {}).get("CPU", 0)) for n in nodes), default=1.0)
+    return ray.cluster_resources(), biggest
 
 
 class _Events:
