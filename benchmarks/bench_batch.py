@@ -67,6 +67,7 @@ def main() -> None:
     opts = ["--model", args.model, "--weights", args.weights, "--device", args.device,
             "--detector-weights", args.detector_weights, "--no-progress"]
     rows = []
+    load_start = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         (tmp / "in").mkdir()
@@ -84,7 +85,8 @@ def main() -> None:
                  wall_s=round(r["wall_s"], 2))
     meta = {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(), "clips": args.clips,
             "frames_per_clip": args.frames, "model": args.model, "device": args.device,
-            "detector": Path(args.detector_weights).name, "load_average_before": os.getloadavg()}
+            "detector": Path(args.detector_weights).name, "load_average_start": load_start,
+            "load_average_end": os.getloadavg()}
     Path(args.out).mkdir(parents=True, exist_ok=True)
     (Path(args.out) / f"batch-{args.device}.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1) + "\n")
     print(f"{len(clips)} clips x {args.frames} frames = {frames} frames, {args.model}, {meta['detector']}, "

@@ -61,6 +61,8 @@ def register(app: typer.Typer) -> None:
 def resolve_options(opts: RunOptions, model_info) -> dict:
     """The run options a worker needs, checked here so mistakes are one line before any work."""
     spec = model_info(opts.model)
+    if opts.show:
+        raise UserError("batch runs without a window; drop --show (use video --show to watch one file)")
     if opts.smooth not in SMOOTHERS:
         raise UserError(f"unknown --smooth {opts.smooth!r}; use {', '.join(SMOOTHERS)}")
     if (opts.detector or "yolo").strip().lower() not in ("yolo", "auto", "none"):
