@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -18,7 +19,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from helpers import CLIPS, require_shared, write_clip
+from helpers import CLIPS, COCO_MINI, require_shared, write_clip
 from transpose_live.cli import main
 
 FRAMES = 8
@@ -27,12 +28,16 @@ SOURCES = {"exercise.mp4": "exercise.avi", "sub/squat.mp4": "squat.mp4", "sub/de
 
 @pytest.fixture(scope="module")
 def archive(tmp_path_factory) -> Path:
-    """root/exercise.mp4, root/sub/squat.mp4, root/sub/deeper/walk.mp4 (FRAMES frames each) + root/broken.mp4."""
+    """root/exercise.mp4, root/sub/squat.mp4, root/sub/deeper/walk.mp4 (FRAMES frames each), a COCO image
+    root/stills/*.jpg and root/broken.mp4."""
     root = tmp_path_factory.mktemp("archive")
     for rel, src in SOURCES.items():
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         write_clip(root / rel, require_shared(CLIPS / src), FRAMES)
     (root / "broken.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42 this is not a video" * 64)
+    still = sorted((require_shared(COCO_MINI) / "val2017").glob("*.jpg"))[0]
+    (root / "stills").mkdir()
+    shutil.copy(still, root / "stills" / still.name)
     return root
 
 
@@ -119,26 +124,29 @@ def test_batch_outputs_equal_video_and_bad_input_is_recorded(executor, archive, 
     rc = main(["batch", str(archive), "--out-dir", str(out), "--workers", "2", *THREADS, *extra, *common])
     err = capsys.readouterr().err
     assert rc == 1, err
-    assert "error: 1 of 4 inputs failed: broken.mp4" in err and "Traceback" not in err
-    assert f"3 done, 0 skipped, 1 failed | {3 * FRAMES} frames" in err and f"2 {executor} workers" in err
+    assert "error: 1 of 5 inputs failed: broken.mp4" in err and "Traceback" not in err
+    assert f"4 done, 0 skipped, 1 failed | {3 * FRAMES + 1} frames" in err and f"2 {executor} workers" in err
 
     found = outputs(out)
-    assert sorted(found) == sorted(SOURCES)  # the input tree, mirrored; nothing for the corrupt file
-    for rel, paths in found.items():
-        assert len(paths) == 1 and paths[0].read_bytes() == expected[rel], rel
+    (still,) = [rel for rel in found if rel.startswith("stills/")]
+    assert sorted(found) == sorted([*SOURCES, still])  # the input tree, mirrored; nothing for the corrupt file
+    for rel in SOURCES:
+        assert len(found[rel]) == 1 and found[rel][0].read_bytes() == expected[rel], rel
+    (record,) = [json.loads(line) for line in found[still][0].read_text().splitlines()]
+    assert record["image"] == Path(still).name and len(record["persons"]) == 1  # --detector none: the whole image
     assert part_files(out) == []
 
     summary = json.loads((out / "summary.json").read_text())
-    assert (summary["done"], summary["failed"], summary["skipped"], summary["frames"]) == (3, 1, 0, 3 * FRAMES)
+    assert (summary["done"], summary["failed"], summary["skipped"], summary["frames"]) == (4, 1, 0, 3 * FRAMES + 1)
     assert summary["executor"] == executor and summary["workers"] == 2
     assert [f["input"] for f in summary["failures"]] == [str(archive / "broken.mp4")]
     assert "cannot open video file" in summary["failures"][0]["error"]
     rows = (out / "summary.csv").read_text().splitlines()
-    assert rows[0].startswith("input,status,frames") and len(rows) == 5
+    assert rows[0].startswith("input,status,frames") and len(rows) == 6
     state = latest(out)
     assert {Path(i).name: r["status"] for (i, _), r in state.items()} == {
-        "exercise.mp4": "done", "squat.mp4": "done", "walk.mp4": "done", "broken.mp4": "failed"}
-    assert all(r["frames"] == FRAMES for r in state.values() if r["status"] == "done")
+        "exercise.mp4": "done", "squat.mp4": "done", "walk.mp4": "done", "broken.mp4": "failed", Path(still).name: "done"}
+    assert sorted(r["frames"] for r in state.values() if r["status"] == "done") == [1, FRAMES, FRAMES, FRAMES]
 
     if executor == "local":  # the same input with other options: kept apart, nothing overwritten
         before = {p: (p.stat().st_mtime_ns, p.read_bytes()) for paths in found.values() for p in paths}
