@@ -243,7 +243,7 @@ def test_inputs_folders_globs_lists_and_the_output_folder(tmp_path):
     from transpose_live.errors import UserError
 
     root = tmp_path / "arch"
-    for rel in ("a.mp4", "b/c.avi", "b/d.jpg", "b/notes.md", "b/.hidden.mp4", "out/x.mp4", "e/f.mkv"):
+    for rel in ("a.mp4", "b/c.avi", "b/d.jpg", "b/notes.md", "b/.hidden.mp4", "out/a.mp4.0123abcd.mp4", "e/f.mkv"):
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         (root / rel).write_bytes(b"x")
     listing = tmp_path / "list.txt"
@@ -254,6 +254,7 @@ def test_inputs_folders_globs_lists_and_the_output_folder(tmp_path):
     assert [i.rel.as_posix() for i in items] == ["a.mp4", "b/c.avi", "b/d.jpg", "e/f.mkv", "missing.mp4"]
     assert [i.kind for i in items] == ["video", "video", "image", "video", "video"]
     assert [i.rel.as_posix() for i in expand_inputs([root / "b" / "c.avi"])] == ["c.avi"]
+    assert "out/a.mp4.0123abcd.mp4" in [i.rel.as_posix() for i in expand_inputs([root])]  # only under --out-dir
     for bad in ([tmp_path / "nope"], [str(tmp_path / "*.mov")]):
         with pytest.raises(UserError):
             expand_inputs(bad)

@@ -9,17 +9,21 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from transpose_live.errors import UserError
-from transpose_live.pipeline.sources import IMAGE_SUFFIXES
+from transpose_live.images import IMAGE_SUFFIXES
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".ts",
                   ".mts", ".m2ts", ".3gp", ".ogv")
 MEDIA_SUFFIXES = VIDEO_SUFFIXES + IMAGE_SUFFIXES
 LIST_SUFFIXES = (".txt", ".lst", ".list")
 _GLOB_CHARS = "*?["
+# what batch writes: `<input name>.<8 hex options hash>[.part].<suffix>` (jobs.output_paths)
+_OUTPUT_NAME = re.compile(r"\.(" + "|".join(s[1:] for s in MEDIA_SUFFIXES) + r")\.[0-9a-f]{8}(\.part)?\.\w+$",
+                          re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -45,7 +49,7 @@ def expand_inputs(args: list[str | Path], exclude: Path | None = None) -> list[I
     glob its matches (`**` recurses); a .txt/.lst/.list file one path per line (relative to the
     list's folder; blank lines and # comments skipped; a listed file that is missing is kept and
     recorded as failed); any other existing file is taken as a
-    video. Files under `exclude` (the output folder) are never inputs. Outputs mirror the tree
+    video. Under `exclude` (the output folder), batch's own outputs are never inputs. Outputs mirror the tree
     below the common folder of all arguments. UserError if an argument matches nothing.
     """
     exclude = Path(exclude).resolve() if exclude is not None else None
@@ -55,7 +59,7 @@ def expand_inputs(args: list[str | Path], exclude: Path | None = None) -> list[I
     seen: set[Path] = set()
     unique: list[tuple[Path, Path]] = []
     for path, base in found:
-        if path in seen or (exclude is not None and path.is_relative_to(exclude)):
+        if path in seen or (exclude is not None and path.is_relative_to(exclude) and _OUTPUT_NAME.search(path.name)):
             continue
         seen.add(path)
         unique.append((path, base))

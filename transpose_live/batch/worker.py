@@ -87,11 +87,14 @@ class BatchWorker:
         return result
 
     def _run_pipeline(self, job: dict, temps: dict[str, Path]):
-        from transpose_live.pipeline import ImageSource, make_tracker, open_video, run_pipeline
+        from transpose_live.pipeline import ImageSource, open_video, run_pipeline
+        from transpose_live.pipeline.writers import CallbackWriter, ImageDirWriter, JsonlWriter, VideoWriter
+        from transpose_live.tracking import PoseTracker
 
         o = self.options
         for tmp in temps.values():
             tmp.parent.mkdir(parents=True, exist_ok=True)
+            _remove_stale_temporaries(tmp)
         image = job["kind"] == "image"
         source = ImageSource(job["input"]) if image else open_video(job["input"])
         self.report({"type": "start", "job": job["id"], "pid": self.pid, "host": self.host,
@@ -105,18 +108,27 @@ class BatchWorker:
                 progress["sent"] = now
                 self.report({"type": "frames", "job": job["id"], "done": progress["done"]})
 
+        # The writers commit to the `.part` names on close (also when interrupted); `run` renames
+        # those to the final names only after a complete run.
+        makers = [lambda: JsonlWriter(temps["json"])]
+        if "render" in temps:
+            makers.append((lambda: ImageDirWriter(self._image_dir(temps["render"]))) if image
+                          else (lambda: VideoWriter(temps["render"], source.fps, source.size)))
+        writers = []
         try:
-            tracker = make_tracker(o.get("smooth") or "one-euro")
+            tracker = PoseTracker(smooth=o.get("smooth") or "one-euro")
+            for make in makers:
+                writers.append(make())
         except BaseException:
+            for w in writers:
+                w.abort()
             source.close()
             raise
-        render = temps.get("render")
+        writers.append(CallbackWriter(on_result))
         run = run_pipeline(
-            source, self.estimator, self.detector, tracker=tracker, det_every=o.get("det_every", 1),
-            kpt_thr=o.get("kpt_thr", 0.3), max_persons=o.get("max_persons"), attention_keypoint=o.get("attention"),
-            json_out=temps["json"], video_out=render if render is not None and not image else None,
-            image_dir=self._image_dir(render) if render is not None and image else None,
-            on_result=on_result, progress=False, show=False,
+            source, self.estimator, self.detector, tracker=tracker, writers=writers,
+            det_every=o.get("det_every", 1), kpt_thr=o.get("kpt_thr", 0.3), max_persons=o.get("max_persons"),
+            attention_keypoint=o.get("attention"), show=False, progress=False, hud=not image,
         )
         self.report({"type": "frames", "job": job["id"], "done": progress["done"]})
         return run
@@ -137,9 +149,17 @@ class BatchWorker:
         return tmp
 
     def _remove(self, tmp: Path, key: str) -> None:
+        _remove_stale_temporaries(tmp)
         tmp.unlink(missing_ok=True)
         folder = self._image_dir(tmp)
         if key == "render" and folder.is_dir():
             for p in folder.iterdir():
                 p.unlink(missing_ok=True)
             folder.rmdir()
+
+
+def _remove_stale_temporaries(part: Path) -> None:
+    """The writers' own temporary siblings of `part` (`.name.<random>.partial.ext`) left behind by
+    a worker that was killed: removed before the input is run again."""
+    for stale in part.parent.glob(f".{part.stem}.*.partial{part.suffix}"):
+        stale.unlink(missing_ok=True)

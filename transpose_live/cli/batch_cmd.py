@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 
 from transpose_live.cli.options import weights_arg
-from transpose_live.cli.run_cmds import SMOOTHERS, RunOptions, attention_index, with_run_options
+from transpose_live.cli.run_cmds import RunOptions, attention_index, with_run_options
 from transpose_live.errors import UserError
 
 
@@ -60,6 +60,8 @@ def register(app: typer.Typer) -> None:
 
 def resolve_options(opts: RunOptions, model_info) -> dict:
     """The run options a worker needs, checked here so mistakes are one line before any work."""
+    from transpose_live.tracking import SMOOTHERS
+
     spec = model_info(opts.model)
     if opts.show:
         raise UserError("batch runs without a window; drop --show (use video --show to watch one file)")
