@@ -113,7 +113,8 @@ class BatchWorker:
         makers = [lambda: JsonlWriter(temps["json"])]
         if "render" in temps:
             makers.append((lambda: ImageDirWriter(self._image_dir(temps["render"]))) if image
-                          else (lambda: VideoWriter(temps["render"], source.fps, source.size)))
+                          else (lambda: VideoWriter(temps["render"], source.fps, source.size,
+                                                    audio=getattr(source, "audio", None))))
         writers = []
         try:
             tracker = PoseTracker(smooth=o.get("smooth") or "one-euro")
