@@ -91,6 +91,15 @@ def sort_boxes(boxes):
     return boxes[np.argsort(boxes[:, 0])]
 
 
+def lines_written(final) -> int:
+    """Lines written so far to an output still under its temporary name (`.NAME.<random>.partial.EXT`
+    beside `final`; the final name appears only when the output is complete)."""
+    final = Path(final)
+    for p in final.parent.glob(f".{final.stem}.*.partial{final.suffix}"):
+        return len(p.read_text().splitlines())
+    return 0
+
+
 def one_line_error(capsys, code, rc, needle):
     """The CLI returned `code` and printed exactly one line, "error: ...", containing `needle`."""
     err = capsys.readouterr().err

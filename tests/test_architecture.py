@@ -17,7 +17,7 @@ LAYERS = {
     "models": 1, "media": 1,
     "engine": 2, "tracking": 2,
     "pipeline": 3, "evaluation": 3, "explain": 3, "training": 3, "labelling": 3,
-    "bench": 4,
+    "bench": 4, "batch": 4,
     "cli": 5, "__main__": 5, "__init__": 5,
 }
 

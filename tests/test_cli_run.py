@@ -15,8 +15,18 @@ import time
 import cv2
 import numpy as np
 import pytest
+from helpers import (
+    CLIPS,
+    COCO_MINI,
+    count_frames,
+    lines_written,
+    one_line_error,
+    require_shared,
+    sort_boxes,
+    write_clip,
+    yolo_boxes,
+)
 
-from helpers import CLIPS, COCO_MINI, count_frames, one_line_error, require_shared, sort_boxes, write_clip, yolo_boxes
 from transpose_live.cli import main
 
 CLIP_FRAMES = 5
@@ -156,7 +166,7 @@ def test_sigterm_mid_video_leaves_valid_outputs(common, tmp_path):
     try:
         deadline = time.time() + 120
         while time.time() < deadline and proc.poll() is None:
-            if js.exists() and len(js.read_text().splitlines()) >= 2:
+            if lines_written(js) >= 2:
                 break
             time.sleep(0.1)
         assert proc.poll() is None, proc.communicate()[1]

@@ -14,8 +14,16 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers import (
+    CLIPS,
+    COCO_MINI,
+    count_frames,
+    lines_written,
+    one_line_error,
+    require_shared,
+    write_clip,
+)
 
-from helpers import CLIPS, COCO_MINI, count_frames, one_line_error, require_shared, write_clip
 from transpose_live.cli import main
 
 
@@ -142,7 +150,7 @@ def test_ctrl_c_mid_run_and_twice(clip, common, tmp_path):
         out, js = tmp_path / f"o{presses}.mp4", tmp_path / f"o{presses}.jsonl"
         proc = _start(["video", clip, "--out", out, "--json", js, *common], tmp_path)
         deadline = time.time() + 180
-        while time.time() < deadline and proc.poll() is None and _partial_lines(tmp_path, js) < 2:
+        while time.time() < deadline and proc.poll() is None and lines_written(js) < 2:
             time.sleep(0.05)
         assert proc.poll() is None, proc.communicate()[1]
         for _ in range(presses):
@@ -152,14 +160,6 @@ def test_ctrl_c_mid_run_and_twice(clip, common, tmp_path):
         assert rc == 130, err
         assert "Traceback" not in err and err.strip().splitlines()[-1].startswith("error: interrupted")
         _assert_valid_outputs(out, js)
-
-
-def _partial_lines(folder: Path, js: Path) -> int:
-    """Lines written so far to the JSONL's temporary file (the final name appears when complete)."""
-    for p in folder.iterdir():
-        if p.name.startswith(f".{js.stem}.") and p.name.endswith(js.suffix):
-            return len(p.read_text().splitlines())
-    return 0
 
 
 @pytest.mark.slow
@@ -236,7 +236,7 @@ def test_eval_announces_the_images_it_evaluates(capsys):
 
 
 def test_package_exports_the_tracker():
-    from transpose_live import PoseEstimator, PoseTracker, Poses
+    from transpose_live import PoseEstimator, Poses, PoseTracker
 
     assert PoseTracker(smooth="none").update(Poses.empty(), 0.0).keypoints.shape == (0, 17, 3)
     assert PoseEstimator.__name__ == "PoseEstimator"

@@ -21,10 +21,17 @@ import time
 import av
 import numpy as np
 import pytest
+from helpers import CLIPS, COCO_MINI, lines_written, require_shared
+from media_helpers import (
+    cut_clip,
+    decoded_images,
+    describe,
+    presentation_times,
+    source_frames,
+    stream_ends,
+    write_timed_clip,
+)
 
-from helpers import CLIPS, COCO_MINI, require_shared
-from media_helpers import (cut_clip, decoded_images, describe, presentation_times, source_frames, stream_ends,
-                           write_timed_clip)
 from transpose_live.cli import main
 from transpose_live.keypoints import KEYPOINT_NAMES
 from transpose_live.media import EncodeOptions, VideoEncoder
@@ -219,8 +226,7 @@ def test_ctrl_c_closes_a_playable_file_with_sound_up_to_the_last_frame(squat24, 
     try:
         deadline = time.time() + 120
         while time.time() < deadline and proc.poll() is None:
-            partial = list(tmp_path.glob(".o.*.partial.jsonl"))  # the JSONL until it is complete
-            if partial and partial[0].read_text().count("\n") >= 1:
+            if lines_written(js) >= 1:
                 break
             time.sleep(0.05)
         assert proc.poll() is None, proc.communicate()[1]

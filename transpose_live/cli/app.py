@@ -15,6 +15,7 @@ app = typer.Typer(
 
 def _register_all() -> None:
     from transpose_live.cli import (  # noqa: PLC0415
+        batch_cmd,
         bench_cmd,
         eval_cmd,
         explain_cmd,
@@ -24,7 +25,7 @@ def _register_all() -> None:
         train_cmd,
     )
 
-    for module in (models_cmd, run_cmds, bench_cmd, eval_cmd, explain_cmd, train_cmd, label_cmd):
+    for module in (models_cmd, run_cmds, batch_cmd, bench_cmd, eval_cmd, explain_cmd, train_cmd, label_cmd):
         module.register(app)
 
 

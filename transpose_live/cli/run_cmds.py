@@ -28,7 +28,7 @@ CRF_HELP = "Quality for --out (lower is better and bigger): h264/hevc 0-51 (23/2
 
 
 class RunOptions:
-    """The options every run command shares (declared once in `_common`, added by `_with_run_options`)."""
+    """The options every run command shares (declared once in `_common`, added by `with_run_options`)."""
 
     def __init__(self, **kw) -> None:
         self.__dict__.update(kw)
@@ -68,7 +68,7 @@ def _has_display() -> bool:
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
-def _attention_index(name: str | None, spec) -> int | None:
+def attention_index(name: str | None, spec) -> int | None:
     if name is None:
         return None
     from transpose_live.engine import require_attention
@@ -109,7 +109,7 @@ def _run(kind: str, opts: RunOptions, open_source, inputs: list, outputs: Output
 
     console = Console(stderr=True)
     spec = model_info(opts.model)
-    attention = _attention_index(opts.attention, spec)
+    attention = attention_index(opts.attention, spec)
     if opts.smooth not in SMOOTHERS:
         raise UserError(f"unknown --smooth {opts.smooth!r}; use {', '.join(SMOOTHERS)}")
     guard = OutputGuard(inputs)
@@ -195,7 +195,7 @@ def _open_writers(outputs: Outputs, source) -> list:
     return writers
 
 
-def _with_run_options(kind: str):
+def with_run_options(kind: str):
     """Decorator: appends the shared run options to a command's own parameters and hands them to
     the command as one `opts: RunOptions` argument (typer reads the combined `__signature__`)."""
     defaults = _common(kind)
@@ -222,7 +222,7 @@ def register(app: typer.Typer) -> None:
     """Adds `webcam`, `video` and `image` to the app."""
 
     @app.command()
-    @_with_run_options("live")
+    @with_run_options("live")
     def webcam(
         opts: RunOptions,
         camera: str = typer.Option("0", "--camera", "-c", help="Camera index, /dev/videoN, stream URL (rtsp://...) or a video file played live."),
@@ -243,7 +243,7 @@ def register(app: typer.Typer) -> None:
              max_frames=max_frames)
 
     @app.command()
-    @_with_run_options("live")
+    @with_run_options("live")
     def video(
         opts: RunOptions,
         path: Path = typer.Argument(..., help="Input video file."),
@@ -263,7 +263,7 @@ def register(app: typer.Typer) -> None:
         _run("video", opts, lambda: open_video(path), [path], outputs, max_frames=max_frames)
 
     @app.command()
-    @_with_run_options("image")
+    @with_run_options("image")
     def image(
         opts: RunOptions,
         path: Optional[Path] = typer.Argument(None, help="Image or folder of images (default: ultralytics' bus.jpg and zidane.jpg)."),

@@ -1,0 +1,98 @@
+"""`transpose-live batch`: the `video` pipeline over many files, on a local pool or a Ray cluster
+(transpose_live.batch)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+from transpose_live.cli.options import weights_arg
+from transpose_live.cli.run_cmds import RunOptions, attention_index, with_run_options
+from transpose_live.errors import UserError
+
+
+def register(app: typer.Typer) -> None:
+    """Adds `batch` to the app."""
+
+    @app.command()
+    @with_run_options("live")
+    def batch(
+        opts: RunOptions,
+        inputs: list[str] = typer.Argument(..., help="Video/image files, folders (recursive), globs, or .txt lists of paths."),
+        out_dir: Path = typer.Option(..., "--out-dir", help="Outputs mirror the input tree here, with manifest.jsonl and summary.json/csv."),
+        ray: Optional[str] = typer.Option(None, "--ray", help="Run on Ray: auto (this machine's cluster, else a local one) or a cluster ADDRESS (host:port)."),
+        workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Worker processes (one model each). Default: one per GPU, else cores // 2."),
+        threads: Optional[int] = typer.Option(None, "--threads", min=1, help="CPU threads per worker. Default: the cores (on Ray: the cluster's CPUs) split between the workers."),
+        gpus_per_worker: Optional[float] = typer.Option(None, "--gpus-per-worker", min=0.0, help="GPUs each worker asks for (fractions share a GPU). Default 1 when there are GPUs."),
+        render: bool = typer.Option(False, "--render/--no-render", help="Also write the rendered mp4 (images: the rendered image) of each input."),
+    ) -> None:
+        """Pose estimation over an archive: many files, one JSONL each, resumable, local or on Ray."""
+        from transpose_live.batch import expand_inputs, run_batch
+        from transpose_live.models import model_info
+
+        console = Console(stderr=True)
+        options = resolve_options(opts, model_info)
+        if ray is not None:
+            from transpose_live.batch.ray_executor import import_ray
+
+            import_ray()  # one line on how to install it when it is missing
+        items = expand_inputs(inputs, exclude=out_dir)
+        report = run_batch(items, out_dir, options, render=render, ray=ray, workers=workers,
+                           gpus_per_worker=gpus_per_worker, threads=threads, progress=opts.progress, console=console)
+        console.print(report.throughput(), soft_wrap=True, highlight=False, markup=False)
+        console.print(f"wrote {report.out_dir / 'summary.json'}, summary.csv and manifest.jsonl",
+                      soft_wrap=True, highlight=False, markup=False)
+        if report.interrupted is not None:
+            import signal
+
+            code = 143 if report.interrupted == signal.SIGTERM else 130
+            raise UserError(f"interrupted; {report.count('interrupted')} inputs unfinished: run the same command "
+                            f"again to resume", exit_code=code)
+        if report.failed:
+            names = ", ".join(Path(r["input"]).name for r in report.failed[:5])
+            more = f" and {len(report.failed) - 5} more" if len(report.failed) > 5 else ""
+            raise UserError(f"{len(report.failed)} of {len(report.rows)} inputs failed: {names}{more} "
+                            f"(errors in {report.out_dir / 'summary.json'})", exit_code=1)
+
+
+def resolve_options(opts: RunOptions, model_info) -> dict:
+    """The run options a worker needs, checked here so mistakes are one line before any work."""
+    from transpose_live.tracking import SMOOTHERS
+
+    spec = model_info(opts.model)
+    if opts.show:
+        raise UserError("batch runs without a window; drop --show (use video --show to watch one file)")
+    if opts.smooth not in SMOOTHERS:
+        raise UserError(f"unknown --smooth {opts.smooth!r}; use {', '.join(SMOOTHERS)}")
+    if (opts.detector or "yolo").strip().lower() not in ("yolo", "auto", "none"):
+        raise UserError(f"unknown --detector {opts.detector!r}; use yolo or none")
+    weights = _file_option(weights_arg(opts.weights), "--weights", keep=("official",))
+    from transpose_live.pipeline.detector import resolve_detector_weights
+
+    detector_weights = _file_option(resolve_detector_weights(opts.detector_weights), "--detector-weights",
+                                    bare_names=True)
+    if opts.device.strip().lower() == "cpu" and opts.half:
+        raise UserError("--half needs a CUDA device; use --no-half on the CPU")
+    return {
+        "model": spec.name, "weights": weights, "device": opts.device, "half": opts.half,
+        "flip_test": opts.flip_test, "max_persons": opts.max_persons, "det_every": opts.det_every,
+        "kpt_thr": opts.kpt_thr, "smooth": opts.smooth, "attention": attention_index(opts.attention, spec),
+        "detector": (opts.detector or "yolo").strip().lower(), "detector_weights": detector_weights,
+        "det_conf": opts.det_conf,
+    }
+
+
+def _file_option(value: str | None, what: str, keep: tuple = (), bare_names: bool = False) -> str | None:
+    """A file option as an absolute path (workers may run elsewhere); `keep` values pass as they
+    are, and with `bare_names` so does a bare file name that a library resolves itself."""
+    if value is None or value in keep:
+        return value
+    path = Path(value).expanduser()
+    if path.exists():
+        return str(path.resolve())
+    if bare_names and path.name == value:
+        return value
+    raise UserError(f"{what} file not found: {value}")
