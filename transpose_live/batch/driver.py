@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import signal
 import threading
 import time
 from collections import deque
@@ -26,6 +25,8 @@ from transpose_live.batch.manifest import Manifest
 from transpose_live.batch.summary import BatchReport
 from transpose_live.batch.threads import available_cores, threads_per_worker
 from transpose_live.errors import UserError
+from transpose_live.paths import check_writable_dir, write_atomic
+from transpose_live.pipeline.runner import stop_on_signals
 
 POLL_S = 0.2
 
@@ -58,7 +59,7 @@ def run_batch(items: list[InputFile], out_dir: str | Path, options: dict, *, ren
 
     console = console or Console(stderr=True)
     t0 = time.perf_counter()
-    out_dir = _prepare_out_dir(out_dir)
+    out_dir = check_writable_dir(Path(out_dir).expanduser().resolve(), "--out-dir")
     ohash = options_hash(options)
     record = options_record(options)
     _write_options_file(out_dir, ohash, record)
@@ -84,24 +85,11 @@ def run_batch(items: list[InputFile], out_dir: str | Path, options: dict, *, ren
     return report
 
 
-def _prepare_out_dir(out_dir) -> Path:
-    path = Path(out_dir).expanduser().resolve()
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UserError(f"cannot create --out-dir {path}: {exc.strerror or exc}") from None
-    if not os.access(path, os.W_OK):
-        raise UserError(f"cannot write into --out-dir {path}: permission denied")
-    return path
-
-
 def _write_options_file(out_dir: Path, ohash: str, record: dict) -> None:
     """`DIR/options-<hash>.json`: which options each hash in the output names stands for."""
     path = out_dir / f"options-{ohash}.json"
     if not path.exists():
-        tmp = path.with_name(f"{path.stem}.part.json")
-        tmp.write_text(json.dumps(record, indent=1, sort_keys=True, default=str) + "\n", encoding="utf-8")
-        os.replace(tmp, path)
+        write_atomic(path, json.dumps(record, indent=1, sort_keys=True, default=str) + "\n", "options file")
 
 
 def _plan(items, out_dir, ohash, render, manifest):
@@ -157,24 +145,6 @@ def _local_gpus(device: str) -> int:
     import torch
 
     return torch.cuda.device_count() if torch.cuda.is_available() else 0
-
-
-@contextlib.contextmanager
-def _stop_on_signals(stop: threading.Event, received: list):
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum, _frame):
-        received.append(signum)
-        stop.set()
-
-    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for s, h in previous.items():
-            signal.signal(s, h)
 
 
 def _drive(executor, entries, pending: deque, manifest: Manifest, ohash, out_dir, progress, console) -> int | None:
@@ -234,7 +204,7 @@ def _drive(executor, entries, pending: deque, manifest: Manifest, ohash, out_dir
 
     interrupted = False
     try:
-        with _stop_on_signals(stop, received), (bar or contextlib.nullcontext()):
+        with stop_on_signals(stop, received, second_ctrl_c_raises=False), (bar or contextlib.nullcontext()):
             while (pending or busy) and not stop.is_set():
                 while free and pending and not stop.is_set():
                     e, slot = pending.popleft(), free.pop()

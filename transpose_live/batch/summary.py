@@ -5,9 +5,10 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from transpose_live.paths import write_atomic
 
 CSV_FIELDS = ("input", "status", "frames", "persons", "seconds", "attempts", "json", "render", "worker", "error")
 
@@ -71,17 +72,10 @@ class BatchReport:
 
     def write(self) -> tuple[Path, Path]:
         """Both files, each written to a temporary name and renamed."""
-        js = _atomic_write(self.out_dir / "summary.json", json.dumps(self.to_json(), indent=1, default=str) + "\n")
+        js = write_atomic(self.out_dir / "summary.json", json.dumps(self.to_json(), indent=1, default=str) + "\n", "summary")
         buf = io.StringIO()
         writer = csv.DictWriter(buf, fieldnames=CSV_FIELDS, extrasaction="ignore", lineterminator="\n")
         writer.writeheader()
         writer.writerows(self.rows)
-        cs = _atomic_write(self.out_dir / "summary.csv", buf.getvalue())
+        cs = write_atomic(self.out_dir / "summary.csv", buf.getvalue(), "summary")
         return js, cs
-
-
-def _atomic_write(path: Path, text: str) -> Path:
-    tmp = path.with_name(f"{path.stem}.part{path.suffix}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-    return path

@@ -120,9 +120,9 @@ def top_boxes(boxes: np.ndarray, scores: np.ndarray, max_persons: int | None) ->
 
 
 @contextlib.contextmanager
-def stop_on_signals(stop: threading.Event, record: list):
+def stop_on_signals(stop: threading.Event, record: list, second_ctrl_c_raises: bool = True):
     """In the main thread: SIGINT/SIGTERM set `stop` and are recorded; a second Ctrl-C raises
-    KeyboardInterrupt (the writers are still closed by the caller's `finally`)."""
+    KeyboardInterrupt when `second_ctrl_c_raises` (the writers are still closed by the caller's `finally`)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -131,7 +131,7 @@ def stop_on_signals(stop: threading.Event, record: list):
         first = not record
         record.append(signum)
         stop.set()
-        if not first and signum == signal.SIGINT:
+        if second_ctrl_c_raises and not first and signum == signal.SIGINT:
             raise KeyboardInterrupt
 
     previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
