@@ -35,7 +35,7 @@ def common(filled_checkpoint):
     """Options: tp_r_a3 with fill.py weights, CPU, the shared YOLO11n-pose as person detector."""
     require_shared(DETECTOR_WEIGHTS)
     return ["--model", "tp_r_a3", "--weights", str(filled_checkpoint("tp_r_a3")), "--device", "cpu",
-            "--detector-weights", str(DETECTOR_WEIGHTS), "--no-progress"]
+            "--detector-weights", str(DETECTOR_WEIGHTS), "--detector-imgsz", "640", "--no-progress"]
 
 
 def one_line_error(capsys, code, rc, needle):

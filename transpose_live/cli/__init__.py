@@ -26,11 +26,12 @@ def _register_all() -> None:
         bench_cmd,
         eval_cmd,
         explain_cmd,
+        export_cmd,
         models_cmd,
         run_cmds,
     )
 
-    for module in (models_cmd, run_cmds, bench_cmd, eval_cmd, explain_cmd):
+    for module in (models_cmd, run_cmds, bench_cmd, eval_cmd, explain_cmd, export_cmd):
         module.register(app)
 
 

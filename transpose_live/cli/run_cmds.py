@@ -44,6 +44,10 @@ def _common(kind: str):
         detector_weights=typer.Option(None, "--detector-weights", help="YOLO weights for the person detector (a pose model works too). Default: $TRANSPOSE_LIVE_DETECTOR, else yolo11n.pt."),
         det_conf=typer.Option(0.25, "--det-conf", min=0.0, max=1.0, help="Detector confidence threshold."),
         progress=typer.Option(True, "--progress/--no-progress", help="Progress bar for files."),
+        # speed options (transpose_live.runtime, transpose_live.backends)
+        threads=typer.Option(None, "--threads", min=1, help="CPU threads for the models (default: every core this process may use)."),
+        backend=typer.Option("auto", "--backend", help="Pose model runtime: auto, torch, onnxruntime or openvino (auto: onnxruntime on the CPU when installed, else torch)."),
+        detector_imgsz=typer.Option(640 if kind == "image" else 480, "--detector-imgsz", min=32, help="Detector input size in pixels (smaller is faster; far-away people may be missed)."),
     )
 
 
@@ -51,6 +55,7 @@ _COMMON_TYPES = dict(
     model=str, weights=str, device=str, half=Optional[bool], flip_test=bool, max_persons=Optional[int],
     det_every=int, kpt_thr=float, show=Optional[bool], smooth=str, attention=Optional[str], detector=str,
     detector_weights=Optional[str], det_conf=float, progress=bool,
+    threads=Optional[int], backend=str, detector_imgsz=int,
 )
 
 
@@ -95,6 +100,12 @@ def _run(kind: str, opts: RunOptions, open_source, *, video_out=None, json_out=N
         check_writable_dir(image_dir, "--out folder")
     device = resolve_device(opts.device)
     half = resolve_half(opts.half, device)
+    from transpose_live.backends import choose_backend
+    from transpose_live.runtime import apply_budget
+
+    backend = choose_backend(opts.backend, weights_arg(opts.weights), device, need_attention=attention is not None)
+    half = half and backend == "torch"
+    apply_budget(opts.threads)
     show = opts.show if opts.show is not None else (kind == "webcam" and _has_display())
     if show and not _has_display():
         console.print("warning: no display found; running headless (--show ignored)")
@@ -102,11 +113,12 @@ def _run(kind: str, opts: RunOptions, open_source, *, video_out=None, json_out=N
 
     source = open_source()
     try:
-        detector = build_detector(opts.detector, opts.detector_weights, device=device, half=half, conf=opts.det_conf)
+        detector = build_detector(opts.detector, opts.detector_weights, device=device, half=half, conf=opts.det_conf,
+                                  imgsz=opts.detector_imgsz)
         from transpose_live.engine import PoseEstimator
 
         estimator = PoseEstimator(model=opts.model, weights=weights_arg(opts.weights), device=device, half=half,
-                                  flip_test=opts.flip_test)
+                                  flip_test=opts.flip_test, backend=backend)
         tracker = None
         if kind != "image" or opts.smooth != "none":
             tracker = make_tracker(opts.smooth)

@@ -34,10 +34,18 @@ class PoseEstimator:
 
     def __init__(self, model: str = "tp_r_a4", weights=None, device="auto", half: bool | None = None,
                  flip_test: bool = True, decoder: str = "dark", max_batch: int = 64, compile: bool = False,
-                 channels_last: bool | None = None) -> None:
+                 channels_last: bool | None = None, backend: str | None = None) -> None:
+        from transpose_live.backends import choose_backend, open_runner  # noqa: PLC0415
         from transpose_live.models import build, model_info  # noqa: PLC0415
+        from transpose_live.runtime import runtime_threads  # noqa: PLC0415
 
         spec = model_info(model)
+        # backend None: torch for checkpoints, the file's own runtime for exported models (.onnx, OpenVINO)
+        self.backend = choose_backend(backend, weights, resolve_device(device))
+        if self.backend != "torch":  # crops and decoding stay torch; the runner maps crops -> heatmaps
+            self._setup(None, spec, "cpu", False, flip_test, decoder, max_batch, False, False)
+            self._forward = open_runner(model, spec, weights, self.backend, runtime_threads())
+            return
         net = build(model, weights=weights, device="cpu")
         self._setup(net, spec, device, half, flip_test, decoder, max_batch, compile, channels_last)
 
@@ -67,6 +75,10 @@ class PoseEstimator:
         self.channels_last = self.device.type == "cuda" if channels_last is None else bool(channels_last)
         # HRNet's evaluation shifts flipped heatmaps by one pixel; TransPose does not (spec 2.3).
         self.shift_flipped = not spec.is_transpose
+        self.backend = getattr(self, "backend", "torch")
+        if module is None:  # a non-torch backend sets self._forward itself
+            self.model = None
+            return
         module = module.eval().to(self.device, dtype=self.dtype)
         if self.channels_last:
             module = module.to(memory_format=torch.channels_last)
@@ -74,7 +86,7 @@ class PoseEstimator:
         self._forward = torch.compile(module) if compile else module
 
     def __repr__(self) -> str:
-        return (f"PoseEstimator({self.spec.name}, device={self.device}, half={self.half}, "
+        return (f"PoseEstimator({self.spec.name}, backend={self.backend}, device={self.device}, half={self.half}, "
                 f"flip_test={self.flip_test}, decoder={self.decoder!r}, max_batch={self.max_batch})")
 
     # ------------------------------------------------------------------ public API
@@ -96,6 +108,8 @@ class PoseEstimator:
             raise UserError(f"got {len(frames)} frames but {len(scores)} score lists")
         if return_attention and not self.spec.is_transpose:
             raise UserError(f"attention maps need a TransPose model; {self.spec.name} has no attention")
+        if return_attention and self.backend != "torch":
+            raise UserError(f"attention maps need the torch backend; this estimator runs on {self.backend}")
         box_arrays = [_as_boxes(b) for b in boxes]
         score_arrays = [_as_scores(s, len(b)) for s, b in zip(scores, box_arrays)]
         counts = [len(b) for b in box_arrays]
