@@ -17,6 +17,7 @@ from transpose_live.engine.boxes import box_to_center_scale, xyxy_to_xywh
 from transpose_live.engine.crops import crop_frame, frame_to_tensor
 from transpose_live.engine.decode import DECODERS, argmax_coords, decode
 from transpose_live.engine.flip import merge_flipped, with_flipped
+from transpose_live.engine.fold_bn import fold_batchnorm
 from transpose_live.errors import UserError
 from transpose_live.keypoints import NUM_KEYPOINTS
 from transpose_live.models.registry import ModelSpec
@@ -79,7 +80,7 @@ class PoseEstimator:
         if module is None:  # a non-torch backend sets self._forward itself
             self.model = None
             return
-        module = module.eval().to(self.device, dtype=self.dtype)
+        module = fold_batchnorm(module.eval()).to(self.device, dtype=self.dtype)  # exact in fp32; a copy
         if self.channels_last:
             module = module.to(memory_format=torch.channels_last)
         self.model = module
