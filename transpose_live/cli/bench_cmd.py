@@ -42,6 +42,14 @@ def bench(
     detector: str = typer.Option("yolo", "--detector", help="With --pipeline: yolo or none (whole frame)."),
     detector_weights: str = typer.Option(None, "--detector-weights", help="With --pipeline: YOLO weights file."),
     max_frames: int = typer.Option(None, "--max-frames", min=1, help="With --pipeline: stop after this many frames."),
+    peer: Path = typer.Option(None, "--peer", help="With --pipeline: also run this ultralytics YOLO-pose model on the same frames and threads (e.g. yolo11n-pose.pt) and print the fps ratio."),
+    backend: str = typer.Option("auto", "--backend", help="With --pipeline: auto, torch, onnxruntime or openvino."),
+    threads: int = typer.Option(None, "--threads", min=1, help="With --pipeline: CPU threads for the models [default: all cores]."),
+    detector_imgsz: int = typer.Option(480, "--detector-imgsz", min=32, help="With --pipeline: detector input size."),
+    det_every: int = typer.Option(1, "--det-every", min=1, help="With --pipeline: run the detector every N frames."),
+    kpt_thr: float = typer.Option(0.3, "--kpt-thr", min=0.0, max=1.0, help="With --pipeline: keypoint threshold for keypoint boxes."),
+    render: bool = typer.Option(True, "--render/--no-render", help="With --pipeline: draw and encode an mp4 (both sides)."),
+    flip_test: bool = typer.Option(False, "--flip-test/--no-flip-test", help="With --pipeline: flip test (off, as in live use)."),
 ) -> None:
     """Measure params, GFLOPs (vs the paper), ms/batch and crops/s of the pose models."""
     console = Console()
@@ -51,8 +59,12 @@ def bench(
     half = resolve_half(half, dev)
     if pipeline is not None:
         _bench_pipeline(console, pipeline, models, weights, dev, half, detector, detector_weights,
-                        max_frames if max_frames is not None else (QUICK_FRAMES if quick else None), json_out)
+                        max_frames if max_frames is not None else (QUICK_FRAMES if quick else None), json_out,
+                        dict(peer=peer, backend=backend, threads=threads, detector_imgsz=detector_imgsz,
+                             det_every=det_every, kpt_thr=kpt_thr, render=render, flip_test=flip_test))
         return
+    if peer is not None:
+        raise UserError("--peer compares whole pipelines; use it with --pipeline VIDEO")
     if weights_arg(weights) is not None:
         raise UserError("--weights only applies with --pipeline (model speed does not depend on the weights)")
     config = BenchConfig(
@@ -73,22 +85,35 @@ def bench(
 
 
 def _bench_pipeline(console, video, models, weights, device, half, detector, detector_weights, max_frames,
-                    json_out) -> None:
-    from transpose_live.bench.pipeline_bench import bench_pipeline, pipeline_table  # noqa: PLC0415
+                    json_out, extra: dict) -> None:
+    from transpose_live.backends import choose_backend  # noqa: PLC0415
+    from transpose_live.bench.pipeline_bench import PeerModel, bench_peer, bench_pipeline, pipeline_table  # noqa: PLC0415
 
     names = parse_models(models or PIPELINE_MODEL)
     if len(names) != 1:
         raise UserError("--pipeline times one pose model; pass a single name to --models")
     if not Path(video).is_file():
         raise UserError(f"video not found: {video}")
-    summary = bench_pipeline(video, names[0], weights=weights_arg(weights), device=device, half=half,
-                             detector=detector, detector_weights=detector_weights, max_frames=max_frames,
-                             console=console)
+    peer = PeerModel(extra["peer"]) if extra["peer"] is not None else None  # a bad path fails before any work
+    backend = choose_backend(extra["backend"], weights_arg(weights), device)
+    summary = bench_pipeline(video, names[0], weights=weights_arg(weights), device=device,
+                             half=half and backend == "torch", detector=detector, detector_weights=detector_weights,
+                             max_frames=max_frames, console=console, backend=backend, threads=extra["threads"],
+                             detector_imgsz=extra["detector_imgsz"], det_every=extra["det_every"],
+                             kpt_thr=extra["kpt_thr"], render=extra["render"], flip_test=extra["flip_test"])
     console.print(pipeline_table(summary))
+    out = dict(schema_version=1, environment=environment(device), pipeline=summary)
+    if peer is not None:
+        peer_summary = bench_peer(video, peer, max_frames=summary["frames"], render=extra["render"],
+                                  threads=extra["threads"])
+        ratio = summary["fps"] / peer_summary["fps"] if peer_summary["fps"] else None
+        out.update(peer=peer_summary, ratio=None if ratio is None else round(ratio, 3))
+        console.print(f"transpose-live {summary['fps']:.1f} fps | peer {peer_summary['peer']} "
+                      f"{peer_summary['fps']:.1f} fps | ratio {ratio:.2f}x (same {summary['frames']} frames, "
+                      f"{summary['threads']['torch']} threads)", soft_wrap=True, highlight=False)
     if json_out is not None:
-        env = environment(device)
         Path(json_out).parent.mkdir(parents=True, exist_ok=True)
-        Path(json_out).write_text(json.dumps(dict(schema_version=1, environment=env, pipeline=summary), indent=1) + "\n")
+        Path(json_out).write_text(json.dumps(out, indent=1) + "\n")
         console.print(f"wrote {json_out}", soft_wrap=True)
 
 
