@@ -25,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
+import transpose_live  # noqa: F401  (first: sets OpenMP's passive wait policy before torch loads)
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 RESULTS = ROOT / "benchmarks" / "results"

@@ -84,9 +84,9 @@ def bench_pipeline(video: str | Path, model: str = "tp_r_a4", weights=None, devi
 
 class PeerModel:
     """The peer: ultralytics YOLO-pose called per frame as a laptop user would (`YOLO(w)(frame)`,
-    its own defaults), on the CPU, with the thread budget kept."""
+    its own defaults) on `device` (fp16 on CUDA, as `half=True` there), with the thread budget kept."""
 
-    def __init__(self, weights: str | Path) -> None:
+    def __init__(self, weights: str | Path, device="cpu") -> None:
         from transpose_live.pipeline.detector import _load_yolo  # noqa: PLC0415
         from transpose_live.ultralytics_env import configure_ultralytics_offline  # noqa: PLC0415
 
@@ -95,12 +95,14 @@ class PeerModel:
             raise UserError(f"--peer weights not found: {weights}")
         self.model = _load_yolo(str(weights))
         self.name = Path(weights).name
+        self.device = str(device)
+        self.half = self.device.startswith("cuda")
 
     def __call__(self, frame: np.ndarray):
         from transpose_live.runtime import keep_threads  # noqa: PLC0415
 
         with keep_threads():
-            return self.model.predict(frame, device="cpu", verbose=False)[0]
+            return self.model.predict(frame, device=self.device, half=self.half, verbose=False)[0]
 
 
 def bench_peer(video: str | Path, peer, max_frames: int | None = None, render: bool = False,
@@ -137,7 +139,7 @@ def bench_peer(video: str | Path, peer, max_frames: int | None = None, render: b
         if writer is not None:
             writer.release()
     cap.release()
-    return dict(video=str(video), peer=peer.name, render=render, threads=budget.as_dict(), frames=frames,
+    return dict(video=str(video), peer=peer.name, device=peer.device, render=render, threads=budget.as_dict(), frames=frames,
                 persons=persons, wall_s=round(wall, 3), fps=round(frames / wall, 3) if wall > 0 else 0.0)
 
 

@@ -94,7 +94,7 @@ def _bench_pipeline(console, video, models, weights, device, half, detector, det
         raise UserError("--pipeline times one pose model; pass a single name to --models")
     if not Path(video).is_file():
         raise UserError(f"video not found: {video}")
-    peer = PeerModel(extra["peer"]) if extra["peer"] is not None else None  # a bad path fails before any work
+    peer = PeerModel(extra["peer"], device) if extra["peer"] is not None else None  # a bad path fails before any work
     backend = choose_backend(extra["backend"], weights_arg(weights), device)
     summary = bench_pipeline(video, names[0], weights=weights_arg(weights), device=device,
                              half=half and backend == "torch", detector=detector, detector_weights=detector_weights,
