@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -110,16 +111,18 @@ def main(argv=None) -> int:
                                           progress=False, threads=budget.cores, render=render)
                     theirs = bench_peer(clip, peer, max_frames=args.frames, render=render, threads=budget.cores)
                     records.append(dict(clip=name, condition=condition, render=render, det_every=1,
-                                        ours=ours, peer=theirs, ratio=round(ours["fps"] / theirs["fps"], 3)))
+                                        ours=ours, peer=theirs, ratio=round(ours["fps"] / theirs["fps"], 3),
+                                        load_avg=round(os.getloadavg()[0], 2)))
                     console.print(f"{name:14s} {condition:5s} render={render!s:5s} ours {ours['fps']:5.1f} fps  "
                                   f"peer {theirs['fps']:5.1f} fps  ratio {records[-1]['ratio']:.2f}x")
+                    if condition == "quiet" and not render:  # right after, so that both see the same load
+                        alone[name] = round(pose_alone_ms(clip, estimator, detector, min(args.frames, 20)), 2)
         ours = bench_pipeline(clip, estimator=estimator, det=detector, max_frames=args.frames, progress=False,
                               threads=budget.cores, render=False, det_every=5, kpt_thr=0.0)
         records.append(dict(clip=name, condition="quiet", render=False, det_every=5, ours=ours, peer=None,
-                            ratio=None))
+                            ratio=None, load_avg=round(os.getloadavg()[0], 2)))
         console.print(f"{name:14s} quiet det-every 5 (kpt-thr 0): ours {ours['fps']:5.1f} fps, "
                       f"detector on {ours['detector_runs']}/{ours['frames']} frames")
-        alone[name] = round(pose_alone_ms(clip, estimator, detector, min(args.frames, 20)), 2)
     env = environment(resolve_device("cpu"))
     env.update(budget=budget.as_dict(), backend=estimator.backend, model=args.model, frames_per_run=args.frames,
                detector_imgsz=args.detector_imgsz, peer=args.peer.name, total_s=round(time.perf_counter() - started, 1))
@@ -173,14 +176,16 @@ def markdown(payload) -> str:
            f"test, random weights), detector {env['peer']} at imgsz {env['detector_imgsz']}; {env['frames_per_run']} "
            f"frames per run; peer `YOLO(w)(frame)` with its defaults (imgsz 640) on the same frames and threads. "
            f"Created {env['created']}, {env['total_s']:.0f} s in all.", "",
-           "| clip | condition | render + encode | det-every | transpose-live fps | persons/frame | detector runs | peer fps | ratio |",
-           "|---|---|---|---|---|---|---|---|---|"]
+           "`load` is the 1-minute load average at the end of the run (2 busy processes add 2; anything above "
+           "that came from other jobs on the machine).", "",
+           "| clip | condition | render + encode | det-every | transpose-live fps | persons/frame | detector runs | peer fps | ratio | load |",
+           "|---|---|---|---|---|---|---|---|---|---|"]
     for r in payload["runs"]:
         o, p = r["ours"], r["peer"]
         out.append(f"| {r['clip']} | {r['condition']} | {'yes' if r['render'] else 'no'} | {r['det_every']} | "
                    f"{o['fps']:.1f} | {o['persons'] / max(o['frames'], 1):.1f} | {o['detector_runs']}/{o['frames']} | "
                    f"{'-' if p is None else format(p['fps'], '.1f')} | "
-                   f"{'-' if r['ratio'] is None else format(r['ratio'], '.2f') + 'x'} |")
+                   f"{'-' if r['ratio'] is None else format(r['ratio'], '.2f') + 'x'} | {r.get('load_avg', '-')} |")
     out += ["", "Per stage (ms per frame, quiet, no rendering):", "",
             "| clip | decode | detect | pose | smooth |", "|---|---|---|---|---|"]
     for clip in payload["pose_alone_ms"]:

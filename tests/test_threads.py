@@ -97,3 +97,15 @@ def test_raw_ultralytics_predict_does_change_threads():
     if after_raw == 2:
         pytest.skip("this ultralytics version no longer changes torch's thread count")
     assert after_raw == 1
+
+
+def test_threads_option_sets_the_budget_of_a_run(tmp_path, capsys, filled_checkpoint):
+    from transpose_live.cli import main
+
+    clip = tmp_path / "c.mp4"
+    write_clip(clip, require_shared(CLIPS / "exercise.avi"), 2)
+    rc = main(["video", str(clip), "--model", "tp_r_a3", "--weights", str(filled_checkpoint("tp_r_a3")),
+               "--device", "cpu", "--detector", "none", "--backend", "torch", "--threads", "1", "--no-progress"])
+    assert rc == 0, capsys.readouterr().err
+    assert budget_mod.active_budget().torch == 1 and torch.get_num_threads() == 1
+    assert main(["video", str(clip), "--threads", "0", "--detector", "none"]) == 2
