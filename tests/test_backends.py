@@ -156,3 +156,25 @@ def test_export_refuses_bad_format_and_overwriting_its_input(filled_checkpoint, 
         export_model("tp_r_a3", str(ckpt), "tflite", out=tmp_path / "x")
     with pytest.raises(UserError, match="input weights"):
         export_model("tp_r_a3", str(ckpt), "onnx", out=ckpt)
+
+
+def test_half_export_and_eval_with_an_exported_file(exported, tmp_path, capsys):
+    """--half exports fp16 weights (close to fp32, not equal); `eval` takes the .onnx file directly."""
+    paths, ckpt = exported
+    half = tmp_path / "a3h.onnx"
+    export_model("tp_r_a3", str(ckpt), "onnx", half=True, out=half)
+    assert read_metadata(half).precision == "fp16"
+    x = torch.from_numpy(np.load(require_shared(CONFORMANCE / "input.npy")))
+    ref = np.load(CONFORMANCE / "tp_r_a3" / "heatmaps.npy")
+    err = _relative_error(PoseEstimator("tp_r_a3", weights=str(half), device="cpu")._forward(x), ref)
+    assert 1e-6 < err < 1e-2
+    from helpers import COCO_MINI
+
+    coco = require_shared(COCO_MINI)
+    metrics = tmp_path / "m.json"
+    rc = main(["eval", "--images", str(coco / "val2017"), "--annotations",
+               str(coco / "annotations" / "person_keypoints_val2017.json"), "--gt-boxes", "--model", "tp_r_a3",
+               "--weights", str(paths["onnx"]), "--device", "cpu", "--max-images", "2", "--no-flip-test",
+               "--no-progress", "--metrics-out", str(metrics)])
+    assert rc == 0, capsys.readouterr().err
+    assert "AP" in metrics.read_text()
