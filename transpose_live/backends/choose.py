@@ -2,8 +2,9 @@
 
 `auto`: an exported file runs on its own runtime (.onnx -> onnxruntime, OpenVINO folder -> openvino);
 checkpoints run on torch on CUDA, and on the CPU on onnxruntime when installed (exported in memory at
-start-up, about a second), else torch. Measured on the 2-core CPU, fp32, batch 1 (benchmarks/results/
-backends-cpu.md): onnxruntime was faster than torch on every model measured.
+start-up, about a second), else torch. Measured on the 2-core CPU at a quiet moment, tp_r_a3, fp32:
+torch 77 / onnxruntime 60 / OpenVINO 57 ms at batch 1 (issue #16 measured 63 / 49 / 70); onnxruntime
+is in the default install, OpenVINO an extra (benchmarks/results/speed-notes.md).
 `explain` and `--attention` need the attention rows, which only the torch backend returns.
 """
 
