@@ -43,7 +43,7 @@ def yolo():
 @pytest.fixture(scope="session")
 def common(filled_checkpoint):
     """CLI options of the run commands: tp_r_a3 with fill.py weights, CPU, the shared YOLO11n-pose as
-    person detector, no progress bar."""
+    person detector at 640 px (the size the reference boxes are computed at), no progress bar."""
     require_shared(DETECTOR_WEIGHTS)
     return ["--model", "tp_r_a3", "--weights", str(filled_checkpoint("tp_r_a3")), "--device", "cpu",
-            "--detector-weights", str(DETECTOR_WEIGHTS), "--no-progress"]
+            "--detector-weights", str(DETECTOR_WEIGHTS), "--detector-imgsz", "640", "--no-progress"]

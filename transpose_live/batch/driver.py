@@ -23,7 +23,7 @@ from transpose_live.batch.inputs import InputFile
 from transpose_live.batch.jobs import make_job, options_hash, options_record, output_paths
 from transpose_live.batch.manifest import Manifest
 from transpose_live.batch.summary import BatchReport
-from transpose_live.batch.threads import available_cores, threads_per_worker
+from transpose_live.runtime import available_cores
 from transpose_live.errors import UserError
 from transpose_live.paths import check_writable_dir, write_atomic
 from transpose_live.pipeline.runner import stop_on_signals
@@ -136,7 +136,7 @@ def _make_executor(options, ray, workers, gpus_per_worker, threads, n_pending):
     else:
         n = workers or max(1, available_cores() // 2)
     n = min(n, n_pending)
-    return LocalExecutor(options, n, threads or threads_per_worker(n), devices), False
+    return LocalExecutor(options, n, threads or max(1, available_cores() // n), devices), False
 
 
 def _local_gpus(device: str) -> int:

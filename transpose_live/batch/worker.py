@@ -35,25 +35,27 @@ class BatchWorker:
         self.setup_error: str | None = None
         try:
             if threads:
-                from transpose_live.batch.threads import apply_thread_budget
+                from transpose_live.runtime import apply_budget
 
-                apply_thread_budget(threads)
+                apply_budget(threads)
             self._load()
         except Exception as exc:  # noqa: BLE001 - reported with every job, the driver stops the batch
             self.setup_error = first_line(exc)
 
     def _load(self) -> None:
+        from transpose_live.backends import choose_backend
         from transpose_live.device import resolve_device, resolve_half
         from transpose_live.engine import PoseEstimator
         from transpose_live.pipeline import build_detector
 
         o = self.options
         device = resolve_device(o.get("device") or "auto")
-        half = resolve_half(o.get("half"), device)
+        backend = choose_backend(o.get("backend"), o.get("weights"), device)
+        half = resolve_half(o.get("half"), device) and backend == "torch"
         self.detector = build_detector(o.get("detector") or "yolo", o.get("detector_weights"), device=device,
-                                       half=half, conf=o.get("det_conf", 0.25))
+                                       half=half, conf=o.get("det_conf", 0.25), imgsz=o.get("detector_imgsz", 640))
         self.estimator = PoseEstimator(model=o["model"], weights=o.get("weights"), device=device, half=half,
-                                       flip_test=bool(o.get("flip_test")))
+                                       flip_test=bool(o.get("flip_test")), backend=backend)
 
     def run(self, job: dict) -> dict:
         """Processes one input; never raises for a bad input (its error is in the result)."""

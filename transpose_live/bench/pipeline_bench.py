@@ -1,36 +1,57 @@
-"""End-to-end frames/s of the whole chain on a video, with where the time goes per stage.
+"""End-to-end frames/s of the whole chain on a video, with where the time goes per stage, and the
+same frames through a peer (ultralytics YOLO-pose, `YOLO(weights)(frame)` per frame) in the same run.
 
 Stages (see `transpose_live.pipeline.STAGES`): read, detect, pose (crop + model + heatmap decoding),
-smooth, render, encode. The annotated video is written to a temporary folder (so render and
-encode are measured) and deleted afterwards. The detector and the pose model each run once on a
-blank frame before timing starts.
+smooth, render, encode. With `render=True` the annotated video is written to a temporary folder (so
+render and encode are measured) and deleted afterwards; the peer then also draws its result
+(`Results.plot()`) and encodes it. The detector, the pose model and the peer each run once on a
+blank frame before timing starts. Both sides run under the same thread budget
+(`transpose_live.runtime`), which is re-asserted after every ultralytics call.
 """
 
 from __future__ import annotations
 
 import tempfile
+import time
 from pathlib import Path
 
+import numpy as np
 from rich.table import Table
 
 from transpose_live.engine import PoseEstimator
+from transpose_live.errors import UserError
 from transpose_live.pipeline import STAGES, VideoWriter, build_detector, open_video, run_pipeline
 from transpose_live.pipeline.runner import warm_up
+from transpose_live.runtime import apply_budget, keep_threads
 from transpose_live.tracking import PoseTracker
 
 
 def bench_pipeline(video: str | Path, model: str = "tp_r_a4", weights=None, device="auto", half=None,
                    detector: str = "yolo", detector_weights=None, max_frames: int | None = None,
-                   flip_test: bool = True, progress: bool = True, console=None) -> dict:
-    """Run the chain over `video` and return a JSON-ready summary (see bench/schema.md)."""
+                   flip_test: bool = True, progress: bool = True, console=None, backend: str | None = None,
+                   threads: int | None = None, detector_imgsz: int = 640, det_every: int = 1,
+                   kpt_thr: float = 0.3, render: bool = True, estimator=None, det=None) -> dict:
+    """Run the chain over `video` and return a JSON-ready summary (see bench/schema.md).
+
+    estimator / det: already-built parts to reuse (then model/weights/backend/detector options are
+    only recorded)."""
+    budget = apply_budget(threads)
     source = open_video(video)
-    estimator = PoseEstimator(model=model, weights=weights, device=device, half=half, flip_test=flip_test)
-    det = build_detector(detector, weights=detector_weights, device=estimator.device, half=estimator.half)
-    warm_up(estimator, det, source)
+    try:
+        if estimator is None:
+            estimator = PoseEstimator(model=model, weights=weights, device=device, half=half, flip_test=flip_test,
+                                      backend=backend)
+        if det is None:
+            det = build_detector(detector, weights=detector_weights, device=estimator.device, half=estimator.half,
+                                 imgsz=detector_imgsz)
+        warm_up(estimator, det, source)
+    except BaseException:
+        source.close()
+        raise
     with tempfile.TemporaryDirectory(prefix="tl-bench-") as tmp:
-        writer = VideoWriter(Path(tmp) / "out.mp4", source.fps, source.size)
-        result = run_pipeline(source, estimator, det, tracker=PoseTracker(), writers=[writer],
-                              progress=progress, max_frames=max_frames, console=console)
+        writers = [VideoWriter(Path(tmp) / "out.mp4", source.fps, source.size)] if render else []
+        result = run_pipeline(source, estimator, det, tracker=PoseTracker(), writers=writers, det_every=det_every,
+                              kpt_thr=kpt_thr, progress=progress, max_frames=max_frames, console=console)
     frames = max(result.frames, 1)
     busy = sum(result.stage_seconds.get(s, 0.0) for s in STAGES) or 1.0
     stages = {
@@ -44,17 +65,78 @@ def bench_pipeline(video: str | Path, model: str = "tp_r_a4", weights=None, devi
         for s in STAGES
     }
     return dict(
-        video=str(video), model=model, device=str(estimator.device),
+        video=str(video), model=estimator.spec.name, device=str(estimator.device),
+        backend=getattr(estimator, "backend", "torch"),
         precision="fp16" if estimator.half else "fp32", detector=getattr(det, "name", detector),
-        flip_test=flip_test, frames=result.frames, persons=result.persons, detector_runs=result.detector_runs,
-        dropped=result.dropped, wall_s=round(result.wall_seconds, 3), fps=round(result.fps, 3), stages=stages,
+        detector_imgsz=getattr(det, "imgsz", None), det_every=det_every, kpt_thr=kpt_thr, render=render,
+        flip_test=estimator.flip_test, threads=budget.as_dict(), frames=result.frames, persons=result.persons,
+        detector_runs=result.detector_runs, dropped=result.dropped, wall_s=round(result.wall_seconds, 3),
+        fps=round(result.fps, 3), stages=stages,
     )
+
+
+class PeerModel:
+    """The peer: ultralytics YOLO-pose called per frame as a laptop user would (`YOLO(w)(frame)`,
+    its own defaults) on `device` (fp16 on CUDA, as `half=True` there), with the thread budget kept."""
+
+    def __init__(self, weights: str | Path, device="cpu") -> None:
+        from transpose_live.pipeline.detector import _load_yolo  # noqa: PLC0415
+        from transpose_live.ultralytics_env import configure_ultralytics_offline  # noqa: PLC0415
+
+        configure_ultralytics_offline()
+        if not Path(weights).is_file():
+            raise UserError(f"--peer weights not found: {weights}")
+        self.model = _load_yolo(str(weights))
+        self.name = Path(weights).name
+        self.device = str(device)
+        self.half = self.device.startswith("cuda")
+
+    def __call__(self, frame: np.ndarray):
+        with keep_threads():
+            return self.model.predict(frame, device=self.device, half=self.half, verbose=False)[0]
+
+
+def bench_peer(video: str | Path, peer, max_frames: int | None = None, render: bool = False,
+               threads: int | None = None) -> dict:
+    """Frames/s of the peer over the same frames: decode -> predict (-> plot -> encode)."""
+    import cv2  # noqa: PLC0415
+
+    budget = apply_budget(threads)
+    if not isinstance(peer, PeerModel):
+        peer = PeerModel(peer)
+    cap = cv2.VideoCapture(str(video))
+    if not cap.isOpened():
+        raise UserError(f"cannot open video {video}")
+    fps_in = cap.get(cv2.CAP_PROP_FPS) or 30.0
+    size = (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+    peer(np.zeros((size[1], size[0], 3), np.uint8))  # warm-up, untimed
+    frames = persons = 0
+    with tempfile.TemporaryDirectory(prefix="tl-peer-") as tmp:
+        writer = cv2.VideoWriter(str(Path(tmp) / "peer.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), fps_in, size) \
+            if render else None
+        t0 = time.perf_counter()
+        while max_frames is None or frames < max_frames:
+            ok, frame = cap.read()
+            if not ok:
+                break
+            result = peer(frame)
+            persons += 0 if result.boxes is None else len(result.boxes)
+            if writer is not None:
+                writer.write(result.plot())
+            frames += 1
+        wall = time.perf_counter() - t0
+        if writer is not None:
+            writer.release()
+    cap.release()
+    return dict(video=str(video), peer=peer.name, device=peer.device, render=render, threads=budget.as_dict(), frames=frames,
+                persons=persons, wall_s=round(wall, 3), fps=round(frames / wall, 3) if wall > 0 else 0.0)
 
 
 def pipeline_table(summary: dict) -> Table:
     """Per-stage table: calls, ms per call, ms per frame and share of the busy time."""
-    title = (f"{summary['model']} {summary['precision']} on {summary['device']}, detector {summary['detector']}: "
-             f"{summary['frames']} frames, {summary['persons']} persons, {summary['fps']:.1f} frames/s end-to-end")
+    title = (f"{summary['model']} {summary['precision']} on {summary['device']} ({summary.get('backend', 'torch')}), "
+             f"detector {summary['detector']}: {summary['frames']} frames, {summary['persons']} persons, "
+             f"{summary['fps']:.1f} frames/s end-to-end")
     table = Table(title=title, caption="Stages overlap in three threads, so the end-to-end rate can beat the "
                                        "sum of the per-frame stage times.", caption_justify="left")
     for col in ("stage", "calls", "ms / call", "ms / frame", "share"):

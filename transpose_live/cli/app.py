@@ -19,13 +19,14 @@ def _register_all() -> None:
         bench_cmd,
         eval_cmd,
         explain_cmd,
+        export_cmd,
         label_cmd,
         models_cmd,
         run_cmds,
         train_cmd,
     )
 
-    for module in (models_cmd, run_cmds, batch_cmd, bench_cmd, eval_cmd, explain_cmd, train_cmd, label_cmd):
+    for module in (models_cmd, run_cmds, batch_cmd, bench_cmd, eval_cmd, explain_cmd, export_cmd, train_cmd, label_cmd):
         module.register(app)
 
 

@@ -25,7 +25,6 @@ def register(app: typer.Typer) -> None:
         out_dir: Path = typer.Option(..., "--out-dir", help="Outputs mirror the input tree here, with manifest.jsonl and summary.json/csv."),
         ray: Optional[str] = typer.Option(None, "--ray", help="Run on Ray: auto (this machine's cluster, else a local one) or a cluster ADDRESS (host:port)."),
         workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Worker processes (one model each). Default: one per GPU, else cores // 2."),
-        threads: Optional[int] = typer.Option(None, "--threads", min=1, help="CPU threads per worker. Default: the cores (on Ray: the cluster's CPUs) split between the workers."),
         gpus_per_worker: Optional[float] = typer.Option(None, "--gpus-per-worker", min=0.0, help="GPUs each worker asks for (fractions share a GPU). Default 1 when there are GPUs."),
         render: bool = typer.Option(False, "--render/--no-render", help="Also write the rendered mp4 (images: the rendered image) of each input."),
     ) -> None:
@@ -41,7 +40,7 @@ def register(app: typer.Typer) -> None:
             import_ray()  # one line on how to install it when it is missing
         items = expand_inputs(inputs, exclude=out_dir)
         report = run_batch(items, out_dir, options, render=render, ray=ray, workers=workers,
-                           gpus_per_worker=gpus_per_worker, threads=threads, progress=opts.progress, console=console)
+                           gpus_per_worker=gpus_per_worker, threads=opts.threads, progress=opts.progress, console=console)
         console.print(report.throughput(), soft_wrap=True, highlight=False, markup=False)
         console.print(f"wrote {report.out_dir / 'summary.json'}, summary.csv and manifest.jsonl",
                       soft_wrap=True, highlight=False, markup=False)
@@ -81,7 +80,7 @@ def resolve_options(opts: RunOptions, model_info) -> dict:
         "flip_test": opts.flip_test, "max_persons": opts.max_persons, "det_every": opts.det_every,
         "kpt_thr": opts.kpt_thr, "smooth": opts.smooth, "attention": attention_index(opts.attention, spec),
         "detector": (opts.detector or "yolo").strip().lower(), "detector_weights": detector_weights,
-        "det_conf": opts.det_conf,
+        "det_conf": opts.det_conf, "detector_imgsz": opts.detector_imgsz, "backend": opts.backend,
     }
 
 

@@ -11,9 +11,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from transpose_live.cli.options import DeviceOpt, HalfOpt, weights_arg
 from transpose_live.errors import UserError
-from transpose_live.tables import print_table
 from transpose_live.models.registry import ATTENTION_IMPLS
 from transpose_live.paths import OutputGuard, write_atomic
+from transpose_live.tables import print_table
 
 QUICK_WARMUP, QUICK_ITERS, QUICK_FRAMES = 1, 3, 60
 DEFAULT_WARMUP, DEFAULT_ITERS = 3, 20
@@ -43,22 +43,34 @@ def bench(
     detector: str = typer.Option("yolo", "--detector", help="With --pipeline: yolo or none (whole frame)."),
     detector_weights: str = typer.Option(None, "--detector-weights", help="With --pipeline: YOLO weights file."),
     max_frames: int = typer.Option(None, "--max-frames", min=1, help="With --pipeline: stop after this many frames."),
+    peer: Path = typer.Option(None, "--peer", help="With --pipeline: also run this ultralytics YOLO-pose model on the same frames and threads (e.g. yolo11n-pose.pt) and print the fps ratio."),
+    backend: str = typer.Option("auto", "--backend", help="With --pipeline: auto, torch, onnxruntime or openvino."),
+    threads: int = typer.Option(None, "--threads", min=1, help="With --pipeline: CPU threads for the models [default: all cores]."),
+    detector_imgsz: int = typer.Option(480, "--detector-imgsz", min=32, help="With --pipeline: detector input size."),
+    det_every: int = typer.Option(1, "--det-every", min=1, help="With --pipeline: run the detector every N frames."),
+    kpt_thr: float = typer.Option(0.3, "--kpt-thr", min=0.0, max=1.0, help="With --pipeline: keypoint threshold for keypoint boxes."),
+    render: bool = typer.Option(True, "--render/--no-render", help="With --pipeline: draw and encode an mp4 (both sides)."),
+    flip_test: bool = typer.Option(False, "--flip-test/--no-flip-test", help="With --pipeline: flip test (off, as in live use)."),
 ) -> None:
     """Measure params, GFLOPs (vs the paper), ms/batch and crops/s of the pose models."""
+    console = Console()
     from transpose_live.bench import BenchConfig, environment, parse_batches, parse_models, rich_table, run_grid, write_json
     from transpose_live.device import resolve_device, resolve_half
 
-    console = Console()
     if attention not in ATTENTION_IMPLS:
         raise UserError(f"--attention must be one of {', '.join(ATTENTION_IMPLS)}, got {attention!r}")
     if json_out is not None:  # checked before the (long) benchmark runs
-        OutputGuard([pipeline, detector_weights]).file(json_out, "--json file")
+        OutputGuard([pipeline, detector_weights, peer]).file(json_out, "--json file")
     dev = resolve_device(device)
     half = resolve_half(half, dev)
     if pipeline is not None:
         _bench_pipeline(console, pipeline, models, weights, dev, half, detector, detector_weights,
-                        max_frames if max_frames is not None else (QUICK_FRAMES if quick else None), json_out)
+                        max_frames if max_frames is not None else (QUICK_FRAMES if quick else None), json_out,
+                        dict(peer=peer, backend=backend, threads=threads, detector_imgsz=detector_imgsz,
+                             det_every=det_every, kpt_thr=kpt_thr, render=render, flip_test=flip_test))
         return
+    if peer is not None:
+        raise UserError("--peer compares whole pipelines; use it with --pipeline VIDEO")
     if weights_arg(weights) is not None:
         raise UserError("--weights only applies with --pipeline (model speed does not depend on the weights)")
     config = BenchConfig(
@@ -79,23 +91,35 @@ def bench(
 
 
 def _bench_pipeline(console, video, models, weights, device, half, detector, detector_weights, max_frames,
-                    json_out) -> None:
+                    json_out, extra: dict) -> None:
+    from transpose_live.backends import choose_backend
     from transpose_live.bench import environment, parse_models
-    from transpose_live.bench.pipeline_bench import bench_pipeline, pipeline_table
+    from transpose_live.bench.pipeline_bench import PeerModel, bench_peer, bench_pipeline, pipeline_table
 
     names = parse_models(models or PIPELINE_MODEL)
     if len(names) != 1:
         raise UserError("--pipeline times one pose model; pass a single name to --models")
     if not Path(video).is_file():
         raise UserError(f"video not found: {video}")
-    summary = bench_pipeline(video, names[0], weights=weights_arg(weights), device=device, half=half,
-                             detector=detector, detector_weights=detector_weights, max_frames=max_frames,
-                             console=console)
+    peer = PeerModel(extra["peer"], device) if extra["peer"] is not None else None  # a bad path fails before any work
+    backend = choose_backend(extra["backend"], weights_arg(weights), device)
+    summary = bench_pipeline(video, names[0], weights=weights_arg(weights), device=device,
+                             half=half and backend == "torch", detector=detector, detector_weights=detector_weights,
+                             max_frames=max_frames, console=console, backend=backend, threads=extra["threads"],
+                             detector_imgsz=extra["detector_imgsz"], det_every=extra["det_every"],
+                             kpt_thr=extra["kpt_thr"], render=extra["render"], flip_test=extra["flip_test"])
     print_table(console, pipeline_table(summary))
+    out = dict(schema_version=1, environment=environment(device), pipeline=summary)
+    if peer is not None:
+        peer_summary = bench_peer(video, peer, max_frames=summary["frames"], render=extra["render"],
+                                  threads=extra["threads"])
+        ratio = summary["fps"] / peer_summary["fps"] if peer_summary["fps"] else None
+        out.update(peer=peer_summary, ratio=None if ratio is None else round(ratio, 3))
+        console.print(f"transpose-live {summary['fps']:.1f} fps | peer {peer_summary['peer']} "
+                      f"{peer_summary['fps']:.1f} fps | ratio {ratio:.2f}x (same {summary['frames']} frames, "
+                      f"{summary['threads']['torch']} threads)", soft_wrap=True, highlight=False)
     if json_out is not None:
-        env = environment(device)
-        write_atomic(json_out, json.dumps(dict(schema_version=1, environment=env, pipeline=summary), indent=1) + "\n",
-                     "--json file")
+        write_atomic(json_out, json.dumps(out, indent=1) + "\n", "--json file")
         console.print(f"wrote {json_out}", soft_wrap=True)
 
 

@@ -52,6 +52,10 @@ def _common(kind: str):
         detector_weights=typer.Option(None, "--detector-weights", help="YOLO weights for the person detector (a pose model works too). Default: $TRANSPOSE_LIVE_DETECTOR, else yolo11n.pt."),
         det_conf=typer.Option(0.25, "--det-conf", min=0.0, max=1.0, help="Detector confidence threshold."),
         progress=typer.Option(True, "--progress/--no-progress", help="Progress bar for files."),
+        # speed options (transpose_live.runtime, transpose_live.backends)
+        threads=typer.Option(None, "--threads", min=1, help="CPU threads for the models (default: every core this process may use)."),
+        backend=typer.Option("auto", "--backend", help="Pose model runtime: auto, torch, onnxruntime or openvino (auto: onnxruntime on the CPU when installed, else torch)."),
+        detector_imgsz=typer.Option(640 if kind == "image" else 480, "--detector-imgsz", min=32, help="Detector input size in pixels (smaller is faster; far-away people may be missed)."),
     )
 
 
@@ -59,6 +63,7 @@ _COMMON_TYPES = dict(
     model=str, weights=str, device=str, half=Optional[bool], flip_test=bool, max_persons=Optional[int],
     det_every=int, kpt_thr=float, show=Optional[bool], smooth=str, attention=Optional[str], detector=str,
     detector_weights=Optional[str], det_conf=float, progress=bool,
+    threads=Optional[int], backend=str, detector_imgsz=int,
 )
 
 
@@ -100,11 +105,13 @@ class Outputs:
 def _run(kind: str, opts: RunOptions, open_source, inputs: list, outputs: Outputs, max_frames=None) -> None:
     """Validates everything cheap first (model name, options, output paths against the inputs), then
     opens the source, loads the detector and the pose model, opens the writers and runs the pipeline."""
+    from transpose_live.backends import choose_backend
     from transpose_live.device import resolve_device, resolve_half
     from transpose_live.engine import PoseEstimator
     from transpose_live.models import model_info
     from transpose_live.paths import OutputGuard
     from transpose_live.pipeline import build_detector, run_pipeline
+    from transpose_live.runtime import apply_budget
     from transpose_live.tracking import SMOOTHERS, PoseTracker
 
     console = Console(stderr=True)
@@ -123,6 +130,9 @@ def _run(kind: str, opts: RunOptions, open_source, inputs: list, outputs: Output
         check_video_output(outputs.video, outputs.video_options)
     device = resolve_device(opts.device)
     half = resolve_half(opts.half, device)
+    backend = choose_backend(opts.backend, weights_arg(opts.weights), device, need_attention=attention is not None)
+    half = half and backend == "torch"
+    apply_budget(opts.threads)
     show = opts.show if opts.show is not None else (kind == "webcam" and _has_display())
     if show and not _has_display():
         console.print("warning: no display found; running headless (--show ignored)")
@@ -134,9 +144,10 @@ def _run(kind: str, opts: RunOptions, open_source, inputs: list, outputs: Output
     try:
         if outputs.image_dir:
             guard.folder(outputs.image_dir, "--out folder", names=[p.name for p in getattr(source, "paths", [])])
-        detector = build_detector(opts.detector, opts.detector_weights, device=device, half=half, conf=opts.det_conf)
+        detector = build_detector(opts.detector, opts.detector_weights, device=device, half=half, conf=opts.det_conf,
+                                  imgsz=opts.detector_imgsz)
         estimator = PoseEstimator(model=spec.name, weights=weights_arg(opts.weights), device=device, half=half,
-                                  flip_test=opts.flip_test)
+                                  flip_test=opts.flip_test, backend=backend)
         tracker = PoseTracker(smooth=opts.smooth) if kind != "image" or opts.smooth != "none" else None
         writers = _open_writers(outputs, source)
     except BaseException:

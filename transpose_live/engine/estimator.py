@@ -12,16 +12,19 @@ import numpy as np
 import torch
 from torch import nn
 
+from transpose_live.backends import choose_backend, open_runner
 from transpose_live.device import resolve_device, resolve_half
 from transpose_live.engine.boxes import box_to_center_scale, xyxy_to_xywh
 from transpose_live.engine.crops import crop_frame, frame_to_tensor
 from transpose_live.engine.decode import DECODERS, argmax_coords, decode
 from transpose_live.engine.flip import merge_flipped, with_flipped
+from transpose_live.engine.fold_bn import fold_batchnorm
 from transpose_live.errors import UserError
 from transpose_live.keypoints import NUM_KEYPOINTS
 from transpose_live.models import build
 from transpose_live.models.registry import ModelSpec, model_info, transpose_models
 from transpose_live.poses import Poses
+from transpose_live.runtime import runtime_threads
 
 ATTENTION_BYTES_PER_CHUNK = 1 << 30  # cap on the (B, L, L) attention matrix one forward may materialise
 
@@ -35,10 +38,16 @@ class PoseEstimator:
 
     def __init__(self, model: str = "tp_r_a4", weights=None, device="auto", half: bool | None = None,
                  flip_test: bool = True, decoder: str = "dark", max_batch: int = 64, compile: bool = False,
-                 channels_last: bool | None = None) -> None:
+                 channels_last: bool | None = None, backend: str | None = None) -> None:
         spec = model_info(model)
         dev = resolve_device(device)
-        net = build(spec, weights=weights, device=dev, dtype=torch.float16 if resolve_half(half, dev) else None)
+        # backend None: torch for checkpoints, the file's own runtime for exported models (.onnx, OpenVINO)
+        self.backend = choose_backend(backend, weights, dev)
+        if self.backend != "torch":  # crops and decoding stay torch; the runner maps crops -> heatmaps
+            self._setup(None, spec, "cpu", False, flip_test, decoder, max_batch, False, False)
+            self._forward = open_runner(spec.name, spec, weights, self.backend, runtime_threads())
+            return
+        net = build(spec, weights=weights, device="cpu")  # BatchNorm is folded on the CPU, then moved once
         self._setup(net, spec, dev, half, flip_test, decoder, max_batch, compile, channels_last)
 
     @classmethod
@@ -69,7 +78,11 @@ class PoseEstimator:
         self.channels_last = self.device.type == "cuda" if channels_last is None else bool(channels_last)
         # HRNet's evaluation shifts flipped heatmaps by one pixel; TransPose does not (spec 2.3).
         self.shift_flipped = not spec.is_transpose
-        module = module.eval()
+        self.backend = getattr(self, "backend", "torch")
+        if module is None:  # a non-torch backend sets self._forward itself
+            self.model = None
+            return
+        module = fold_batchnorm(module.eval())  # exact in fp32; a copy, the caller's module is untouched
         if _placement(module) != (self.device, self.dtype):
             module = module.to(self.device, dtype=self.dtype)
         if self.channels_last:
@@ -78,7 +91,7 @@ class PoseEstimator:
         self._forward = torch.compile(module) if compile else module
 
     def __repr__(self) -> str:
-        return (f"PoseEstimator({self.spec.name}, device={self.device}, half={self.half}, "
+        return (f"PoseEstimator({self.spec.name}, backend={self.backend}, device={self.device}, half={self.half}, "
                 f"flip_test={self.flip_test}, decoder={self.decoder!r}, max_batch={self.max_batch})")
 
     # ------------------------------------------------------------------ public API
@@ -100,6 +113,8 @@ class PoseEstimator:
             raise UserError(f"got {len(frames)} frames but {len(scores)} score lists")
         if return_attention:
             require_attention(self.spec, "attention maps")
+            if self.backend != "torch":
+                raise UserError(f"attention maps need the torch backend; this estimator runs on {self.backend}")
         box_arrays = [_as_boxes(b) for b in boxes]
         score_arrays = [_as_scores(s, len(b)) for s, b in zip(scores, box_arrays)]
         counts = [len(b) for b in box_arrays]

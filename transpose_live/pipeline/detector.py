@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from transpose_live.errors import UserError, first_line
+from transpose_live.runtime.threads import keep_threads
 
 DEFAULT_DETECTOR_WEIGHTS = "yolo11n.pt"
 DETECTOR_ENV = "TRANSPOSE_LIVE_DETECTOR"
@@ -79,10 +80,13 @@ class PersonDetector:
             raise UserError(f"cannot use detector weights {self.weights}: {first_line(exc)}; {hint}") from None
 
     def __call__(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        results = self.model.predict(
-            image, classes=[PERSON_CLASS], conf=self.conf, iou=self.iou, imgsz=self.imgsz,
-            max_det=self.max_det, device=str(self.device), half=self.half, verbose=False,
-        )
+        # ultralytics sets torch's (and OpenCV's) thread count to 1 on its first predict: put the
+        # thread budget back afterwards so the pose model keeps its cores.
+        with keep_threads():
+            results = self.model.predict(
+                image, classes=[PERSON_CLASS], conf=self.conf, iou=self.iou, imgsz=self.imgsz,
+                max_det=self.max_det, device=str(self.device), half=self.half, verbose=False,
+            )
         boxes = results[0].boxes
         if boxes is None or len(boxes) == 0:
             return np.zeros((0, 4), np.float32), np.zeros((0,), np.float32)
@@ -137,11 +141,11 @@ def _download_default(name: str) -> str | None:
 
 
 def build_detector(kind: str = "yolo", weights: str | Path | None = None, device="cpu", half: bool = False,
-                   conf: float = 0.25):
+                   conf: float = 0.25, imgsz: int = 640):
     """`--detector yolo|none` -> a callable frame -> (boxes, scores)."""
     kind = (kind or "yolo").strip().lower()
     if kind == "none":
         return WholeFrameDetector()
     if kind not in ("yolo", "auto"):
         raise UserError(f"unknown --detector {kind!r}; use yolo or none")
-    return PersonDetector(weights, device=device, half=half, conf=conf)
+    return PersonDetector(weights, device=device, half=half, conf=conf, imgsz=imgsz)

@@ -1,0 +1,180 @@
+"""Exported pose models (transpose_live.backends): `transpose-live export` to ONNX / OpenVINO,
+outputs equal to the torch model on the conformance inputs, the exported file running the `video`
+command, and one-line errors for a missing runtime, a mismatched file and attention requests."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from helpers import CLIPS, CONFORMANCE, filled_model, require_shared, write_clip
+from transpose_live.backends import export_model, read_metadata
+from transpose_live.backends.metadata import file_sha256
+from transpose_live.cli import main
+from transpose_live.engine import PoseEstimator
+from transpose_live.errors import UserError
+
+
+def one_line_error(capsys, rc, needle):
+    err = capsys.readouterr().err
+    assert rc == 2, err
+    assert err.startswith("error: ") and err.count("\n") == 1 and needle in err, err
+
+
+@pytest.fixture(scope="module")
+def exported(filled_checkpoint, tmp_path_factory):
+    """tp_r_a3 with the conformance weights exported by the CLI to ONNX and to OpenVINO."""
+    out = tmp_path_factory.mktemp("export")
+    ckpt = filled_checkpoint("tp_r_a3")
+    paths = {"onnx": out / "a3.onnx", "openvino": out / "a3_ov"}
+    for fmt, path in paths.items():
+        rc = main(["export", "tp_r_a3", "--weights", str(ckpt), "--format", fmt, "--out", str(path)])
+        assert rc == 0
+    return paths, ckpt
+
+
+def _relative_error(got: torch.Tensor, ref: np.ndarray) -> float:
+    return float(np.abs(got.numpy() - ref).max() / np.abs(ref).max())
+
+
+@pytest.mark.parametrize("fmt", ["onnx", "openvino"])
+def test_exported_model_equals_torch_on_conformance_input(exported, fmt):
+    paths, ckpt = exported
+    x = torch.from_numpy(np.load(require_shared(CONFORMANCE / "input.npy")))
+    ref = np.load(CONFORMANCE / "tp_r_a3" / "heatmaps.npy")
+    est = PoseEstimator("tp_r_a3", weights=str(paths[fmt]), device="cpu")
+    assert est.backend == ("onnxruntime" if fmt == "onnx" else "openvino")
+    assert _relative_error(est._forward(x), ref) < 1e-4
+    with torch.inference_mode():
+        ours = filled_model("tp_r_a3")(x)
+    assert _relative_error(est._forward(x), ours.numpy()) < 1e-4
+    # dynamic batch: one crop and five crops both run
+    assert est._forward(x[:1]).shape == (1, 17, 64, 48)
+    assert est._forward(x.repeat(3, 1, 1, 1)[:5]).shape == (5, 17, 64, 48)
+
+
+def test_metadata_describes_the_export(exported):
+    paths, ckpt = exported
+    for fmt, path in paths.items():
+        meta = read_metadata(path)
+        assert (meta.model, meta.format, meta.precision) == ("tp_r_a3", fmt, "fp32")
+        assert tuple(meta.input_size) == (256, 192) and tuple(meta.heatmap_size) == (64, 48)
+        assert meta.keypoints[0] == "nose" and len(meta.keypoints) == 17 and (1, 2) in meta.flip_pairs
+        assert meta.weights_sha256 == file_sha256(ckpt)
+    assert (paths["onnx"].with_suffix(".json")).is_file() and (paths["openvino"] / "model.xml").is_file()
+    assert not [p for p in paths["onnx"].parent.iterdir() if p.name.startswith(".")]  # no temporaries left
+
+
+@pytest.mark.parametrize("backend", ["onnxruntime", "openvino"])
+def test_in_memory_backend_equals_torch_through_the_estimator(backend):
+    """--backend onnxruntime/openvino with a checkpoint: exported at start-up; poses equal torch's."""
+    name = "tp_h_s" if backend == "onnxruntime" else "tp_r_a3"
+    model = filled_model(name)
+    torch_est = PoseEstimator.from_module(filled_model(name), name, device="cpu", flip_test=True)
+    est = PoseEstimator(name, weights=model, device="cpu", flip_test=True, backend=backend)
+    frame = (np.random.default_rng(0).random((240, 320, 3)) * 255).astype(np.uint8)
+    boxes = np.array([[20, 10, 150, 230], [160, 30, 300, 220]], np.float32)
+    a, b = torch_est.estimate(frame, boxes).keypoints, est.estimate(frame, boxes).keypoints
+    np.testing.assert_allclose(b[..., :2], a[..., :2], atol=1e-2)
+    np.testing.assert_allclose(b[..., 2], a[..., 2], rtol=1e-4, atol=1e-6)
+
+
+def test_video_runs_with_an_exported_model(exported, tmp_path):
+    paths, _ = exported
+    clip = tmp_path / "c.mp4"
+    write_clip(clip, require_shared(CLIPS / "exercise.avi"), 4)
+    js, out = tmp_path / "o.jsonl", tmp_path / "o.mp4"
+    proc = subprocess.run([sys.executable, "-m", "transpose_live", "video", str(clip), "--model", "tp_r_a3",
+                           "--weights", str(paths["onnx"]), "--device", "cpu", "--detector", "none",
+                           "--threads", "2", "--json", str(js), "--out", str(out), "--no-progress"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    records = [json.loads(line) for line in js.read_text().splitlines()]
+    assert [r["frame"] for r in records] == [0, 1, 2, 3]
+    assert all(len(r["persons"]) == 1 and len(r["persons"][0]["keypoints"]) == 17 for r in records)
+    assert out.stat().st_size > 0
+
+
+def test_mismatched_files_are_one_line_errors(exported, tmp_path, capsys):
+    paths, _ = exported
+    clip = tmp_path / "c.mp4"
+    write_clip(clip, require_shared(CLIPS / "exercise.avi"), 2)
+    base = ["video", str(clip), "--device", "cpu", "--detector", "none", "--no-progress"]
+    rc = main([*base, "--model", "tp_r_a4", "--weights", str(paths["onnx"])])
+    one_line_error(capsys, rc, "exported from tp_r_a3")
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"not an onnx model")
+    bad.with_suffix(".json").write_text(paths["onnx"].with_suffix(".json").read_text())
+    rc = main([*base, "--model", "tp_r_a3", "--weights", str(bad)])
+    one_line_error(capsys, rc, "onnxruntime cannot load")
+    lone = tmp_path / "lone.onnx"
+    lone.write_bytes(paths["onnx"].read_bytes())
+    rc = main([*base, "--model", "tp_r_a3", "--weights", str(lone)])
+    one_line_error(capsys, rc, "no metadata file")
+    rc = main([*base, "--model", "tp_r_a3", "--weights", str(paths["openvino"]), "--backend", "onnxruntime"])
+    one_line_error(capsys, rc, "--backend openvino")
+    rc = main([*base, "--model", "tp_r_a3", "--weights", str(paths["onnx"]), "--backend", "torch"])
+    one_line_error(capsys, rc, "exported model")
+
+
+def test_attention_needs_the_torch_backend(exported, tmp_path, capsys):
+    paths, _ = exported
+    clip = tmp_path / "c.mp4"
+    write_clip(clip, require_shared(CLIPS / "exercise.avi"), 2)
+    rc = main(["video", str(clip), "--device", "cpu", "--detector", "none", "--no-progress", "--model", "tp_r_a3",
+               "--weights", str(paths["onnx"]), "--attention", "left_wrist"])
+    one_line_error(capsys, rc, "need the torch backend")
+    est = PoseEstimator("tp_r_a3", weights=str(paths["onnx"]), device="cpu")
+    with pytest.raises(UserError, match="torch backend"):
+        est.estimate(np.zeros((64, 64, 3), np.uint8), [[0, 0, 60, 60]], return_attention=True)
+
+
+def test_missing_openvino_is_a_one_line_install_hint(tmp_path):
+    """OpenVINO hidden from the interpreter (a stub package that fails to import, first on the path)."""
+    stub = tmp_path / "stub" / "openvino"
+    stub.mkdir(parents=True)
+    (stub / "__init__.py").write_text("raise ImportError('openvino hidden by the test')\n")
+    import os
+
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(stub.parent), os.environ.get("PYTHONPATH", "")]))
+    proc = subprocess.run([sys.executable, "-m", "transpose_live", "export", "tp_r_a3", "--weights", "random",
+                           "--format", "openvino", "--out", str(tmp_path / "ov")],
+                          capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.count("\n") == 1 and 'pip install "transpose-live[openvino]"' in proc.stderr, proc.stderr
+    assert not (tmp_path / "ov").exists()
+
+
+def test_export_refuses_bad_format_and_overwriting_its_input(filled_checkpoint, tmp_path):
+    ckpt = filled_checkpoint("tp_r_a3")
+    with pytest.raises(UserError, match="--format"):
+        export_model("tp_r_a3", str(ckpt), "tflite", out=tmp_path / "x")
+    with pytest.raises(UserError, match="input weights"):
+        export_model("tp_r_a3", str(ckpt), "onnx", out=ckpt)
+
+
+def test_half_export_and_eval_with_an_exported_file(exported, tmp_path, capsys):
+    """--half exports fp16 weights (close to fp32, not equal); `eval` takes the .onnx file directly."""
+    paths, ckpt = exported
+    half = tmp_path / "a3h.onnx"
+    export_model("tp_r_a3", str(ckpt), "onnx", half=True, out=half)
+    assert read_metadata(half).precision == "fp16"
+    x = torch.from_numpy(np.load(require_shared(CONFORMANCE / "input.npy")))
+    ref = np.load(CONFORMANCE / "tp_r_a3" / "heatmaps.npy")
+    err = _relative_error(PoseEstimator("tp_r_a3", weights=str(half), device="cpu")._forward(x), ref)
+    assert 1e-6 < err < 1e-2
+    from helpers import COCO_MINI
+
+    coco = require_shared(COCO_MINI)
+    metrics = tmp_path / "m.json"
+    rc = main(["eval", "--images", str(coco / "val2017"), "--annotations",
+               str(coco / "annotations" / "person_keypoints_val2017.json"), "--gt-boxes", "--model", "tp_r_a3",
+               "--weights", str(paths["onnx"]), "--device", "cpu", "--max-images", "2", "--no-flip-test",
+               "--no-progress", "--metrics-out", str(metrics)])
+    assert rc == 0, capsys.readouterr().err
+    assert "AP" in metrics.read_text()

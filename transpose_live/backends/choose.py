@@ -1,0 +1,100 @@
+"""`--backend auto|torch|onnxruntime|openvino`: which runtime runs the pose model.
+
+`auto`: an exported file runs on its own runtime (.onnx -> onnxruntime, OpenVINO folder -> openvino);
+checkpoints run on torch on CUDA, and on the CPU on onnxruntime when installed (exported in memory at
+start-up, about a second), else torch. Measured on the 2-core CPU at a quiet moment, tp_r_a3, fp32:
+torch 77 / onnxruntime 60 / OpenVINO 57 ms at batch 1 (issue #16 measured 63 / 49 / 70); onnxruntime
+is in the default install, OpenVINO an extra (benchmarks/results/speed-notes.md).
+`explain` and `--attention` need the attention rows, which only the torch backend returns.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import torch
+
+from transpose_live.backends.metadata import OPENVINO_XML, ExportMetadata, read_metadata
+from transpose_live.errors import UserError
+
+BACKENDS = ("auto", "torch", "onnxruntime", "openvino")
+
+
+def is_exported(weights) -> bool:
+    """True for an .onnx file, an OpenVINO .xml or a folder holding model.xml."""
+    if weights is None or isinstance(weights, torch.nn.Module):
+        return False
+    p = Path(str(weights))
+    return p.suffix in (".onnx", ".xml") or (p.is_dir() and (p / OPENVINO_XML).exists())
+
+
+def installed(backend: str) -> bool:
+    return importlib.util.find_spec(backend) is not None
+
+
+def choose_backend(backend: str, weights, device: torch.device, need_attention: bool = False) -> str:
+    """Resolves `auto` and checks the combination; returns torch, onnxruntime or openvino."""
+    if backend is None:  # library default: torch, or the exported file's own runtime
+        backend = "auto" if is_exported(weights) else "torch"
+    name = backend.strip().lower()
+    if name not in BACKENDS:
+        raise UserError(f"unknown --backend {backend!r}; use {', '.join(BACKENDS)}")
+    exported = is_exported(weights)
+    if exported:
+        fmt = "openvino" if Path(str(weights)).suffix != ".onnx" else "onnx"
+        if name == "torch":
+            raise UserError(f"{weights} is an exported model; the torch backend needs a checkpoint "
+                            f"(.pth, official or random), or pass --backend auto")
+        if name == "onnxruntime" and fmt == "openvino":
+            raise UserError(f"{weights} is an OpenVINO folder; run it with --backend openvino (or auto)")
+        if name == "auto":
+            name = "onnxruntime" if fmt == "onnx" else "openvino"
+    elif name == "auto":
+        name = "onnxruntime" if device.type == "cpu" and not need_attention and installed("onnxruntime") else "torch"
+    if need_attention and name != "torch":
+        raise UserError(f"attention maps (explain, --attention) need the torch backend; "
+                        f"--backend {name} returns heatmaps only (pass a checkpoint and --backend torch)")
+    if name != "torch" and device.type != "cpu":
+        raise UserError(f"--backend {name} runs on the CPU here; use --device cpu or --backend torch on {device}")
+    return name
+
+
+def open_runner(name: str, spec, weights, backend: str, threads: int):
+    """A callable crops -> heatmaps for a non-torch backend (None for torch).
+
+    weights: an exported file (its metadata must name model `name`), or a checkpoint / 'official' /
+    None (random) exported in memory now."""
+    if backend == "torch":
+        return None
+    from transpose_live.backends.runners import OnnxRuntimeRunner, OpenVINORunner  # noqa: PLC0415
+
+    if is_exported(weights):
+        meta = read_metadata(weights)
+        check_metadata(meta, spec, weights)
+        if backend == "onnxruntime":
+            return OnnxRuntimeRunner(weights, threads)
+        path = Path(str(weights))
+        return OpenVINORunner(path / OPENVINO_XML if path.is_dir() else path, threads)
+    from transpose_live.backends.export import onnx_bytes  # noqa: PLC0415
+    from transpose_live.models import build  # noqa: PLC0415
+
+    module = weights if isinstance(weights, torch.nn.Module) else build(name, weights=weights, device="cpu")
+    data = onnx_bytes(module, spec)
+    if backend == "onnxruntime":
+        return OnnxRuntimeRunner(data, threads)
+    import tempfile  # noqa: PLC0415
+
+    with tempfile.TemporaryDirectory(prefix="tl-ov-") as tmp:
+        path = Path(tmp) / "model.onnx"
+        path.write_bytes(data)
+        return OpenVINORunner(path, threads)
+
+
+def check_metadata(meta: ExportMetadata, spec, path) -> None:
+    """One-line errors when an exported file does not hold the model asked for."""
+    if meta.model != spec.name:
+        raise UserError(f"{path} was exported from {meta.model}, not {spec.name}; pass --model {meta.model}")
+    if tuple(meta.input_size) != tuple(spec.input_size) or tuple(meta.heatmap_size) != tuple(spec.heatmap_size):
+        raise UserError(f"{path} takes {tuple(meta.input_size)} crops / gives {tuple(meta.heatmap_size)} heatmaps, "
+                        f"but {spec.name} uses {tuple(spec.input_size)} / {tuple(spec.heatmap_size)}; re-export it")

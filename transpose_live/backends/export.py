@@ -1,0 +1,139 @@
+"""`transpose-live export`: a pose model to ONNX (dynamic batch) or an OpenVINO IR folder, with a
+metadata JSON (model, input/heatmap size, keypoint names, flip pairs, sha256 of the source weights).
+
+Outputs are built under a temporary name in the target folder and renamed into place when complete.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import tempfile
+import warnings
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from transpose_live.backends.metadata import (
+    FOLDER_METADATA,
+    OPENVINO_XML,
+    ExportMetadata,
+    file_sha256,
+    metadata_path,
+    write_text_atomic,
+)
+from transpose_live.errors import UserError, first_line
+from transpose_live.keypoints import FLIP_PAIRS, KEYPOINT_NAMES
+from transpose_live.models.registry import ModelSpec
+
+FORMATS = ("onnx", "openvino")
+OPSET = 17
+
+
+def onnx_bytes(module: nn.Module, spec: ModelSpec, half: bool = False) -> bytes:
+    """The module (eval, CPU) as ONNX bytes: input `crops` (batch, 3, H, W), output `heatmaps`
+    (batch, J, h, w), batch dimension dynamic. half: fp16 weights and input/output."""
+    import io  # noqa: PLC0415
+
+    module = module.eval().to("cpu", torch.float16 if half else torch.float32)
+    h, w = spec.input_size
+    example = torch.zeros(1, 3, h, w, dtype=torch.float16 if half else torch.float32)
+    buffer = io.BytesIO()
+    if importlib.util.find_spec("onnx") is None:
+        raise UserError("exporting needs the onnx package; pip install onnx")
+    with warnings.catch_warnings(), torch.inference_mode():
+        warnings.simplefilter("ignore")  # tracer and exporter-deprecation warnings are not the user's business
+        torch.onnx.export(module, (example,), buffer, input_names=["crops"], output_names=["heatmaps"],
+                          dynamic_axes={"crops": {0: "batch"}, "heatmaps": {0: "batch"}},
+                          opset_version=OPSET, dynamo=False)
+    return buffer.getvalue()
+
+
+def build_metadata(spec: ModelSpec, fmt: str, half: bool, weights) -> ExportMetadata:
+    source = "random" if weights is None else str(weights)
+    sha = None
+    if weights is not None:
+        path = _weights_file(spec, weights)
+        sha = file_sha256(path)
+    return ExportMetadata(
+        model=spec.name, format=fmt, precision="fp16" if half else "fp32", input_size=tuple(spec.input_size),
+        heatmap_size=tuple(spec.heatmap_size), keypoints=tuple(KEYPOINT_NAMES),
+        flip_pairs=tuple(tuple(p) for p in FLIP_PAIRS), weights=source, weights_sha256=sha,
+    )
+
+
+def default_out(model: str, fmt: str) -> Path:
+    return Path(f"{model}.onnx") if fmt == "onnx" else Path(f"{model}_openvino_model")
+
+
+def export_model(model: str, weights=None, fmt: str = "onnx", half: bool = False, out: str | Path | None = None,
+                 module: nn.Module | None = None) -> Path:
+    """Export registry model `model` with `weights` (path, 'official' or None = random); returns the
+    path written (an .onnx file or an OpenVINO folder). `module`: an already-built model to export
+    instead of building one (its weights are then recorded as `weights`)."""
+    from transpose_live.models import build, model_info  # noqa: PLC0415
+
+    fmt = fmt.strip().lower()
+    if fmt not in FORMATS:
+        raise UserError(f"unknown --format {fmt!r}; use onnx or openvino")
+    spec = model_info(model)
+    out = Path(out) if out is not None else default_out(model, fmt)
+    if weights is not None and str(weights) != "official" and Path(weights).exists() \
+            and out.resolve() == Path(weights).resolve():
+        raise UserError(f"--out {out} is the input weights file; choose another path")
+    if fmt == "openvino":
+        from transpose_live.backends.runners import _import_openvino  # noqa: PLC0415
+
+        _import_openvino()  # the one-line install hint before any work
+    meta = build_metadata(spec, fmt, half, weights)
+    if module is None:
+        module = build(model, weights=weights, device="cpu")
+    data = onnx_bytes(module, spec, half)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if fmt == "onnx":
+        if out.suffix != ".onnx":
+            raise UserError(f"--out for --format onnx must end in .onnx, got {out}")
+        tmp = out.with_name(f".{out.name}.tmp{os.getpid()}")
+        tmp.write_bytes(data)
+        os.replace(tmp, out)
+        write_text_atomic(metadata_path(out), meta.to_json())
+        return out
+    _write_openvino(data, out, meta, half)
+    return out
+
+
+def _write_openvino(data: bytes, out: Path, meta: ExportMetadata, half: bool) -> None:
+    import openvino as ov  # noqa: PLC0415
+
+    if out.exists() and not (out.is_dir() and ((out / OPENVINO_XML).exists() or not any(out.iterdir()))):
+        raise UserError(f"--out {out} exists and is not an OpenVINO export folder; choose another path")
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        onnx_file = tmp / "model.onnx"
+        onnx_file.write_bytes(data)
+        try:
+            ov_model = ov.convert_model(str(onnx_file))
+            ov.save_model(ov_model, str(tmp / OPENVINO_XML), compress_to_fp16=half)
+        except Exception as exc:  # noqa: BLE001
+            raise UserError(f"OpenVINO conversion failed: {first_line(exc)[:200]}") from None
+        onnx_file.unlink()
+        (tmp / FOLDER_METADATA).write_text(meta.to_json())
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _weights_file(spec: ModelSpec, weights) -> Path:
+    if str(weights) == "official":
+        from transpose_live.models.download import resolve_official  # noqa: PLC0415
+
+        return resolve_official(spec.name)
+    path = Path(weights)
+    if not path.is_file():
+        raise UserError(f"weights file not found: {weights}")
+    return path

@@ -1,0 +1,89 @@
+"""The small JSON file written beside an exported pose model (what it is and where it came from)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from transpose_live.errors import UserError
+
+METADATA_VERSION = 1
+OPENVINO_XML = "model.xml"
+FOLDER_METADATA = "metadata.json"
+
+
+@dataclass(frozen=True)
+class ExportMetadata:
+    model: str
+    format: str  # "onnx" | "openvino"
+    precision: str  # "fp32" | "fp16"
+    input_size: tuple[int, int]  # H, W of the crops
+    heatmap_size: tuple[int, int]  # H, W of the heatmaps
+    keypoints: tuple[str, ...]
+    flip_pairs: tuple[tuple[int, int], ...]
+    weights: str  # the source weights as given (path, 'official' or 'random')
+    weights_sha256: str | None  # sha256 of the source checkpoint file (None for random weights)
+    input_name: str = "crops"
+    output_name: str = "heatmaps"
+    version: int = METADATA_VERSION
+
+    def to_json(self) -> str:
+        items = [f" {json.dumps(k)}: {json.dumps(v)}" for k, v in asdict(self).items()]
+        return "{\n" + ",\n".join(items) + "\n}\n"
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ExportMetadata":
+        try:
+            return cls(
+                model=str(d["model"]), format=str(d["format"]), precision=str(d.get("precision", "fp32")),
+                input_size=tuple(d["input_size"]), heatmap_size=tuple(d["heatmap_size"]),
+                keypoints=tuple(d["keypoints"]), flip_pairs=tuple(tuple(p) for p in d["flip_pairs"]),
+                weights=str(d.get("weights", "")), weights_sha256=d.get("weights_sha256"),
+                input_name=str(d.get("input_name", "crops")), output_name=str(d.get("output_name", "heatmaps")),
+                version=int(d.get("version", METADATA_VERSION)),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise UserError(f"export metadata is incomplete ({exc}); re-export with `transpose-live export`") from None
+
+
+def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def metadata_path(model_path: str | Path) -> Path:
+    """model.onnx -> model.json beside it; an OpenVINO folder -> folder/metadata.json."""
+    p = Path(model_path)
+    if p.is_dir():
+        return p / FOLDER_METADATA
+    if p.suffix == ".xml":
+        return p.parent / FOLDER_METADATA
+    return p.with_suffix(".json")
+
+
+def read_metadata(model_path: str | Path) -> ExportMetadata:
+    path = metadata_path(model_path)
+    if not path.is_file():
+        raise UserError(f"{model_path} has no metadata file {path.name} beside it; export it with "
+                        f"`transpose-live export MODEL --weights W --format onnx|openvino`")
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise UserError(f"cannot read export metadata {path}: {exc}") from None
+    if not isinstance(data, dict):
+        raise UserError(f"export metadata {path} is not a JSON object")
+    return ExportMetadata.from_dict(data)
+
+
+def write_text_atomic(path: str | Path, text: str) -> None:
+    """Write to a temporary name in the same folder, then rename into place."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_text(text)
+    os.replace(tmp, path)

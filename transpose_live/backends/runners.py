@@ -1,0 +1,86 @@
+"""Pose-model runners for exported models: callables (crops (N, 3, H, W) float tensor) -> heatmaps
+(N, J, h, w) float32 tensor on the crops' device. Crops and decoding stay in torch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from transpose_live.errors import UserError, first_line
+
+OPENVINO_HINT = 'OpenVINO is not installed; pip install "transpose-live[openvino]" (or use --backend onnxruntime)'
+ONNXRUNTIME_HINT = "onnxruntime is not installed; pip install onnxruntime (or use --backend torch)"
+
+
+def _import_onnxruntime():
+    try:
+        import onnxruntime  # noqa: PLC0415
+    except ImportError:
+        raise UserError(ONNXRUNTIME_HINT) from None
+    return onnxruntime
+
+
+def _import_openvino():
+    try:
+        import openvino  # noqa: PLC0415
+    except ImportError:
+        raise UserError(OPENVINO_HINT) from None
+    return openvino
+
+
+class OnnxRuntimeRunner:
+    """An ONNX file (or bytes) in an onnxruntime CPU session with `threads` intra-op threads."""
+
+    name = "onnxruntime"
+
+    def __init__(self, model: str | Path | bytes, threads: int = 1, spin: bool = False) -> None:
+        ort = _import_onnxruntime()
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = int(threads)
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.log_severity_level = 3
+        if not spin:  # threads sleep instead of spinning between ops: far better when the cores are shared
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        source = model if isinstance(model, bytes) else str(model)
+        try:
+            self.session = ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own exception types
+            what = "the exported model" if isinstance(model, bytes) else str(model)
+            raise UserError(f"onnxruntime cannot load {what}: {first_line(exc)[:200]}") from None
+        inp = self.session.get_inputs()[0]
+        self.input_name = inp.name
+        self.input_dtype = np.float16 if "float16" in inp.type else np.float32
+        self.threads = int(threads)
+
+    def __call__(self, crops: torch.Tensor) -> torch.Tensor:
+        x = crops.detach().to("cpu", torch.float32).contiguous().numpy().astype(self.input_dtype, copy=False)
+        out = self.session.run(None, {self.input_name: x})[0]
+        return torch.from_numpy(np.asarray(out, dtype=np.float32)).to(crops.device)
+
+
+class OpenVINORunner:
+    """An OpenVINO IR (model.xml) or ONNX file compiled for the CPU, fp32 precision hint (outputs
+    equal to torch; OpenVINO's default may pick bf16 on CPUs that have it)."""
+
+    name = "openvino"
+
+    def __init__(self, model: str | Path, threads: int = 1, precision: str = "f32") -> None:
+        ov = _import_openvino()
+        core = ov.Core()
+        config = {"INFERENCE_PRECISION_HINT": precision, "INFERENCE_NUM_THREADS": int(threads),
+                  "PERFORMANCE_HINT": "LATENCY", "NUM_STREAMS": 1}
+        try:
+            self.compiled = core.compile_model(core.read_model(str(model)), "CPU", config)
+        except Exception as exc:  # noqa: BLE001 - OpenVINO raises RuntimeError with long messages
+            raise UserError(f"OpenVINO cannot load {model}: {first_line(exc)[:200]}") from None
+        self.request = self.compiled.create_infer_request()
+        self.threads = int(threads)
+
+    def __call__(self, crops: torch.Tensor) -> torch.Tensor:
+        x = crops.detach().to("cpu", torch.float32).contiguous().numpy()
+        out = self.request.infer({0: x})[self.compiled.output(0)]
+        return torch.from_numpy(np.array(out, dtype=np.float32)).to(crops.device)
