@@ -8,6 +8,12 @@ The names are imported on first use, so the command line starts without loading 
 from __future__ import annotations
 
 import importlib
+import os
+
+# OpenMP threads sleep between parallel regions instead of spinning: with other load on the machine,
+# spinning made torch 3-8x slower (measured, see transpose_live/runtime/threads.py). It only takes effect
+# when set before torch is first imported; an explicit OMP_WAIT_POLICY wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 __all__ = ["PoseEstimator", "PoseTracker", "Poses"]
 __version__ = "0.1.0"

@@ -35,10 +35,6 @@ def main(argv: list[str] | None = None) -> int:
     SIGTERM 143 at any moment (a frame loop closes its outputs first); usage errors print click's
     message and return 2.
     """
-    # OpenMP threads sleep between parallel regions instead of spinning: with other load on the machine,
-    # spinning made torch 3-8x slower (measured, see runtime/threads.py). Set before torch is imported;
-    # an explicit OMP_WAIT_POLICY wins.
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     previous = {}
     if threading.current_thread() is threading.main_thread():
         previous = {s: signal.signal(s, _exit_now) for s in EXIT_CODES}
