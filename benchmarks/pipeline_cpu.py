@@ -4,7 +4,7 @@
     python benchmarks/pipeline_cpu.py --frames 20 --clips squat.mp4 --no-load --out /tmp/x   # quick look
 
 For squat.mp4 (1 person), exercise.avi (3) and walking.mp4 (~6) from ../shared/data/clips it runs
-transpose-live (decode -> detect -> pose -> smooth [-> render -> mp4 encode]) and the peer
+transpose-live (read -> detect -> pose -> smooth [-> render -> mp4 encode]) and the peer
 (`YOLO(w)(frame)` per frame [-> Results.plot() -> mp4 encode]) on the same frames with the same thread
 budget, quiet and under load (two busy Python processes this script starts and stops), plus
 `--det-every 5 --kpt-thr 0` (keypoint boxes; only untrained pose weights exist here, so the keypoint
@@ -151,7 +151,7 @@ def goals(payload) -> list[str]:
             lines.append(f"- {text}: **{value:.2f}** (goal >= {target}) {'met' if value >= target else 'NOT met'}")
 
     r = _find(runs, "squat.mp4")
-    check("squat.mp4, decode -> detect -> pose -> smooth, ratio to the peer", r and r["ratio"], 1.0)
+    check("squat.mp4, read -> detect -> pose -> smooth, ratio to the peer", r and r["ratio"], 1.0)
     r = _find(runs, "squat.mp4", render=True)
     check("squat.mp4 with rendering and mp4 encoding, ratio to the peer", r and r["ratio"], 0.8)
     r = _find(runs, "exercise.avi")
@@ -187,12 +187,12 @@ def markdown(payload) -> str:
                    f"{'-' if p is None else format(p['fps'], '.1f')} | "
                    f"{'-' if r['ratio'] is None else format(r['ratio'], '.2f') + 'x'} | {r.get('load_avg', '-')} |")
     out += ["", "Per stage (ms per frame, quiet, no rendering):", "",
-            "| clip | decode | detect | pose | smooth |", "|---|---|---|---|---|"]
+            "| clip | read | detect | pose | smooth |", "|---|---|---|---|---|"]
     for clip in payload["pose_alone_ms"]:
         r = _find(payload["runs"], clip)
         if r:
             s = r["ours"]["stages"]
-            out.append(f"| {clip} | " + " | ".join(f"{s[k]['ms_per_frame']:.1f}" for k in ("decode", "detect", "pose", "smooth")) + " |")
+            out.append(f"| {clip} | " + " | ".join(f"{s[k]['ms_per_frame']:.1f}" for k in ("read", "detect", "pose", "smooth")) + " |")
     out += ["", "## Goals", "", *goals(payload), "",
             "`--det-every 5` rows use `--kpt-thr 0` so that keypoint boxes are used with untrained weights.", ""]
     return "\n".join(out)
