@@ -47,3 +47,13 @@ def common(filled_checkpoint):
     require_shared(DETECTOR_WEIGHTS)
     return ["--model", "tp_r_a3", "--weights", str(filled_checkpoint("tp_r_a3")), "--device", "cpu",
             "--detector-weights", str(DETECTOR_WEIGHTS), "--detector-imgsz", "640", "--no-progress"]
+
+
+@pytest.fixture
+def one_thread():
+    """One torch thread for the test: the 2-core CI machine is not oversubscribed (training results stay
+    deterministic either way)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

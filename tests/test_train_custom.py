@@ -17,14 +17,6 @@ VAL_IMG = COCO_MINI / "val2017"
 KEEP = (0, 5, 6, 11, 12)  # nose, shoulders, hips (COCO indices)
 
 
-@pytest.fixture
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def test_five_keypoint_set_trains_with_derived_flip_pairs(tmp_path, one_thread):
     require_shared(VAL_ANN)
     data = json.loads(coco_subset(VAL_ANN, tmp_path / "four.json", single_person_images(VAL_ANN, count=4)).read_text())

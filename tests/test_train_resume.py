@@ -23,19 +23,10 @@ def _config(ann, **kw) -> TrainConfig:
     return TrainConfig(**base)
 
 
-@pytest.fixture
-def one_thread():
-    """One torch thread: the 2-core CI machine is not oversubscribed (results stay deterministic either way)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def test_interrupted_then_resumed_equals_uninterrupted(tmp_path, one_thread):
     require_shared(VAL_ANN)
     ann = coco_subset(VAL_ANN, tmp_path / "two.json", single_person_images(VAL_ANN, count=2))
-    full = train(_config(ann), tmp_path / "full", progress=False)
+    train(_config(ann), tmp_path / "full", progress=False)
     part = train(_config(ann), tmp_path / "part", progress=False, stop_after_epoch=1)
     assert len(part.history) == 1
     with pytest.raises(UserError, match="already exists"):
