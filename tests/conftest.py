@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from helpers import DETECTOR_WEIGHTS, filled_model, require_shared
+from helpers import CLIPS, DETECTOR_WEIGHTS, filled_model, require_shared
+from media_helpers import cut_clip
 
 torch.set_num_threads(2)
 
@@ -57,3 +58,11 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def squat24(tmp_path_factory):
+    """The first 24 frames of squat.mp4 (960x544, 30 fps) with their AAC sound, stream-copied."""
+    path = tmp_path_factory.mktemp("media") / "squat24.mp4"
+    cut_clip(require_shared(CLIPS / "squat.mp4"), path, 24)
+    return path

@@ -23,7 +23,6 @@ import numpy as np
 import pytest
 from helpers import CLIPS, COCO_MINI, lines_written, require_shared
 from media_helpers import (
-    cut_clip,
     decoded_images,
     describe,
     presentation_times,
@@ -38,13 +37,6 @@ from transpose_live.media import EncodeOptions, VideoEncoder
 
 SQUAT = CLIPS / "squat.mp4"
 FRAMES = 5  # rendered frames of the 24-frame excerpt
-
-
-@pytest.fixture(scope="module")
-def squat24(tmp_path_factory):
-    path = tmp_path_factory.mktemp("media_cli") / "squat24.mp4"
-    cut_clip(require_shared(SQUAT), path, 24)
-    return path
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from helpers import CLIPS, require_shared
-from media_helpers import (cut_clip, decoded_images, describe, presentation_times, source_frames, stream_ends,
+from media_helpers import (decoded_images, describe, presentation_times, source_frames, stream_ends,
                            write_timed_clip)
 from transpose_live.errors import UserError
 from transpose_live.media import EncodeOptions, VideoDecoder, VideoEncoder, check_video_output
@@ -21,14 +21,6 @@ from transpose_live.pipeline import open_video
 from transpose_live.pipeline.writers import VideoWriter
 
 SQUAT = CLIPS / "squat.mp4"
-
-
-@pytest.fixture(scope="module")
-def squat24(tmp_path_factory):
-    """The first 24 frames of squat.mp4 (960x544, 30 fps) with their AAC sound, stream-copied."""
-    path = tmp_path_factory.mktemp("media") / "squat24.mp4"
-    cut_clip(require_shared(SQUAT), path, 24)
-    return path
 
 
 @pytest.fixture(scope="module")
