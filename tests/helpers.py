@@ -191,6 +191,32 @@ def cli(*args, timeout=600):
                           timeout=timeout, env=env)
 
 
+def assert_one_line_error(done, needle, code=2):
+    """A `cli(...)` run exited `code` with exactly one stderr line, "error: ...", containing `needle`."""
+    assert done.returncode == code, (done.returncode, done.stderr[-1500:])
+    lines = [line for line in done.stderr.strip().splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:") and needle in lines[0], done.stderr[-1500:]
+    assert "Traceback" not in done.stderr
+
+
+def trained_checkpoint(path, name, keypoint_set, input_size=(64, 48), seed=0) -> Path:
+    """A checkpoint laid out as `train` writes it (weights + meta: model, sizes, keypoint set) for registry
+    model `name` with `len(keypoint_set)` heatmaps, random weights from `seed`."""
+    from transpose_live.models import create_model, model_info
+    from transpose_live.training.run_dir import save_checkpoint
+
+    spec = model_info(name)
+    stride = spec.input_size[0] // spec.heatmap_size[0]
+    torch.manual_seed(seed)
+    import dataclasses
+
+    model = create_model(dataclasses.replace(spec, input_size=tuple(input_size)), num_keypoints=len(keypoint_set))
+    meta = {"model": name, "input_size": list(input_size), "heatmap_size": [input_size[0] // stride, input_size[1] // stride],
+            **keypoint_set.to_meta()}
+    save_checkpoint(Path(path), model.state_dict(), meta)
+    return Path(path)
+
+
 def train_args(ann, out, *extra, images=COCO_MINI / "val2017"):
     """`train` arguments for a quick tp_r_a3 run from random weights at 64x48 (extra options override)."""
     return ["train", "--model", "tp_r_a3", "--train-images", images, "--train-annotations", ann, "--init", "random",

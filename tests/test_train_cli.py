@@ -7,17 +7,11 @@ import json
 
 import torch
 
-from helpers import CLIPS, COCO_MINI, DETECTOR_WEIGHTS, cli, coco_subset, require_shared, single_person_images, \
+from helpers import CLIPS, COCO_MINI, DETECTOR_WEIGHTS, assert_one_line_error, cli, coco_subset, require_shared, single_person_images, \
     train_args, write_clip
 
 VAL_ANN = COCO_MINI / "annotations" / "person_keypoints_val2017.json"
 VAL_IMG = COCO_MINI / "val2017"
-
-
-def assert_one_line_error(done, needle):
-    assert done.returncode == 2, (done.returncode, done.stderr[-1500:])
-    lines = [line for line in done.stderr.strip().splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error:") and needle in lines[0], done.stderr[-1500:]
 
 
 def test_saved_coco_checkpoint_runs_in_image_command(tmp_path):

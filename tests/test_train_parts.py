@@ -12,6 +12,7 @@ import torch
 from helpers import COCO_MINI, require_shared
 from transpose_live.engine.boxes import crop_affine
 from transpose_live.engine.decode import decode
+from transpose_live.engine.flip import merge_flipped
 from transpose_live.errors import UserError
 from transpose_live.training.affine import apply_matrix, crop_matrix
 from transpose_live.training.augmentation import AugmentConfig, CropParams, draw_crop
@@ -19,7 +20,6 @@ from transpose_live.training.datasets import load_dataset
 from transpose_live.training.keypoint_set import COCO17, MPII16, derive_flip_pairs, from_coco_category
 from transpose_live.training.loss import joints_mse_loss
 from transpose_live.training.model_setup import build_training_model, freeze_backbone
-from transpose_live.training.predict import merge_flip
 from transpose_live.training.run_dir import check_new_run_dir
 from transpose_live.training.samples import SampleGeometry, TrainingSamples, make_sample
 
@@ -79,7 +79,7 @@ def test_mirrored_sample_swaps_joints(coco_val):
     mirrored = make_sample(image, record, CropParams(record.center, record.scale, 0.0, True), COCO17, geom)
     diff = (mirrored[0] - plain[0].flip(-1)).abs()  # the crop is mirrored (warpAffine rounds to 1/32 px)
     assert diff.mean() < 0.01 and diff.max() < 0.3, (diff.mean(), diff.max())
-    back = merge_flip(plain[1][None], mirrored[1][None], COCO17.flip_permutation(), shift=False)
+    back = merge_flipped(torch.stack((plain[1], mirrored[1])), False, COCO17.flip_permutation())
     assert torch.allclose(back[0], plain[1], atol=1e-5)  # its targets map back to the unmirrored ones
     assert torch.equal(mirrored[2][COCO17.flip_permutation()], plain[2])
 

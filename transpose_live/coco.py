@@ -9,20 +9,23 @@ from __future__ import annotations
 
 import numpy as np
 
-from transpose_live.keypoints import OKS_SIGMAS
+from transpose_live.keypoints import oks_sigmas
 
 KEYPOINT_THRESHOLD = 0.2
 PERSON_CATEGORY = 1
 
 
 def oks(a: np.ndarray, b: np.ndarray, area: np.ndarray, counted: np.ndarray | None = None,
-        sigmas=OKS_SIGMAS) -> np.ndarray:
+        sigmas=None) -> np.ndarray:
     """OKS matrix (N, M) between poses `a` (N, K, >=2) and `b` (M, K, >=2).
 
+    sigmas: per-joint sigmas; None: COCO's for K = 17, a uniform `keypoints.DEFAULT_SIGMA` otherwise.
     area: the object scale of each pair, broadcastable to (N, M). counted: (N, M, K) bool, the
     joints that count for each pair (mean over them, 0 where none); None: all joints.
     """
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    if sigmas is None:
+        sigmas = oks_sigmas(a.shape[-2])
     var = (2.0 * np.asarray(sigmas, np.float64)) ** 2
     d2 = ((a[:, None, :, :2] - b[None, :, :, :2]) ** 2).sum(-1)  # (N, M, K)
     sim = np.exp(-d2 / var / np.asarray(area, np.float64)[..., None] / 2.0)

@@ -13,11 +13,12 @@ from transpose_live.keypoints import NUM_KEYPOINTS
 class Poses:
     """Poses of the people in one frame, all arrays on the CPU.
 
-    keypoints:   (N, 17, 3) float32, [x, y, score] in frame pixels.
+    keypoints:   (N, K, 3) float32, [x, y, score] in frame pixels (K: the model's keypoint set, COCO's 17
+                 unless a trained checkpoint says otherwise).
     boxes:       (N, 4) float32, person boxes x1, y1, x2, y2 in frame pixels.
     box_scores:  (N,) float32, detector confidence (1.0 when boxes were given without scores).
     track_ids:   (N,) int64, stable id per person across frames, -1 when not tracked.
-    attention:   optional (N, 17, h, w) float32: last encoder layer's attention row at each
+    attention:   optional (N, K, h, w) float32: last encoder layer's attention row at each
                  predicted keypoint's token (TransPose models, only when asked for).
     """
 
@@ -28,7 +29,8 @@ class Poses:
     attention: np.ndarray | None = None
 
     def __post_init__(self) -> None:
-        self.keypoints = np.asarray(self.keypoints, dtype=np.float32).reshape(-1, NUM_KEYPOINTS, 3)
+        kpts = np.asarray(self.keypoints, dtype=np.float32)
+        self.keypoints = kpts if kpts.ndim == 3 and kpts.shape[-1] == 3 else kpts.reshape(-1, NUM_KEYPOINTS, 3)
         n = len(self.keypoints)
         self.boxes = np.asarray(self.boxes, dtype=np.float32).reshape(n, 4)
         self.box_scores = np.asarray(self.box_scores, dtype=np.float32).reshape(n)
@@ -37,9 +39,9 @@ class Poses:
         self.track_ids = np.asarray(self.track_ids, dtype=np.int64).reshape(n)
 
     @classmethod
-    def empty(cls) -> "Poses":
+    def empty(cls, num_keypoints: int = NUM_KEYPOINTS) -> "Poses":
         return cls(
-            keypoints=np.zeros((0, NUM_KEYPOINTS, 3), np.float32),
+            keypoints=np.zeros((0, num_keypoints, 3), np.float32),
             boxes=np.zeros((0, 4), np.float32),
             box_scores=np.zeros((0,), np.float32),
         )
@@ -63,7 +65,7 @@ class Poses:
         return replace(self, **changes)
 
     def to_records(self) -> list[dict]:
-        """JSON-ready list of persons: track_id, box, box_score, keypoints [[x, y, score]*17]."""
+        """JSON-ready list of persons: track_id, box, box_score, keypoints [[x, y, score] per keypoint]."""
         return [
             {
                 "track_id": int(self.track_ids[i]),

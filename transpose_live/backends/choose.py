@@ -60,41 +60,55 @@ def choose_backend(backend: str, weights, device: torch.device, need_attention: 
     return name
 
 
-def open_runner(name: str, spec, weights, backend: str, threads: int):
-    """A callable crops -> heatmaps for a non-torch backend (None for torch).
+def open_runner(model, weights, backend: str, threads: int):
+    """(runner, spec, keypoints) for a non-torch backend: a callable crops -> heatmaps, the model's spec
+    (with its crop size) and its keypoint set.
 
-    weights: an exported file (its metadata must name model `name`), or a checkpoint / 'official' /
-    None (random) exported in memory now."""
-    if backend == "torch":
-        return None
+    model: the registry name asked for (None: whatever the weights hold). weights: an exported file (its
+    metadata must name `model` when given), or a checkpoint / 'official' / None (random) / an nn.Module of
+    registry model `model` exported in memory now."""
     from transpose_live.backends.runners import OnnxRuntimeRunner, OpenVINORunner  # noqa: PLC0415
 
     if is_exported(weights):
         meta = read_metadata(weights)
-        check_metadata(meta, spec, weights)
+        spec, keypoints = describe_export(meta, model, weights)
         if backend == "onnxruntime":
-            return OnnxRuntimeRunner(weights, threads)
+            return OnnxRuntimeRunner(weights, threads), spec, keypoints
         path = Path(str(weights))
-        return OpenVINORunner(path / OPENVINO_XML if path.is_dir() else path, threads)
+        return OpenVINORunner(path / OPENVINO_XML if path.is_dir() else path, threads), spec, keypoints
     from transpose_live.backends.export import onnx_bytes  # noqa: PLC0415
-    from transpose_live.models import build  # noqa: PLC0415
+    from transpose_live.models import load_model  # noqa: PLC0415
 
-    module = weights if isinstance(weights, torch.nn.Module) else build(name, weights=weights, device="cpu")
-    data = onnx_bytes(module, spec)
+    if isinstance(weights, torch.nn.Module):  # an already-built COCO model (library use, tests)
+        from transpose_live.keypoints import COCO17  # noqa: PLC0415
+        from transpose_live.models import LoadedModel, model_info  # noqa: PLC0415
+
+        loaded = LoadedModel(weights.eval(), model_info(model), COCO17)
+    else:
+        loaded = load_model(model, weights, device="cpu")
+    data = onnx_bytes(loaded.module, loaded.spec)
     if backend == "onnxruntime":
-        return OnnxRuntimeRunner(data, threads)
+        return OnnxRuntimeRunner(data, threads), loaded.spec, loaded.keypoints
     import tempfile  # noqa: PLC0415
 
     with tempfile.TemporaryDirectory(prefix="tl-ov-") as tmp:
         path = Path(tmp) / "model.onnx"
         path.write_bytes(data)
-        return OpenVINORunner(path, threads)
+        return OpenVINORunner(path, threads), loaded.spec, loaded.keypoints
 
 
-def check_metadata(meta: ExportMetadata, spec, path) -> None:
-    """One-line errors when an exported file does not hold the model asked for."""
-    if meta.model != spec.name:
-        raise UserError(f"{path} was exported from {meta.model}, not {spec.name}; pass --model {meta.model}")
-    if tuple(meta.input_size) != tuple(spec.input_size) or tuple(meta.heatmap_size) != tuple(spec.heatmap_size):
-        raise UserError(f"{path} takes {tuple(meta.input_size)} crops / gives {tuple(meta.heatmap_size)} heatmaps, "
-                        f"but {spec.name} uses {tuple(spec.input_size)} / {tuple(spec.heatmap_size)}; re-export it")
+def describe_export(meta: ExportMetadata, model, path):
+    """(spec, keypoints) of an exported model; one-line errors when it is not the model asked for."""
+    import dataclasses  # noqa: PLC0415
+
+    from transpose_live.keypoints import KeypointSet  # noqa: PLC0415
+    from transpose_live.models import model_info  # noqa: PLC0415
+
+    asked = getattr(model, "name", model)
+    if asked is not None and meta.model != asked:
+        raise UserError(f"{path} was exported from {meta.model}, not {asked}; pass --model {meta.model} "
+                        "(or leave --model out)")
+    spec = dataclasses.replace(model_info(meta.model), input_size=tuple(meta.input_size),
+                               heatmap_size=tuple(meta.heatmap_size))
+    return spec, KeypointSet(tuple(meta.keypoints), tuple(tuple(p) for p in meta.skeleton),
+                             tuple(tuple(p) for p in meta.flip_pairs))

@@ -25,7 +25,7 @@ from transpose_live.backends.metadata import (
     write_text_atomic,
 )
 from transpose_live.errors import UserError, first_line
-from transpose_live.keypoints import FLIP_PAIRS, KEYPOINT_NAMES
+from transpose_live.keypoints import COCO17, KeypointSet
 from transpose_live.models.registry import ModelSpec
 
 FORMATS = ("onnx", "openvino")
@@ -51,7 +51,7 @@ def onnx_bytes(module: nn.Module, spec: ModelSpec, half: bool = False) -> bytes:
     return buffer.getvalue()
 
 
-def build_metadata(spec: ModelSpec, fmt: str, half: bool, weights) -> ExportMetadata:
+def build_metadata(spec: ModelSpec, fmt: str, half: bool, weights, keypoints: KeypointSet = COCO17) -> ExportMetadata:
     source = "random" if weights is None else str(weights)
     sha = None
     if weights is not None:
@@ -59,8 +59,9 @@ def build_metadata(spec: ModelSpec, fmt: str, half: bool, weights) -> ExportMeta
         sha = file_sha256(path)
     return ExportMetadata(
         model=spec.name, format=fmt, precision="fp16" if half else "fp32", input_size=tuple(spec.input_size),
-        heatmap_size=tuple(spec.heatmap_size), keypoints=tuple(KEYPOINT_NAMES),
-        flip_pairs=tuple(tuple(p) for p in FLIP_PAIRS), weights=source, weights_sha256=sha,
+        heatmap_size=tuple(spec.heatmap_size), keypoints=tuple(keypoints.names),
+        flip_pairs=tuple(tuple(p) for p in keypoints.flip_pairs), weights=source, weights_sha256=sha,
+        skeleton=tuple(tuple(p) for p in keypoints.skeleton),
     )
 
 
@@ -68,33 +69,34 @@ def default_out(model: str, fmt: str) -> Path:
     return Path(f"{model}.onnx") if fmt == "onnx" else Path(f"{model}_openvino_model")
 
 
-def export_model(model: str, weights=None, fmt: str = "onnx", half: bool = False, out: str | Path | None = None,
-                 module: nn.Module | None = None) -> Path:
-    """Export registry model `model` with `weights` (path, 'official' or None = random); returns the
-    path written (an .onnx file or an OpenVINO folder). `module`: an already-built model to export
-    instead of building one (its weights are then recorded as `weights`)."""
-    from transpose_live.models import build, model_info  # noqa: PLC0415
+def export_model(model: str | None, weights=None, fmt: str = "onnx", half: bool = False,
+                 out: str | Path | None = None) -> Path:
+    """Export registry model `model` (None: the one a training checkpoint names) with `weights` (path,
+    'official' or None = random); returns the path written (an .onnx file or an OpenVINO folder).
+    A training checkpoint's crop size and keypoint set go into the export and its metadata."""
+    from transpose_live.models import load_model, model_info  # noqa: PLC0415
 
     fmt = fmt.strip().lower()
     if fmt not in FORMATS:
         raise UserError(f"unknown --format {fmt!r}; use onnx or openvino")
-    spec = model_info(model)
-    out = Path(out) if out is not None else default_out(model, fmt)
-    if weights is not None and str(weights) != "official" and Path(weights).exists() \
-            and out.resolve() == Path(weights).resolve():
+    if model is not None:
+        model_info(model)  # an unknown name is one line before any work
+    if out is not None and weights is not None and str(weights) != "official" and Path(weights).exists() \
+            and Path(out).resolve() == Path(weights).resolve():
         raise UserError(f"--out {out} is the input weights file; choose another path")
+    if fmt == "onnx" and out is not None and Path(out).suffix != ".onnx":
+        raise UserError(f"--out for --format onnx must end in .onnx, got {out}")
     if fmt == "openvino":
         from transpose_live.backends.runners import _import_openvino  # noqa: PLC0415
 
         _import_openvino()  # the one-line install hint before any work
-    meta = build_metadata(spec, fmt, half, weights)
-    if module is None:
-        module = build(model, weights=weights, device="cpu")
-    data = onnx_bytes(module, spec, half)
+    loaded = load_model(model, weights=weights, device="cpu")
+    spec = loaded.spec
+    out = Path(out) if out is not None else default_out(spec.name, fmt)
+    meta = build_metadata(spec, fmt, half, weights, loaded.keypoints)
+    data = onnx_bytes(loaded.module, spec, half)
     out.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "onnx":
-        if out.suffix != ".onnx":
-            raise UserError(f"--out for --format onnx must end in .onnx, got {out}")
         tmp = out.with_name(f".{out.name}.tmp{os.getpid()}")
         tmp.write_bytes(data)
         os.replace(tmp, out)

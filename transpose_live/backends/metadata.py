@@ -28,6 +28,7 @@ class ExportMetadata:
     weights_sha256: str | None  # sha256 of the source checkpoint file (None for random weights)
     input_name: str = "crops"
     output_name: str = "heatmaps"
+    skeleton: tuple[tuple[int, int], ...] = ()  # 0-based joint pairs the renderer draws
     version: int = METADATA_VERSION
 
     def to_json(self) -> str:
@@ -43,6 +44,7 @@ class ExportMetadata:
                 keypoints=tuple(d["keypoints"]), flip_pairs=tuple(tuple(p) for p in d["flip_pairs"]),
                 weights=str(d.get("weights", "")), weights_sha256=d.get("weights_sha256"),
                 input_name=str(d.get("input_name", "crops")), output_name=str(d.get("output_name", "heatmaps")),
+                skeleton=tuple(tuple(p) for p in d.get("skeleton", ())),
                 version=int(d.get("version", METADATA_VERSION)),
             )
         except (KeyError, TypeError, ValueError) as exc:

@@ -30,10 +30,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Pose estimation over an archive: many files, one JSONL each, resumable, local or on Ray."""
         from transpose_live.batch import expand_inputs, run_batch
-        from transpose_live.models import model_info
 
         console = Console(stderr=True)
-        options = resolve_options(opts, model_info)
+        options = resolve_options(opts)
         if ray is not None:
             from transpose_live.batch.ray_executor import import_ray
 
@@ -57,11 +56,12 @@ def register(app: typer.Typer) -> None:
                             f"(errors in {report.out_dir / 'summary.json'})", exit_code=1)
 
 
-def resolve_options(opts: RunOptions, model_info) -> dict:
+def resolve_options(opts: RunOptions) -> dict:
     """The run options a worker needs, checked here so mistakes are one line before any work."""
     from transpose_live.tracking import SMOOTHERS
 
-    spec = model_info(opts.model)
+    from transpose_live.engine import describe_model
+
     if opts.show:
         raise UserError("batch runs without a window; drop --show (use video --show to watch one file)")
     if opts.smooth not in SMOOTHERS:
@@ -69,6 +69,7 @@ def resolve_options(opts: RunOptions, model_info) -> dict:
     if (opts.detector or "yolo").strip().lower() not in ("yolo", "auto", "none"):
         raise UserError(f"unknown --detector {opts.detector!r}; use yolo or none")
     weights = _file_option(weights_arg(opts.weights), "--weights", keep=("official",))
+    spec, keypoints = describe_model(opts.model, weights)
     from transpose_live.pipeline.detector import resolve_detector_weights
 
     detector_weights = _file_option(resolve_detector_weights(opts.detector_weights), "--detector-weights",
@@ -78,7 +79,7 @@ def resolve_options(opts: RunOptions, model_info) -> dict:
     return {
         "model": spec.name, "weights": weights, "device": opts.device, "half": opts.half,
         "flip_test": opts.flip_test, "max_persons": opts.max_persons, "det_every": opts.det_every,
-        "kpt_thr": opts.kpt_thr, "smooth": opts.smooth, "attention": attention_index(opts.attention, spec),
+        "kpt_thr": opts.kpt_thr, "smooth": opts.smooth, "attention": attention_index(opts.attention, spec, keypoints),
         "detector": (opts.detector or "yolo").strip().lower(), "detector_weights": detector_weights,
         "det_conf": opts.det_conf, "detector_imgsz": opts.detector_imgsz, "backend": opts.backend,
     }

@@ -37,13 +37,19 @@ def eval_command(
     from transpose_live.evaluation.boxes_source import count_boxes, detection_person_boxes, gt_person_boxes, load_coco
     from transpose_live.evaluation.evaluate import evaluate_dataset, metrics_table, write_metrics
     from transpose_live.evaluation.results import write_results
+    from transpose_live.engine import describe_model
+    from transpose_live.keypoints import COCO17
 
     console = Console()
-    from transpose_live.cli.eval_trained import is_mpii_file, run_mpii_eval, trained_estimator
+    from transpose_live.cli.eval_trained import is_mpii_file, run_mpii_eval
 
     if is_mpii_file(annotations):
         run_mpii_eval(images, annotations, weights, device, flip_test, decoder, batch, metrics_out, console)
         return
+    _, keypoint_set = describe_model(model, weights_arg(weights))
+    if len(keypoint_set) != len(COCO17):
+        raise UserError(f"{weights} predicts {len(keypoint_set)} keypoints; COCO evaluation needs the 17 COCO "
+                        "keypoints (evaluate it on data of its own keypoint set, e.g. MPII JSON for PCKh)")
     if (boxes is None) == (not gt_boxes):
         raise UserError("choose the boxes: --boxes detections.json or --gt-boxes (one of them)")
     if not images.is_dir():
@@ -61,8 +67,7 @@ def eval_command(
     else:
         person_boxes = detection_person_boxes(boxes, det_thr=det_thr, image_ids=list(coco.imgs))
         box_kind = f"detections {boxes.name} (score >= {det_thr:g})"
-    estimator = trained_estimator(weights, device, half, flip_test, decoder, batch) \
-        or _make_estimator(model, weights, device, half, flip_test, decoder, batch)
+    estimator = _make_estimator(model, weights, device, half, flip_test, decoder, batch)
     model = estimator.spec.name
     console.print(
         f"{model} ({weights}) on {estimator.device}, {'fp16' if estimator.half else 'fp32'}, "

@@ -25,23 +25,6 @@ def is_mpii_file(annotations: Path) -> bool:
         return False
 
 
-def trained_estimator(weights: str, device, half, flip_test: bool, decoder: str, batch: int):
-    """A `PoseEstimator` for a COCO-17 training checkpoint, or None when `weights` is not one."""
-    from transpose_live.device import resolve_device, resolve_half
-    from transpose_live.engine import PoseEstimator
-    from transpose_live.training.trained import load_trained
-
-    trained = load_trained(weights) if weights and weights not in ("official", "random") else None
-    if trained is None:
-        return None
-    if len(trained.keypoints) != 17:
-        raise UserError(f"{weights} predicts {len(trained.keypoints)} keypoints; COCO evaluation needs 17 "
-                        "(evaluate it on data of its own keypoint set, e.g. MPII JSON)")
-    dev = resolve_device(device)
-    return PoseEstimator.from_module(trained.module, trained.spec, device=dev, half=resolve_half(half, dev),
-                                     flip_test=flip_test, decoder=decoder, max_batch=batch)
-
-
 def run_mpii_eval(images: Path, annotations: Path, weights: str, device, flip_test: bool, decoder: str, batch: int,
                   metrics_out: Path | None, console: Console) -> dict:
     """PCKh@0.5 and @0.1 (standard table) of a 16-keypoint training checkpoint on MPII JSON annotations."""

@@ -11,7 +11,7 @@ from rich.console import Console
 from transpose_live.cli.options import DeviceOpt, WeightsOpt, weights_arg
 from transpose_live.errors import UserError
 from transpose_live.paths import OutputGuard
-from transpose_live.models.registry import transpose_models
+from transpose_live.models.registry import DEFAULT_MODEL, transpose_models
 
 
 def explain_command(
@@ -20,7 +20,7 @@ def explain_command(
     detector: str = typer.Option("yolo", "--detector", help="Without --box: yolo, or none (whole image is one person)."),
     detector_weights: Optional[str] = typer.Option(None, "--detector-weights", help="YOLO weights file for the person detector."),
     max_persons: int = typer.Option(3, "--max-persons", min=1, help="Explain at most this many detected people (highest score first)."),
-    model: str = typer.Option("tp_r_a4", "--model", "-m", help=f"A TransPose model: {', '.join(transpose_models())}."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", show_default=False, help=f"A TransPose model: {', '.join(transpose_models())} [default: the one a trained --weights file names, else {DEFAULT_MODEL}]."),
     weights: str = WeightsOpt,
     device: str = DeviceOpt,
     keypoints: str = typer.Option("all", "--keypoints", "-k", help="'all' or names, e.g. left_wrist,nose."),
@@ -34,24 +34,24 @@ def explain_command(
     from transpose_live.device import resolve_device, resolve_half
     from transpose_live.explain import explain, parse_box, parse_keypoints
     from transpose_live.images import read_image
-    from transpose_live.engine import require_attention
-    from transpose_live.models import model_info
+    from transpose_live.engine import describe_model, require_attention
 
     console = Console()
-    require_attention(model_info(model), "explain")
+    spec, keypoint_set = describe_model(model, weights_arg(weights))  # a trained checkpoint's own model and keypoints
+    require_attention(spec, "explain")
+    kpt_ids = parse_keypoints(keypoints, keypoint_set)
     OutputGuard([image]).file(out, "--out panel")
-    kpt_ids = parse_keypoints(keypoints)
     boxes = parse_box(box) if box else None
     frame = read_image(image)
     dev = resolve_device(device)
     half = resolve_half(None, dev)
+    from transpose_live.engine import PoseEstimator
+
+    estimator = PoseEstimator(model=model, weights=weights_arg(weights), device=dev, half=half, flip_test=flip_test)
     scores = None
     if boxes is None:
         boxes, scores = _detect(frame, detector, detector_weights, dev, half, max_persons)
         console.print(f"{len(boxes)} person(s) to explain", highlight=False)
-    from transpose_live.engine import PoseEstimator
-
-    estimator = PoseEstimator(model=model, weights=weights_arg(weights), device=dev, half=half, flip_test=flip_test)
     result = explain(estimator, frame, boxes, scores, kpt_ids, threshold, max_cols=columns, caption=caption)
     path = result.save(out)
     h, w = result.panel.shape[:2]

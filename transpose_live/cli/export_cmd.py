@@ -12,7 +12,7 @@ from transpose_live.cli.options import weights_arg
 
 
 def export(
-    model: str = typer.Argument(..., help="Registry model name (see `transpose-live models`)."),
+    model: Optional[str] = typer.Argument(None, show_default=False, help="Registry model name (see `transpose-live models`) [default: the one a trained --weights file names, else tp_r_a4]."),
     weights: str = typer.Option("official", "--weights", "-w", help="Checkpoint path, 'official' or 'random'."),
     fmt: str = typer.Option("onnx", "--format", "-f", help="onnx (one .onnx file) or openvino (an IR folder)."),
     half: bool = typer.Option(False, "--half/--no-half", help="fp16 weights (for GPUs / OpenVINO's compressed IR); fp32 by default."),
@@ -22,9 +22,9 @@ def export(
     from transpose_live.backends import export_model
 
     console = Console(stderr=True)
-    with console.status(f"exporting {model} to {fmt}"):
+    with console.status(f"exporting {model or weights} to {fmt}"):
         path = export_model(model, weights=weights_arg(weights), fmt=fmt, half=half, out=out)
-    console.print(f"wrote {path} (run it with --model {model} --weights {path})", soft_wrap=True, highlight=False)
+    console.print(f"wrote {path} (run it with --weights {path})", soft_wrap=True, highlight=False)
 
 
 def register(app: typer.Typer) -> None:

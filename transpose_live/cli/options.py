@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import typer
 
-from transpose_live.models.registry import MODELS
+from transpose_live.models.registry import DEFAULT_MODEL, MODELS
 
-ModelOpt = typer.Option("tp_r_a4", "--model", "-m", help=f"Pose model: {', '.join(MODELS)}.")
+ModelOpt = typer.Option(
+    None, "--model", "-m", show_default=False,
+    help=f"Pose model: {', '.join(MODELS)} [default: the one a trained or exported --weights file names, else {DEFAULT_MODEL}].",
+)
 WeightsOpt = typer.Option(
     "official", "--weights", "-w",
     help="Checkpoint path, 'official' (cache, else download) or 'random' (untrained; for testing).",

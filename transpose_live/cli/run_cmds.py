@@ -73,18 +73,18 @@ def _has_display() -> bool:
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
-def attention_index(name: str | None, spec) -> int | None:
+def attention_index(name: str | None, spec, keypoints=None) -> int | None:
+    """`--attention NAME` -> the keypoint's index in the model's keypoint set (COCO-17 by default)."""
     if name is None:
         return None
     from transpose_live.engine import require_attention
-    from transpose_live.keypoints import keypoint_index
+    from transpose_live.keypoints import COCO17
 
+    require_attention(spec, "--attention")
     try:
-        index = keypoint_index(name)
+        return (keypoints or COCO17).index(name)
     except ValueError as exc:
         raise UserError(f"--attention: {exc}") from None
-    require_attention(spec, "--attention")
-    return index
 
 
 @dataclass
@@ -107,16 +107,15 @@ def _run(kind: str, opts: RunOptions, open_source, inputs: list, outputs: Output
     opens the source, loads the detector and the pose model, opens the writers and runs the pipeline."""
     from transpose_live.backends import choose_backend
     from transpose_live.device import resolve_device, resolve_half
-    from transpose_live.engine import PoseEstimator
-    from transpose_live.models import model_info
+    from transpose_live.engine import PoseEstimator, describe_model
     from transpose_live.paths import OutputGuard
     from transpose_live.pipeline import build_detector, run_pipeline
     from transpose_live.runtime import apply_budget
     from transpose_live.tracking import SMOOTHERS, PoseTracker
 
     console = Console(stderr=True)
-    spec = model_info(opts.model)
-    attention = attention_index(opts.attention, spec)
+    spec, keypoints = describe_model(opts.model, weights_arg(opts.weights))  # a trained/exported file's own
+    attention = attention_index(opts.attention, spec, keypoints)
     if opts.smooth not in SMOOTHERS:
         raise UserError(f"unknown --smooth {opts.smooth!r}; use {', '.join(SMOOTHERS)}")
     guard = OutputGuard(inputs)
@@ -146,10 +145,10 @@ def _run(kind: str, opts: RunOptions, open_source, inputs: list, outputs: Output
             guard.folder(outputs.image_dir, "--out folder", names=[p.name for p in getattr(source, "paths", [])])
         detector = build_detector(opts.detector, opts.detector_weights, device=device, half=half, conf=opts.det_conf,
                                   imgsz=opts.detector_imgsz)
-        estimator = PoseEstimator(model=spec.name, weights=weights_arg(opts.weights), device=device, half=half,
+        estimator = PoseEstimator(model=opts.model, weights=weights_arg(opts.weights), device=device, half=half,
                                   flip_test=opts.flip_test, backend=backend)
         tracker = PoseTracker(smooth=opts.smooth) if kind != "image" or opts.smooth != "none" else None
-        writers = _open_writers(outputs, source)
+        writers = _open_writers(outputs, source, estimator.keypoints)
     except BaseException:
         source.close()
         raise
@@ -171,7 +170,7 @@ def _run(kind: str, opts: RunOptions, open_source, inputs: list, outputs: Output
         raise UserError(f"interrupted by {name} after {result.frames} frames; outputs closed", exit_code=code)
 
 
-def _open_writers(outputs: Outputs, source) -> list:
+def _open_writers(outputs: Outputs, source, keypoints) -> list:
     """The writers for `outputs` (paths already checked); any already opened are aborted on failure."""
     from transpose_live.pipeline.csv_writer import CsvWriter
     from transpose_live.pipeline.writers import (
@@ -190,7 +189,7 @@ def _open_writers(outputs: Outputs, source) -> list:
     if outputs.coco:
         makers.append(lambda: CocoResultsWriter(outputs.coco))
     if outputs.csv:
-        makers.append(lambda: CsvWriter(outputs.csv))
+        makers.append(lambda: CsvWriter(outputs.csv, keypoints.names))
     if outputs.image_dir:
         makers.append(lambda: ImageDirWriter(outputs.image_dir))
     if outputs.video:

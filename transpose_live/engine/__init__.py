@@ -6,6 +6,7 @@
 """
 
 from transpose_live.engine.decode import DECODERS
+from transpose_live.engine.describe import describe_model
 from transpose_live.engine.estimator import PoseEstimator, require_attention
 
-__all__ = ["DECODERS", "PoseEstimator", "require_attention"]
+__all__ = ["DECODERS", "PoseEstimator", "describe_model", "require_attention"]

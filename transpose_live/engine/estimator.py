@@ -20,8 +20,8 @@ from transpose_live.engine.decode import DECODERS, argmax_coords, decode
 from transpose_live.engine.flip import merge_flipped, with_flipped
 from transpose_live.engine.fold_bn import fold_batchnorm
 from transpose_live.errors import UserError
-from transpose_live.keypoints import NUM_KEYPOINTS
-from transpose_live.models import build
+from transpose_live.keypoints import COCO17, KeypointSet
+from transpose_live.models import load_model
 from transpose_live.models.registry import ModelSpec, model_info, transpose_models
 from transpose_live.poses import Poses
 from transpose_live.runtime import runtime_threads
@@ -36,39 +36,49 @@ class PoseEstimator:
     the chunk is halved and retried, and the smaller size is kept for later calls.
     """
 
-    def __init__(self, model: str = "tp_r_a4", weights=None, device="auto", half: bool | None = None,
+    def __init__(self, model: str | None = None, weights=None, device="auto", half: bool | None = None,
                  flip_test: bool = True, decoder: str = "dark", max_batch: int = 64, compile: bool = False,
                  channels_last: bool | None = None, backend: str | None = None) -> None:
-        spec = model_info(model)
+        """model: a registry name; None takes the one the weights name (a `train` checkpoint or an
+        export), else `models.DEFAULT_MODEL`. The keypoint set (`self.keypoints`) and crop size come
+        from the weights too: COCO-17 for official checkpoints, the trained set otherwise."""
+        if model is not None:
+            model_info(model)  # an unknown name is one line before any file is read
         dev = resolve_device(device)
         # backend None: torch for checkpoints, the file's own runtime for exported models (.onnx, OpenVINO)
         self.backend = choose_backend(backend, weights, dev)
         if self.backend != "torch":  # crops and decoding stay torch; the runner maps crops -> heatmaps
-            self._setup(None, spec, "cpu", False, flip_test, decoder, max_batch, False, False)
-            self._forward = open_runner(spec.name, spec, weights, self.backend, runtime_threads())
+            runner, spec, keypoints = open_runner(model, weights, self.backend, runtime_threads())
+            self._setup(None, spec, "cpu", False, flip_test, decoder, max_batch, False, False, keypoints)
+            self._forward = runner
             return
-        net = build(spec, weights=weights, device="cpu")  # BatchNorm is folded on the CPU, then moved once
-        self._setup(net, spec, dev, half, flip_test, decoder, max_batch, compile, channels_last)
+        loaded = load_model(model, weights=weights, device="cpu")  # BatchNorm is folded on the CPU, then moved once
+        self._setup(loaded.module, loaded.spec, dev, half, flip_test, decoder, max_batch, compile, channels_last,
+                    loaded.keypoints)
 
     @classmethod
     def from_module(cls, module: nn.Module, name: str, device="cpu", half: bool | None = None,
                     flip_test: bool = True, decoder: str = "dark", max_batch: int = 64, compile: bool = False,
-                    channels_last: bool | None = None) -> "PoseEstimator":
+                    channels_last: bool | None = None, keypoints: KeypointSet = COCO17) -> "PoseEstimator":
         """Wrap an already-built model of registry name `name` (the module is moved/cast in place).
 
-        name may also be a `ModelSpec` (e.g. a trained model's spec with its own input size).
+        name may also be a `ModelSpec` (e.g. a trained model's spec with its own input size);
+        keypoints: what its heatmap channels are (COCO-17 unless trained otherwise).
         """
         self = cls.__new__(cls)
         spec = name if isinstance(name, ModelSpec) else model_info(name)
-        self._setup(module, spec, device, half, flip_test, decoder, max_batch, compile, channels_last)
+        self._setup(module, spec, device, half, flip_test, decoder, max_batch, compile, channels_last, keypoints)
         return self
 
-    def _setup(self, module, spec: ModelSpec, device, half, flip_test, decoder, max_batch, compile, channels_last):
+    def _setup(self, module, spec: ModelSpec, device, half, flip_test, decoder, max_batch, compile, channels_last,
+               keypoints: KeypointSet = COCO17):
         if decoder not in DECODERS:
             raise UserError(f"unknown decoder {decoder!r}; use one of: {', '.join(DECODERS)}")
         if int(max_batch) < 1:
             raise UserError(f"max_batch must be at least 1, got {max_batch}")
         self.spec = spec
+        self.keypoints = keypoints
+        self._flip_permutation = tuple(keypoints.flip_permutation())
         self.device = resolve_device(device)
         self.half = resolve_half(half, self.device)
         self.flip_test = bool(flip_test)
@@ -98,7 +108,7 @@ class PoseEstimator:
     def estimate(self, frame: np.ndarray, boxes_xyxy, box_scores=None, return_attention: bool = False) -> Poses:
         """Poses of the people in `boxes_xyxy` (N, 4) of one BGR frame (grey and BGRA accepted).
 
-        return_attention: also fill `Poses.attention` (N, 17, h, w): the last encoder layer's attention
+        return_attention: also fill `Poses.attention` (N, K, h, w): the last encoder layer's attention
         row of the token under each keypoint's heatmap argmax, from the unflipped crop (TransPose only).
         """
         return self.estimate_batch([frame], [boxes_xyxy], [box_scores], return_attention=return_attention)[0]
@@ -138,10 +148,10 @@ class PoseEstimator:
 
     # ------------------------------------------------------------------ internals
     def _empty(self, return_attention: bool) -> Poses:
-        poses = Poses.empty()
+        poses = Poses.empty(len(self.keypoints))
         if return_attention:
             gh, gw = self.spec.token_grid
-            poses.attention = np.zeros((0, NUM_KEYPOINTS, gh, gw), np.float32)
+            poses.attention = np.zeros((0, len(self.keypoints), gh, gw), np.float32)
         return poses
 
     @torch.inference_mode()
@@ -204,7 +214,7 @@ class PoseEstimator:
         else:
             out = self._forward(x)
         out = out.float()
-        heatmaps = merge_flipped(out, self.shift_flipped) if self.flip_test else out
+        heatmaps = merge_flipped(out, self.shift_flipped, self._flip_permutation) if self.flip_test else out
         rows = self._attention_rows(heatmaps, attn[:n]) if want_attention else None
         return heatmaps, rows
 

@@ -12,13 +12,13 @@ from transpose_live.engine.estimator import require_attention
 from transpose_live.errors import UserError
 from transpose_live.paths import write_atomic
 from transpose_live.explain.panel import MAX_COLS, render_panels
-from transpose_live.keypoints import KEYPOINT_NAMES, keypoint_index
+from transpose_live.keypoints import COCO17, KeypointSet
 from transpose_live.poses import Poses
 
 
 @dataclass
 class Explanation:
-    """The panel image (BGR uint8), the poses with attention (N,17,h,w) and the keypoints shown."""
+    """The panel image (BGR uint8), the poses with attention (N,K,h,w) and the keypoints shown."""
 
     panel: np.ndarray
     poses: Poses
@@ -28,16 +28,17 @@ class Explanation:
         return write_png(path, self.panel)
 
 
-def parse_keypoints(spec: str | None) -> list[int]:
-    """'all' (or empty) -> 0..16; 'left_wrist,nose' -> their indices (order kept, duplicates dropped)."""
+def parse_keypoints(spec: str | None, keypoint_set: KeypointSet = COCO17) -> list[int]:
+    """'all' (or empty) -> every index of `keypoint_set`; 'left_wrist,nose' -> their indices (order kept,
+    duplicates dropped)."""
     if not spec or spec.strip().lower() == "all":
-        return list(range(len(KEYPOINT_NAMES)))
+        return list(range(len(keypoint_set)))
     out: list[int] = []
     for name in spec.split(","):
         if not name.strip():
             continue
         try:
-            j = keypoint_index(name)
+            j = keypoint_set.index(name)
         except ValueError as exc:
             raise UserError(str(exc)) from None
         if j not in out:
@@ -62,13 +63,15 @@ def explain(estimator, image: np.ndarray, boxes, box_scores=None, keypoints: lis
             threshold: float = 0.0, max_cols: int = MAX_COLS, caption: str | None = None) -> Explanation:
     """Runs `estimator.estimate(..., return_attention=True)` and renders the panels."""
     require_attention(estimator.spec, "explain")
-    keypoints = list(range(len(KEYPOINT_NAMES))) if keypoints is None else list(keypoints)
+    kset = getattr(estimator, "keypoints", COCO17)
+    keypoints = list(range(len(kset))) if keypoints is None else list(keypoints)
     if threshold < 0:
         raise UserError("--threshold must be >= 0")
     poses = estimator.estimate(image, boxes, box_scores=box_scores, return_attention=True)
     if len(poses) == 0:
         raise UserError("no person to explain (no box given or detected)")
-    panel = render_panels(image, poses, keypoints, threshold, tuple(estimator.spec.input_size), max_cols, caption)
+    panel = render_panels(image, poses, keypoints, threshold, tuple(estimator.spec.input_size), max_cols, caption,
+                          kset)
     return Explanation(panel, poses, keypoints)
 
 

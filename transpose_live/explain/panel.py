@@ -13,7 +13,7 @@ import numpy as np
 
 from transpose_live.explain.crops import person_crop, to_crop
 from transpose_live.explain.heat import colour_bar, heat_overlay
-from transpose_live.keypoints import KEYPOINT_NAMES
+from transpose_live.keypoints import COCO17, KeypointSet
 from transpose_live.poses import Poses
 
 TITLE_H = 20
@@ -42,8 +42,9 @@ def panel_size(n_people: int, n_keypoints: int, input_size: tuple[int, int] = (2
 
 def render_panels(image: np.ndarray, poses: Poses, keypoints: list[int], threshold: float = 0.0,
                   input_size: tuple[int, int] = (256, 192), max_cols: int = MAX_COLS,
-                  caption: str | None = None) -> np.ndarray:
-    """The panel image (BGR uint8) for every person of `poses` (which must carry attention)."""
+                  caption: str | None = None, keypoint_set: KeypointSet = COCO17) -> np.ndarray:
+    """The panel image (BGR uint8) for every person of `poses` (which must carry attention);
+    `keypoints` are indices into `keypoint_set` (the model's: names and skeleton)."""
     from transpose_live.pipeline.render import draw_poses
 
     if poses.attention is None:
@@ -57,12 +58,13 @@ def render_panels(image: np.ndarray, poses: Poses, keypoints: list[int], thresho
         kpts = poses.keypoints[i].astype(np.float64).copy()
         kpts[:, :2] = to_crop(kpts[:, :2], m)
         skeleton = draw_poses(crop.copy(), Poses(keypoints=kpts[None], boxes=np.zeros((1, 4)),
-                                                 box_scores=np.ones(1)), kpt_thr=-np.inf, boxes=False)
+                                                 box_scores=np.ones(1)), kpt_thr=-np.inf, boxes=False,
+                              keypoints=keypoint_set)
         tiles = [(f"person {i + 1}  box {poses.box_scores[i]:.2f}", skeleton)]
         for j in keypoints:
             tile, vmax = heat_overlay(crop, poses.attention[i, j], threshold)
             _mark(tile, kpts[j, :2])
-            tiles.append((f"{KEYPOINT_NAMES[j]}  max {vmax:.2g}", tile))
+            tiles.append((f"{keypoint_set.names[j]}  max {vmax:.2g}", tile))
         top = GAP + i * rows * (tile_h + GAP)
         for k, (title, tile) in enumerate(tiles):
             r, c = divmod(k, cols)

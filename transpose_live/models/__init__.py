@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 
 from transpose_live.models.registry import (
+    DEFAULT_MODEL,
     MODELS,
     ModelSpec,
     UnknownModelError,
@@ -20,9 +21,9 @@ from transpose_live.models.registry import (
     transpose_models,
 )
 
-_FACTORY = ("BUILDERS", "build", "create_model", "resolve_weights")
+_FACTORY = ("BUILDERS", "LoadedModel", "build", "create_model", "load_model", "resolve_weights")
 
-__all__ = ["MODELS", "ModelSpec", "UnknownModelError", "list_models", "model_info", "transpose_models", *_FACTORY]
+__all__ = ["DEFAULT_MODEL", "MODELS", "ModelSpec", "UnknownModelError", "list_models", "model_info", "transpose_models", *_FACTORY]
 
 
 def __getattr__(name: str):

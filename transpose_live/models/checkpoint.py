@@ -25,15 +25,34 @@ def extract_state_dict(obj) -> dict[str, torch.Tensor]:
     return {(k[len("module."):] if k.startswith("module.") else k): v for k, v in obj.items()}
 
 
-def read_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
+def _load(path: str | Path):
     path = Path(path)
     if not path.is_file():
         raise WeightsError(f"checkpoint not found: {path}")
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - torch raises many kinds for a file that is not a checkpoint
         raise WeightsError(f"cannot read checkpoint {path}: {_why_unreadable(exc)}") from None
-    return extract_state_dict(obj)
+
+
+def read_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
+    return extract_state_dict(_load(path))
+
+
+def read_checkpoint_with_meta(path: str | Path) -> tuple[dict[str, torch.Tensor], dict | None]:
+    """(state_dict, meta): `meta` is what `train` stores beside the weights (model, input_size,
+    heatmap_size, keypoint_names, skeleton, flip_pairs), None for a plain state_dict (official files)."""
+    obj = _load(path)
+    meta = obj.get("meta") if isinstance(obj, dict) and isinstance(obj.get("meta"), dict) else None
+    return extract_state_dict(obj), meta
+
+
+def read_training_meta(path: str | Path) -> dict | None:
+    """The `meta` of a checkpoint written by `train`, or None (plain state_dict, unreadable, not a file)."""
+    try:
+        return read_checkpoint_with_meta(path)[1]
+    except WeightsError:
+        return None
 
 
 def _why_unreadable(exc: Exception) -> str:
@@ -69,11 +88,3 @@ def check_state_dict(model: nn.Module, state: dict[str, torch.Tensor], name: str
         problems.append(f"{len(shapes)} wrongly shaped: {_short(shapes)}")
     if problems:
         raise WeightsError(f"checkpoint does not fit model {name!r}: " + "; ".join(problems))
-
-
-def load_checkpoint(model: nn.Module, path: str | Path, name: str) -> nn.Module:
-    """Load `path` into `model` with strict key and shape matching."""
-    state = read_checkpoint(path)
-    check_state_dict(model, state, name)
-    model.load_state_dict(state, strict=True)
-    return model

@@ -1,18 +1,27 @@
-"""`build(name, weights, device)`: the one way the product creates a pose model."""
+"""`build(name, weights, device)`: the one way the product creates a pose model.
+
+`load_model` also returns what the weights say about themselves: a checkpoint written by `train`
+carries its model name, crop size and keypoint set (`meta`), and the model is built to match it
+(e.g. 16 MPII heatmaps at 64x64 crops); plain state_dicts (official files) are COCO-17 models of the
+registry's input size.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import torch
 from torch import nn
 
-from transpose_live.keypoints import NUM_KEYPOINTS
+from transpose_live.errors import WeightsError
+from transpose_live.keypoints import COCO17, NUM_KEYPOINTS, KeypointSet
 from transpose_live.models.baselines import PoseHRNet, SimpleBaseline
-from transpose_live.models.checkpoint import load_checkpoint
+from transpose_live.models.checkpoint import check_state_dict, read_checkpoint_with_meta
 from transpose_live.models.download import download_official
-from transpose_live.models.registry import ModelSpec, model_info
+from transpose_live.models.registry import DEFAULT_MODEL, ModelSpec, model_info
 from transpose_live.models.transpose import TransPoseH, TransPoseR
 
 # family -> builder(**spec.arch, input_size=spec.input_size)
@@ -38,15 +47,61 @@ def resolve_weights(spec: ModelSpec, weights: str | Path | None) -> Path | None:
     return download_official(spec) if str(weights) == "official" else Path(weights)
 
 
-def build(name: str | ModelSpec, weights: str | Path | None = None, device: str | torch.device = "cpu",
-          dtype: torch.dtype | None = None) -> nn.Module:
-    """Create model `name` in eval mode on `device` (and `dtype` when given).
+@dataclass
+class LoadedModel:
+    """A model in eval mode with what describes its outputs."""
 
-    weights: None (random init), a checkpoint path, or "official" (cache, else download).
-    """
-    spec = name if isinstance(name, ModelSpec) else model_info(name)
-    model = create_model(spec)
-    path = resolve_weights(spec, weights)
-    if path is not None:
-        load_checkpoint(model, path, spec.name)
-    return model.eval().to(device=device, dtype=dtype)
+    module: nn.Module
+    spec: ModelSpec  # the registry spec, with the checkpoint's input/heatmap size
+    keypoints: KeypointSet  # what its heatmap channels are
+    meta: dict | None = None  # training metadata of the checkpoint (None: plain state_dict / random)
+
+
+def spec_from_meta(meta: dict) -> tuple[ModelSpec, KeypointSet]:
+    """The registry spec resized to a training checkpoint's crops, and its keypoint set."""
+    try:
+        spec = dataclasses.replace(model_info(meta["model"]), input_size=tuple(int(v) for v in meta["input_size"]),
+                                   heatmap_size=tuple(int(v) for v in meta["heatmap_size"]))
+        return spec, KeypointSet.from_meta(meta)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise WeightsError(f"the checkpoint's training metadata is incomplete ({exc}); re-save it with `train`") from None
+
+
+def pick_model_name(name: str | ModelSpec | None, meta: dict | None, path) -> str | ModelSpec:
+    """The model asked for (None: the one a training checkpoint's `meta` names, else DEFAULT_MODEL),
+    checked against the one the checkpoint holds."""
+    held = meta.get("model") if meta else None
+    if name is None:
+        return held or DEFAULT_MODEL
+    asked = name.name if isinstance(name, ModelSpec) else str(name)
+    if held and held != asked:
+        raise WeightsError(f"{path} holds a trained {held} model, not {asked}; pass --model {held} (or leave --model out)")
+    return name
+
+
+def load_model(name: str | ModelSpec | None = None, weights: str | Path | None = None,
+               device: str | torch.device = "cpu", dtype: torch.dtype | None = None) -> LoadedModel:
+    """Model `name` (None: the one a training checkpoint names, else DEFAULT_MODEL) with `weights`
+    (None: random init; a checkpoint path; "official": cache, else download), in eval mode."""
+    state, meta, path = None, None, None
+    if weights is not None and str(weights) != "official":
+        path = Path(weights)
+        state, meta = read_checkpoint_with_meta(path)
+    name = pick_model_name(name, meta, path)
+    if meta is not None and "keypoint_names" in meta:
+        spec, keypoints = spec_from_meta(meta)
+    else:
+        spec, keypoints = (name if isinstance(name, ModelSpec) else model_info(name)), COCO17
+    model = create_model(spec, num_keypoints=len(keypoints))
+    if weights is not None and state is None:
+        state, _ = read_checkpoint_with_meta(resolve_weights(spec, weights))
+    if state is not None:
+        check_state_dict(model, state, spec.name)
+        model.load_state_dict(state, strict=True)
+    return LoadedModel(model.eval().to(device=device, dtype=dtype), spec, keypoints, meta)
+
+
+def build(name: str | ModelSpec | None, weights: str | Path | None = None, device: str | torch.device = "cpu",
+          dtype: torch.dtype | None = None) -> nn.Module:
+    """Create model `name` in eval mode on `device` (and `dtype` when given); see `load_model`."""
+    return load_model(name, weights, device, dtype).module

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 TRANSPOSE_HUB = "https://github.com/yangsenius/TransPose/releases/download/Hub/"
 HRNET_MODEL_ZOO = "https://github.com/leoxiaobin/deep-high-resolution-net.pytorch#main-results"
+DEFAULT_MODEL = "tp_r_a4"  # when neither --model nor a training checkpoint names one
 ATTENTION_IMPLS = ("fused", "reference")  # SDPA without the matrix / softmax(QK^T) materialised as the reference
 
 

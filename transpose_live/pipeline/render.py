@@ -1,4 +1,5 @@
-"""Overlay renderer: COCO skeleton (left / right / centre limbs in different colours), keypoints
+"""Overlay renderer: the model's skeleton (COCO's, or a trained keypoint set's; left / right / centre
+limbs in different colours, sides read from the keypoint names), keypoints
 above a threshold, person boxes with score and track id, attention heat, FPS / latency HUD.
 Line widths and text scale with the frame size.
 """
@@ -11,7 +12,7 @@ import cv2
 import numpy as np
 
 from transpose_live.engine.boxes import crop_regions
-from transpose_live.keypoints import SKELETON
+from transpose_live.keypoints import COCO17, KeypointSet
 from transpose_live.poses import Poses
 
 # BGR colours.
@@ -23,18 +24,23 @@ HUD_BG = (0, 0, 0)
 
 
 
-def _side(j: int) -> int:
-    """-1 left, +1 right, 0 centre (the nose) for a COCO keypoint index."""
-    return 0 if j == 0 else (-1 if j % 2 == 1 else 1)
+SIDE_COLOURS = {-1: LEFT, 1: RIGHT, 0: CENTRE}
 
 
-def limb_colour(a: int, b: int) -> tuple[int, int, int]:
-    sa, sb = _side(a), _side(b)
-    if sa == sb == -1:
-        return LEFT
-    if sa == sb == 1:
-        return RIGHT
-    return CENTRE
+def limb_colour(a: int, b: int, keypoints: KeypointSet = COCO17) -> tuple[int, int, int]:
+    return _limb_colour(keypoints.sides(), a, b)
+
+
+def _limb_colour(sides, a: int, b: int) -> tuple[int, int, int]:
+    """A limb between two joints of the same side takes that side's colour, others are centre-green."""
+    return SIDE_COLOURS[sides[a]] if sides[a] == sides[b] else CENTRE
+
+
+def keypoint_set_for(poses: Poses, keypoints: KeypointSet | None) -> KeypointSet | None:
+    """The set to draw `poses` with: the one given, COCO-17 for 17 keypoints, else None (points only)."""
+    if keypoints is not None and len(keypoints) == poses.keypoints.shape[1]:
+        return keypoints
+    return COCO17 if poses.keypoints.shape[1] == len(COCO17) else None
 
 
 def line_width(image: np.ndarray) -> int:
@@ -42,8 +48,14 @@ def line_width(image: np.ndarray) -> int:
     return max(1, int(round(min(image.shape[:2]) / 240)))
 
 
-def draw_poses(image: np.ndarray, poses: Poses, kpt_thr: float = 0.3, boxes: bool = True) -> np.ndarray:
-    """Draws skeletons, keypoints and boxes in place on a BGR uint8 image; returns it."""
+def draw_poses(image: np.ndarray, poses: Poses, kpt_thr: float = 0.3, boxes: bool = True,
+               keypoints: KeypointSet | None = None) -> np.ndarray:
+    """Draws skeletons, keypoints and boxes in place on a BGR uint8 image; returns it.
+
+    keypoints: the model's keypoint set (skeleton, sides); default COCO-17."""
+    kset = keypoint_set_for(poses, keypoints)
+    skeleton = kset.skeleton if kset is not None else ()
+    sides = kset.sides() if kset is not None else (0,) * poses.keypoints.shape[1]
     lw = line_width(image)
     radius = max(2, lw + 1)
     font = 0.4 * lw
@@ -56,14 +68,14 @@ def draw_poses(image: np.ndarray, poses: Poses, kpt_thr: float = 0.3, boxes: boo
             label = (f"#{tid} " if tid >= 0 else "") + f"{poses.box_scores[i]:.2f}"
             _label(image, label, (x1, y1), font, lw)
         ok = kpts[:, 2] > kpt_thr
-        for a, b in SKELETON:
+        for a, b in skeleton:
             if ok[a] and ok[b]:
                 pa = tuple(int(round(v)) for v in kpts[a, :2])
                 pb = tuple(int(round(v)) for v in kpts[b, :2])
-                cv2.line(image, pa, pb, limb_colour(a, b), lw, cv2.LINE_AA)
+                cv2.line(image, pa, pb, _limb_colour(sides, a, b), lw, cv2.LINE_AA)
         for j in np.flatnonzero(ok):
             p = tuple(int(round(v)) for v in kpts[j, :2])
-            colour = {-1: LEFT, 1: RIGHT, 0: CENTRE}[_side(int(j))]
+            colour = SIDE_COLOURS[sides[int(j)]]
             cv2.circle(image, p, radius, colour, -1, cv2.LINE_AA)
             cv2.circle(image, p, radius, (255, 255, 255), 1, cv2.LINE_AA)
     return image
@@ -122,15 +134,17 @@ def _label(image: np.ndarray, text: str, corner: tuple[int, int], scale: float, 
 
 
 def render_frame(image: np.ndarray, poses: Poses, kpt_thr: float = 0.3, hud: list[str] | None = None,
-                 attention_keypoint: int | None = None, attention_from: Poses | None = None) -> np.ndarray:
+                 attention_keypoint: int | None = None, attention_from: Poses | None = None,
+                 keypoints: KeypointSet | None = None) -> np.ndarray:
     """A rendered copy of `image`: attention (if asked), skeletons, boxes, HUD.
 
     attention_from: the poses holding the attention maps (the unsmoothed estimate), default `poses`.
+    keypoints: the model's keypoint set (default COCO-17).
     """
     out = image.copy()
     if attention_keypoint is not None:
         draw_attention(out, attention_from if attention_from is not None else poses, attention_keypoint)
-    draw_poses(out, poses, kpt_thr)
+    draw_poses(out, poses, kpt_thr, keypoints=keypoints)
     if hud:
         draw_hud(out, hud)
     return out

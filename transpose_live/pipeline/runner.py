@@ -205,8 +205,10 @@ class OutputStage:
     """The output thread: render (when a writer or the display needs the image) -> every writer."""
 
     def __init__(self, writers: Sequence[Writer], times: StageTimes, kpt_thr: float, attention_keypoint: int | None,
-                 hud: Hud | None, display: Display | None, progress: Progress | None, queue_size: int) -> None:
+                 hud: Hud | None, display: Display | None, progress: Progress | None, queue_size: int,
+                 keypoints=None) -> None:
         self.writers, self.times, self.display, self.progress = list(writers), times, display, progress
+        self.keypoints = keypoints  # the model's keypoint set: the skeleton drawn
         self.kpt_thr, self.attention_keypoint, self.hud = kpt_thr, attention_keypoint, hud
         self.need_image = display is not None or any(w.needs_image for w in self.writers)
         self.queue: queue.Queue = queue.Queue(maxsize=queue_size)
@@ -245,7 +247,8 @@ class OutputStage:
         if self.need_image:
             with self.times.time("render"):
                 image = render_frame(frame.image, poses, self.kpt_thr, attention_keypoint=self.attention_keypoint,
-                                     attention_from=raw, hud=self.hud.lines(frame, poses) if self.hud else None)
+                                     attention_from=raw, hud=self.hud.lines(frame, poses) if self.hud else None,
+                                     keypoints=self.keypoints)
         if self.writers:
             with self.times.time("encode"):
                 for writer in self.writers:
@@ -287,7 +290,8 @@ def run_pipeline(
     scheduler = BoxScheduler(det_every, kpt_thr)
     display = Display() if show else None
     bar = Progress(source, max_frames, console) if progress and not source.is_live else None
-    output = OutputStage(writers, times, kpt_thr, attention_keypoint, Hud() if hud else None, display, bar, queue_size)
+    output = OutputStage(writers, times, kpt_thr, attention_keypoint, Hud() if hud else None, display, bar, queue_size,
+                         getattr(estimator, "keypoints", None))
     want_attention = attention_keypoint is not None
     error: BaseException | None = None
     t_start = time.perf_counter()

@@ -76,7 +76,7 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def pose_oks(a: np.ndarray, b: np.ndarray, boxes_b: np.ndarray, min_score: float = 0.2) -> np.ndarray:
-    """OKS matrix (len(a), len(b)) between keypoint sets (.., 17, 3), b's box area as the scale,
+    """OKS matrix (len(a), len(b)) between keypoint sets (.., K, 3), b's box area as the scale,
     over keypoints confident (>= min_score) in both; 0 where none are."""
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
     wh = np.clip(np.asarray(boxes_b, np.float64)[:, 2:] - np.asarray(boxes_b, np.float64)[:, :2], 1, None)

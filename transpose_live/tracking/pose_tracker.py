@@ -13,7 +13,7 @@ a row it is hidden (score 0) and its filter restarts when it comes back.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -36,11 +36,15 @@ class _Track:
 
     filter: object | None
     last_frame: int
-    keypoints: np.ndarray  # last output (17, 3)
+    keypoints: np.ndarray  # last output (K, 3)
     box: np.ndarray
     t: float
     scores: np.ndarray | None = None
-    absent: np.ndarray = field(default_factory=lambda: np.zeros(17, np.int64))
+    absent: np.ndarray | None = None  # (K,) frames each keypoint has been absent in a row
+
+    def __post_init__(self) -> None:
+        if self.absent is None:
+            self.absent = np.zeros(len(self.keypoints), np.int64)
 
 
 class PoseTracker:
@@ -84,8 +88,9 @@ class PoseTracker:
                 ids[i] = self._from_bytetrack[int(bt[i])] = self._new_id()
             return ids
         live = list(self.tracks)
+        empty = np.zeros((0, *poses.keypoints.shape[1:]))
         ids = self.matcher(poses.keypoints, poses.boxes,
-                           np.stack([self.tracks[k].keypoints for k in live]) if live else np.zeros((0, 17, 3)),
+                           np.stack([self.tracks[k].keypoints for k in live]) if live else empty,
                            np.stack([self.tracks[k].box for k in live]) if live else np.zeros((0, 4)),
                            np.asarray(live, np.int64))
         used = set(int(i) for i in ids if i >= 0)
@@ -107,11 +112,11 @@ class PoseTracker:
         self._from_bytetrack = {b: k for b, k in self._from_bytetrack.items() if k in self.tracks}
 
     # ---------------------------------------------------------------- smoothing
-    def _new_filter(self):
+    def _new_filter(self, num_points: int):
         if self.smooth == "one-euro":
             return OneEuroFilter(**self.one_euro)
         if self.smooth == "kalman":
-            return KeypointKalman(**self.kalman)
+            return KeypointKalman(**{"num_points": num_points, **self.kalman})
         return None
 
     def _smooth(self, track: _Track, kpts: np.ndarray, box: np.ndarray, t: float) -> np.ndarray:
@@ -152,7 +157,7 @@ class PoseTracker:
                 continue
             track = self.tracks.get(int(tid))
             if track is None:
-                track = self.tracks[int(tid)] = _Track(self._new_filter(), self.frame, out[i], poses.boxes[i], t)
+                track = self.tracks[int(tid)] = _Track(self._new_filter(len(out[i])), self.frame, out[i], poses.boxes[i], t)
             if self.smooth != "none":
                 out[i] = self._smooth(track, poses.keypoints[i], poses.boxes[i], float(t))
             track.last_frame, track.keypoints, track.box, track.t = self.frame, out[i], poses.boxes[i], float(t)

@@ -12,18 +12,11 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from transpose_live.engine.decode import decode
+from transpose_live.engine.flip import flip_back
 from transpose_live.training.augmentation import AugmentConfig
 from transpose_live.training.keypoint_set import KeypointSet
 from transpose_live.training.loss import joints_mse_loss
 from transpose_live.training.samples import SampleGeometry, TrainingSamples
-
-
-def merge_flip(heatmaps: torch.Tensor, flipped: torch.Tensor, perm: list[int], shift: bool) -> torch.Tensor:
-    """Mean of heatmaps and the mirrored crops' heatmaps mapped back (width mirrored, pairs swapped)."""
-    back = flipped.flip(-1)[:, perm]
-    if shift:
-        back = torch.cat((back[..., :1], back[..., :-1]), dim=-1)
-    return (heatmaps + back) * 0.5
 
 
 @torch.no_grad()
@@ -43,7 +36,7 @@ def predict_records(model: nn.Module, records, kset: KeypointSet, geom: SampleGe
         losses += float(joints_mse_loss(heatmaps, maps.to(device), weights.to(device))) * len(crops)
         count += len(crops)
         if flip_test and kset.flip_pairs:
-            heatmaps = merge_flip(heatmaps, model(crops.flip(-1)).float(), perm, shift_flipped)
+            heatmaps = (heatmaps + flip_back(model(crops.flip(-1)).float(), shift_flipped, perm)) * 0.5
         idx = index.numpy()
         center = torch.as_tensor(np.stack([records[i].center for i in idx]), dtype=torch.float64, device=device)
         scale = torch.as_tensor(np.stack([records[i].scale for i in idx]), dtype=torch.float64, device=device)

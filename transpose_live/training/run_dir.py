@@ -91,15 +91,6 @@ def load_run_state(run: Path) -> dict:
             from None
 
 
-def read_meta(path: str | Path) -> dict | None:
-    """The `meta` of a checkpoint written by training, or None for a plain state_dict."""
-    try:
-        obj = torch.load(Path(path), map_location="cpu", weights_only=True)
-    except Exception:  # noqa: BLE001
-        return None
-    return obj.get("meta") if isinstance(obj, dict) and isinstance(obj.get("meta"), dict) else None
-
-
 def write_metrics_csv(run: Path, history: list[dict]) -> Path:
     columns: list[str] = []
     for row in history:
