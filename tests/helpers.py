@@ -191,6 +191,27 @@ def cli(*args, timeout=600):
                           timeout=timeout, env=env)
 
 
+TORSO_KEEP = (0, 5, 6, 11, 12)  # nose, shoulders, hips (COCO indices)
+TORSO_NAMES = ["Nose", "Left Shoulder", "Right Shoulder", "Left Hip", "Right Hip"]
+
+
+def torso_annotations(src, dst, count=4) -> Path:
+    """A custom 5-keypoint COCO file (category 7 'torso': names and skeleton, no flip pairs) made from
+    `count` single-person images of the COCO file `src`."""
+    import json
+
+    data = json.loads(coco_subset(src, Path(dst).with_suffix(".src.json"), single_person_images(src, count=count)).read_text())
+    for ann in data["annotations"]:
+        k = ann["keypoints"]
+        ann["keypoints"] = [v for i in TORSO_KEEP for v in k[3 * i:3 * i + 3]]
+        ann["num_keypoints"] = sum(1 for v in ann["keypoints"][2::3] if v > 0)
+        ann["category_id"] = 7
+    data["categories"] = [{"id": 7, "name": "torso", "keypoints": TORSO_NAMES,
+                           "skeleton": [[2, 3], [2, 4], [3, 5], [4, 5]]}]
+    Path(dst).write_text(json.dumps(data))
+    return Path(dst)
+
+
 def assert_one_line_error(done, needle, code=2):
     """A `cli(...)` run exited `code` with exactly one stderr line, "error: ...", containing `needle`."""
     assert done.returncode == code, (done.returncode, done.stderr[-1500:])

@@ -12,7 +12,16 @@ import cv2
 import numpy as np
 import pytest
 
-from helpers import CLIPS, COCO_MINI, assert_one_line_error, cli, require_shared, trained_checkpoint, write_clip
+from helpers import (
+    CLIPS,
+    COCO_MINI,
+    assert_one_line_error,
+    cli,
+    require_shared,
+    torso_annotations,
+    trained_checkpoint,
+    write_clip,
+)
 from transpose_live.engine import PoseEstimator, describe_model
 from transpose_live.keypoints import MPII16, KeypointSet
 from transpose_live.pipeline.render import CENTRE, LEFT, RIGHT, draw_poses, limb_colour
@@ -164,3 +173,21 @@ def test_mismatched_options_are_one_line(mpii_ckpt, photo, tmp_path):
     assert_one_line_error(cli("image", photo, "--weights", mpii_ckpt, "--attention", "nose", "--device", "cpu",
                               "--detector", "none", "--json", tmp_path / "x.jsonl"), "choose from: r_ankle")
     assert not (tmp_path / "x.jsonl").exists()
+
+
+def test_coco_evaluation_of_a_custom_keypoint_set(tmp_path):
+    """pycocotools scores a 5-keypoint category with a sigma per joint of its own: the ground truth as
+    results is AP 1, the same poses shifted by a tenth of each person's size score lower."""
+    from transpose_live.evaluation import evaluate_keypoints, load_coco
+
+    coco = load_coco(torso_annotations(require_shared(COCO_MINI / "annotations" / "person_keypoints_val2017.json"),
+                                       tmp_path / "torso.json"))
+    anns = [a for a in coco.anns.values() if a["num_keypoints"] > 0]
+    perfect = [{"image_id": a["image_id"], "category_id": 7, "keypoints": a["keypoints"], "score": 1.0} for a in anns]
+    assert evaluate_keypoints(coco, perfect)["AP"] == pytest.approx(1.0)
+    shifted = []
+    for a, entry in zip(anns, perfect):
+        k = np.asarray(entry["keypoints"], float).reshape(5, 3)
+        k[:, 0] += 0.1 * a["bbox"][2]
+        shifted.append(dict(entry, keypoints=k.ravel().tolist()))
+    assert evaluate_keypoints(coco, shifted)["AP"] < 0.9

@@ -9,26 +9,17 @@ import json
 import pytest
 import torch
 
-from helpers import COCO_MINI, coco_subset, require_shared, single_person_images
+from helpers import COCO_MINI, TORSO_NAMES, cli, require_shared, torso_annotations
 from transpose_live.training import TrainConfig, train
 
 VAL_ANN = COCO_MINI / "annotations" / "person_keypoints_val2017.json"
 VAL_IMG = COCO_MINI / "val2017"
-KEEP = (0, 5, 6, 11, 12)  # nose, shoulders, hips (COCO indices)
 
 
 def test_five_keypoint_set_trains_with_derived_flip_pairs(tmp_path, one_thread):
     require_shared(VAL_ANN)
-    data = json.loads(coco_subset(VAL_ANN, tmp_path / "four.json", single_person_images(VAL_ANN, count=4)).read_text())
-    for ann in data["annotations"]:
-        k = ann["keypoints"]
-        ann["keypoints"] = [v for i in KEEP for v in k[3 * i:3 * i + 3]]
-        ann["num_keypoints"] = sum(1 for v in ann["keypoints"][2::3] if v > 0)
-        ann["category_id"] = 7
-    names = ["Nose", "Left Shoulder", "Right Shoulder", "Left Hip", "Right Hip"]
-    data["categories"] = [{"id": 7, "name": "torso", "keypoints": names, "skeleton": [[2, 3], [2, 4], [3, 5], [4, 5]]}]
-    ann_path = tmp_path / "torso.json"
-    ann_path.write_text(json.dumps(data))
+    ann_path = torso_annotations(VAL_ANN, tmp_path / "torso.json")
+    names = TORSO_NAMES
     cfg = TrainConfig(model="tp_r_a3", train_images=str(VAL_IMG), train_annotations=str(ann_path),
                       val_images=str(VAL_IMG), val_annotations=str(ann_path), init="random", epochs=2, batch_size=4,
                       lr=3e-4, input_size=(64, 48), device="cpu", workers=0, repeat=2)
@@ -42,3 +33,11 @@ def test_five_keypoint_set_trains_with_derived_flip_pairs(tmp_path, one_thread):
     assert ckpt["state_dict"]["final_layer.weight"].shape[0] == 5
     best_epoch = ckpt["meta"]["epoch"]
     assert float(rows[best_epoch - 1]["val_loss"]) == pytest.approx(min(float(r["val_loss"]) for r in rows), rel=1e-4)
+
+    # the run's checkpoint, as it is, in `eval` on data of its own set (COCO AP with uniform OKS sigmas)
+    metrics = tmp_path / "metrics.json"
+    done = cli("eval", "--images", VAL_IMG, "--annotations", ann_path, "--gt-boxes", "--weights",
+               tmp_path / "run" / "best.pth", "--device", "cpu", "--metrics-out", metrics, "--no-progress")
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(metrics.read_text())
+    assert result["people"] == 4 and 0.0 <= result["metrics"]["AP"] <= 1.0

@@ -47,7 +47,8 @@ def rescore(keypoints: np.ndarray, box_scores: np.ndarray, kpt_thr: float = KEYP
     return mean * np.asarray(box_scores, np.float64).reshape(-1)
 
 
-def results_records(image_id: int, keypoints: np.ndarray, scores: np.ndarray) -> list[dict]:
+def results_records(image_id: int, keypoints: np.ndarray, scores: np.ndarray,
+                    category_id: int = PERSON_CATEGORY) -> list[dict]:
     """COCO keypoint results entries {image_id, category_id, keypoints [x, y, s] * K, score}."""
     kpts = np.asarray(keypoints, np.float64)
     kpts = kpts.reshape(len(kpts), kpts[0].size if len(kpts) else 0)
@@ -55,7 +56,7 @@ def results_records(image_id: int, keypoints: np.ndarray, scores: np.ndarray) ->
     return [
         {
             "image_id": int(image_id),
-            "category_id": PERSON_CATEGORY,
+            "category_id": int(category_id),
             "keypoints": [round(float(v), 4) for v in kpts[i]],
             "score": float(scores[i]),
         }

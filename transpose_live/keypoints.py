@@ -66,7 +66,8 @@ def oks_sigmas(num_keypoints: int) -> tuple[float, ...]:
     return OKS_SIGMAS if num_keypoints == NUM_KEYPOINTS else (DEFAULT_SIGMA,) * int(num_keypoints)
 
 
-def _normal(name: str) -> str:
+def normal_name(name: str) -> str:
+    """'Left Wrist' / 'left-wrist' -> 'left_wrist' (how keypoint names are compared)."""
     return str(name).strip().lower().replace("-", "_").replace(" ", "_")
 
 
@@ -75,7 +76,7 @@ _SIDES = {"left": -1, "l": -1, "right": 1, "r": 1}
 
 def side_of(name: str) -> int:
     """-1 left, +1 right, 0 centre, from a first or last name token (left_x, l_x, x_left, x_r ...)."""
-    tokens = _normal(name).split("_")
+    tokens = normal_name(name).split("_")
     if len(tokens) > 1:
         for token in (tokens[0], tokens[-1]):
             if token in _SIDES:
@@ -111,9 +112,9 @@ class KeypointSet:
 
     def index(self, name: str) -> int:
         """Index of a keypoint by name (case-insensitive, '-' or ' ' accepted for '_')."""
-        key = _normal(name)
+        key = normal_name(name)
         for i, own in enumerate(self.names):
-            if _normal(own) == key:
+            if normal_name(own) == key:
                 return i
         raise ValueError(f"unknown keypoint {name!r}; choose from: {', '.join(self.names)}")
 

@@ -34,11 +34,16 @@ def eval_command(
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show the progress bar."),
 ) -> None:
     """COCO keypoint evaluation (pycocotools) with ground-truth or detector boxes; PCKh on MPII JSON annotations."""
-    from transpose_live.evaluation.boxes_source import count_boxes, detection_person_boxes, gt_person_boxes, load_coco
+    from transpose_live.evaluation.boxes_source import (
+        count_boxes,
+        detection_person_boxes,
+        gt_person_boxes,
+        keypoint_category,
+        load_coco,
+    )
     from transpose_live.evaluation.evaluate import evaluate_dataset, metrics_table, write_metrics
     from transpose_live.evaluation.results import write_results
     from transpose_live.engine import describe_model
-    from transpose_live.keypoints import COCO17
 
     console = Console()
     from transpose_live.cli.eval_trained import is_mpii_file, run_mpii_eval
@@ -47,9 +52,6 @@ def eval_command(
         run_mpii_eval(images, annotations, weights, device, flip_test, decoder, batch, metrics_out, console)
         return
     _, keypoint_set = describe_model(model, weights_arg(weights))
-    if len(keypoint_set) != len(COCO17):
-        raise UserError(f"{weights} predicts {len(keypoint_set)} keypoints; COCO evaluation needs the 17 COCO "
-                        "keypoints (evaluate it on data of its own keypoint set, e.g. MPII JSON for PCKh)")
     if (boxes is None) == (not gt_boxes):
         raise UserError("choose the boxes: --boxes detections.json or --gt-boxes (one of them)")
     if not images.is_dir():
@@ -62,10 +64,13 @@ def eval_command(
     if out and inside(out, images) or metrics_out and inside(metrics_out, images):
         raise UserError(f"outputs go outside the image folder {images}; choose another path")
     coco = load_coco(annotations)
+    category = keypoint_category(coco.cats.values())
+    _check_keypoints_match(keypoint_set, category, weights, annotations)
     if gt_boxes:
         person_boxes, box_kind = gt_person_boxes(coco), "ground-truth boxes"
     else:
-        person_boxes = detection_person_boxes(boxes, det_thr=det_thr, image_ids=list(coco.imgs))
+        person_boxes = detection_person_boxes(boxes, det_thr=det_thr, image_ids=list(coco.imgs),
+                                              category_id=category["id"])
         box_kind = f"detections {boxes.name} (score >= {det_thr:g})"
     estimator = _make_estimator(model, weights, device, half, flip_test, decoder, batch)
     model = estimator.spec.name
@@ -86,6 +91,17 @@ def eval_command(
         console.print(f"wrote {write_results(out, outcome.results)}", soft_wrap=True, highlight=False)
     if metrics_out:
         console.print(f"wrote {write_metrics(metrics_out, outcome.to_json())}", soft_wrap=True, highlight=False)
+
+
+def _check_keypoints_match(keypoint_set, category: dict, weights, annotations) -> None:
+    """The model must predict the annotation category's keypoints, in the same order."""
+    from transpose_live.keypoints import normal_name
+
+    theirs = category["keypoints"]
+    if [normal_name(n) for n in keypoint_set.names] != [normal_name(n) for n in theirs]:
+        raise UserError(f"{weights} predicts {len(keypoint_set)} keypoints ({', '.join(keypoint_set.names[:3])}, ...) "
+                        f"but {annotations} has {len(theirs)} ({', '.join(map(str, theirs[:3]))}, ...); evaluate a "
+                        "model on data of its own keypoint set (MPII JSON gives PCKh)")
 
 
 def _image_count(coco, max_images: int | None) -> int:

@@ -50,12 +50,10 @@ def _check_annotations(data, path: Path) -> None:
             raise UserError(f"annotation file {path}: every image needs 'id' and 'file_name' (image {i})")
         if not _is_int(img["id"]) or not isinstance(img["file_name"], str):
             raise UserError(f"annotation file {path}, image {i}: 'id' must be an integer and 'file_name' a string")
-    cats = data.get("categories") or []
-    person = next((c for c in cats if isinstance(c, dict) and c.get("id") == PERSON_CATEGORY and "keypoints" in c),
-                  None)
-    if person is None or not isinstance(person["keypoints"], list):
+    person = keypoint_category(data.get("categories") or [])
+    if person is None:
         raise UserError(f"annotation file {path} has no person category with keypoints "
-                        "(use person_keypoints_*.json)")
+                        "(use person_keypoints_*.json, or a file with one category listing its keypoint names)")
     values = 3 * len(person["keypoints"])
     needed = {"id", "image_id", "category_id", "bbox", "area", "iscrowd", "keypoints", "num_keypoints"}
     for i, ann in enumerate(data["annotations"]):
@@ -69,9 +67,17 @@ def _check_annotations(data, path: Path) -> None:
             raise UserError(f"{where}: bbox must be [x, y, width, height] numbers, got {ann['bbox']!r}")
         if not _numbers([ann["area"]], 1) or not _is_int(ann["iscrowd"]) or not _is_int(ann["num_keypoints"]):
             raise UserError(f"{where}: area must be a number, iscrowd and num_keypoints integers")
-        if ann["category_id"] == PERSON_CATEGORY and not _numbers(ann["keypoints"], values):
+        if ann["category_id"] == person["id"] and not _numbers(ann["keypoints"], values):
             raise UserError(f"{where}: keypoints must be {values} numbers (x, y, v for each of the "
                             f"{values // 3} keypoints), got {_length(ann['keypoints'])}")
+
+
+def keypoint_category(categories) -> dict | None:
+    """The category whose keypoints are evaluated: the person category (id 1) when it lists keypoints,
+    else the only category that does (a custom keypoint set); None when there is none."""
+    listed = [c for c in categories if isinstance(c, dict) and isinstance(c.get("keypoints"), list) and "id" in c]
+    person = next((c for c in listed if c["id"] == PERSON_CATEGORY), None)
+    return person or (listed[0] if len(listed) == 1 else None)
 
 
 def _is_int(value) -> bool:
@@ -88,14 +94,17 @@ def _length(value) -> str:
 
 
 def gt_person_boxes(coco) -> BoxesByImage:
-    """Ground-truth person boxes per image: non-crowd, area > 0, clipped to the image; score 1."""
+    """Ground-truth person boxes per image (of the `keypoint_category`): non-crowd, area > 0, clipped to
+    the image; score 1."""
+    category = keypoint_category(coco.cats.values())
+    category_id = PERSON_CATEGORY if category is None else category["id"]
     out: BoxesByImage = {}
     for image_id in sorted(coco.imgs):
         info = coco.imgs[image_id]
         width, height = info.get("width"), info.get("height")
         boxes = []
         for ann in coco.imgToAnns.get(image_id, []):
-            if ann["category_id"] != PERSON_CATEGORY or ann["iscrowd"] or ann["area"] <= 0:
+            if ann["category_id"] != category_id or ann["iscrowd"] or ann["area"] <= 0:
                 continue
             x, y, w, h = (float(v) for v in ann["bbox"])
             x1, y1, x2, y2 = max(0.0, x), max(0.0, y), x + max(0.0, w), y + max(0.0, h)
@@ -107,8 +116,9 @@ def gt_person_boxes(coco) -> BoxesByImage:
     return out
 
 
-def detection_person_boxes(path: str | Path, det_thr: float = 0.0, image_ids=None) -> BoxesByImage:
-    """Person detections (category 1, score >= det_thr) from a COCO results file (bbox xywh).
+def detection_person_boxes(path: str | Path, det_thr: float = 0.0, image_ids=None,
+                           category_id: int = PERSON_CATEGORY) -> BoxesByImage:
+    """Person detections (category 1, or `category_id`; score >= det_thr) from a COCO results file (bbox xywh).
 
     image_ids: when given, every one gets an entry (empty if undetected) and detections of other
     images are dropped.
@@ -120,7 +130,7 @@ def detection_person_boxes(path: str | Path, det_thr: float = 0.0, image_ids=Non
     per_image: dict[int, list[tuple[float, tuple[float, ...]]]] = {}
     for i, det in enumerate(data):
         image_id, category, box, score = _parse_detection(det, i, path)
-        if category != PERSON_CATEGORY or score < det_thr or box[2] <= 0 or box[3] <= 0:
+        if category != category_id or score < det_thr or box[2] <= 0 or box[3] <= 0:
             continue
         x, y, w, h = box
         per_image.setdefault(image_id, []).append((score, (x, y, x + w, y + h)))

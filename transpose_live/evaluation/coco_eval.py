@@ -20,8 +20,13 @@ def evaluate_keypoints(coco_gt, results, image_ids=None, verbose: bool = False) 
     evaluation to those images (default: every image of the ground truth, as pycocotools does).
     An empty results list scores 0 everywhere (pycocotools cannot load one).
     verbose: let pycocotools print its own summary.
+    Keypoint sets other than COCO-17 (a custom category) are scored with `keypoints.DEFAULT_SIGMA` for
+    every joint, as `keypoints.oks_sigmas` gives (pycocotools' own sigmas are COCO's 17).
     """
+    import numpy as np
     from pycocotools.cocoeval import COCOeval
+
+    from transpose_live.keypoints import oks_sigmas
 
     if isinstance(results, str | Path):
         try:
@@ -37,6 +42,7 @@ def evaluate_keypoints(coco_gt, results, image_ids=None, verbose: bool = False) 
         except (AssertionError, KeyError, IndexError, TypeError) as exc:
             raise UserError(f"results do not match the annotation file: {exc or type(exc).__name__}") from None
         evaluator = COCOeval(coco_gt, coco_dt, iouType="keypoints")
+        evaluator.params.kpt_oks_sigmas = np.asarray(oks_sigmas(len(results[0]["keypoints"]) // 3))
         if image_ids is not None:
             evaluator.params.imgIds = sorted(int(i) for i in image_ids)
         evaluator.evaluate()

@@ -15,7 +15,7 @@ from rich.text import Text
 
 from transpose_live.errors import UserError
 from transpose_live.paths import write_atomic
-from transpose_live.evaluation.boxes_source import BoxesByImage
+from transpose_live.evaluation.boxes_source import PERSON_CATEGORY, BoxesByImage, keypoint_category
 from transpose_live.evaluation.coco_eval import METRIC_NAMES, evaluate_keypoints
 from transpose_live.evaluation.image_loader import ImageJob, PrefetchLoader
 from transpose_live.coco import KEYPOINT_THRESHOLD, rescore, results_records
@@ -97,6 +97,8 @@ def evaluate_dataset(
     Images without boxes are not decoded (they still count in the evaluation: their people are
     misses). The evaluation covers the selected images only (all of them unless max_images).
     """
+    category = keypoint_category(coco.cats.values())
+    category_id = PERSON_CATEGORY if category is None else category["id"]
     jobs = image_jobs(coco, images_dir, boxes, max_images)
     selected = [j.image_id for j in jobs]
     todo = [j for j in jobs if len(j.boxes)]
@@ -116,7 +118,7 @@ def evaluate_dataset(
                 batch.frames, [j.boxes for j in batch.jobs], [j.scores for j in batch.jobs]
             )
             for job, poses in zip(batch.jobs, poses_list):
-                results.extend(_image_results(job.image_id, poses, kpt_thr, oks_thr))
+                results.extend(_image_results(job.image_id, poses, kpt_thr, oks_thr, category_id))
                 people += len(poses)
             bar.update(task, advance=len(batch.jobs))
     seconds = time.perf_counter() - start
@@ -124,12 +126,12 @@ def evaluate_dataset(
     return EvalOutcome(results, metrics, selected, people, seconds)
 
 
-def _image_results(image_id: int, poses, kpt_thr: float, oks_thr: float) -> list[dict]:
+def _image_results(image_id: int, poses, kpt_thr: float, oks_thr: float, category_id: int) -> list[dict]:
     if len(poses) == 0:
         return []
     scores = rescore(poses.keypoints, poses.box_scores, kpt_thr)
     keep = oks_nms(poses.keypoints, scores, crop_areas(poses.boxes), oks_thr)
-    return results_records(image_id, poses.keypoints[keep], scores[keep])
+    return results_records(image_id, poses.keypoints[keep], scores[keep], category_id)
 
 
 def metrics_table(metrics: dict[str, float], title: str = "COCO keypoints") -> Table:

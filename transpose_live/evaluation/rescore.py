@@ -10,7 +10,7 @@ import numpy as np
 
 from transpose_live.coco import oks
 from transpose_live.engine.boxes import crop_regions
-from transpose_live.keypoints import OKS_SIGMAS
+
 OKS_NMS_THRESHOLD = 0.9
 
 
@@ -23,8 +23,9 @@ def crop_areas(boxes_xyxy: np.ndarray) -> np.ndarray:
     return (regions[:, 2] - regions[:, 0]) * (regions[:, 3] - regions[:, 1])
 
 
-def oks_matrix(keypoints: np.ndarray, areas: np.ndarray, sigmas=OKS_SIGMAS, vis_thr: float | None = None) -> np.ndarray:
-    """(N,N) OKS between every pair of poses (N,17,>=2); pair area = mean of the two areas.
+def oks_matrix(keypoints: np.ndarray, areas: np.ndarray, sigmas=None, vis_thr: float | None = None) -> np.ndarray:
+    """(N,N) OKS between every pair of poses (N,K,>=2); pair area = mean of the two areas; sigmas None:
+    COCO's for 17 keypoints, `keypoints.DEFAULT_SIGMA` for other sets.
 
     vis_thr: when given, only joints scored above it in BOTH poses count (mean over those joints).
     """
@@ -39,7 +40,7 @@ def oks_matrix(keypoints: np.ndarray, areas: np.ndarray, sigmas=OKS_SIGMAS, vis_
 
 
 def oks_nms(keypoints: np.ndarray, scores: np.ndarray, areas: np.ndarray, thr: float = OKS_NMS_THRESHOLD,
-            sigmas=OKS_SIGMAS, vis_thr: float | None = None) -> np.ndarray:
+            sigmas=None, vis_thr: float | None = None) -> np.ndarray:
     """Indices of the poses kept by greedy OKS-NMS, highest score first."""
     scores = np.asarray(scores, np.float64).reshape(-1)
     if len(scores) == 0:
