@@ -81,6 +81,7 @@ def resolve_options(opts: RunOptions, model_info) -> dict:
         "kpt_thr": opts.kpt_thr, "smooth": opts.smooth, "attention": attention_index(opts.attention, spec),
         "detector": (opts.detector or "yolo").strip().lower(), "detector_weights": detector_weights,
         "det_conf": opts.det_conf, "detector_imgsz": opts.detector_imgsz, "backend": opts.backend,
+        "detector_backend": opts.detector_backend,
     }
 
 

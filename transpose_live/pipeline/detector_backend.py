@@ -1,0 +1,95 @@
+"""`--detector-backend auto|torch|onnxruntime|openvino`: which runtime runs the YOLO person detector.
+
+`auto` follows the pose backend (`transpose_live.backends.choose_backend`): a torch pose model gets
+the torch detector, an onnxruntime pose model the ONNX export of the detector, an OpenVINO pose
+model its OpenVINO export (exported once by ultralytics and cached, `detector_export`). Weights that
+are already exported (an `.onnx` file, a `*_openvino_model/` folder) run on their own runtime.
+Measured on the 2-core CPU (benchmarks/results/detector-cpu.md): see there for the numbers behind
+following the pose backend.
+
+ultralytics' AutoBackend opens onnxruntime with default session options and OpenVINO with
+`PERFORMANCE_HINT: LATENCY`, both on every core; `use_runtime_threads` re-opens the loaded session /
+compiled model with the thread budget's `runtime` threads (`transpose_live.runtime`), so
+`--threads N` holds for the detector too.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from transpose_live.errors import UserError
+
+DETECTOR_BACKENDS = ("auto", "torch", "onnxruntime", "openvino")
+_FORMAT_BACKEND = {"onnx": "onnxruntime", "openvino": "openvino"}
+
+
+def choose_detector_backend(backend: str | None, weights, pose_backend: str = "torch", device="cpu") -> str:
+    """Resolves `auto` and checks the combination; returns torch, onnxruntime or openvino."""
+    from transpose_live.pipeline.detector_export import exported_format
+
+    name = (backend or "auto").strip().lower()
+    if name not in DETECTOR_BACKENDS:
+        raise UserError(f"unknown --detector-backend {backend!r}; use {', '.join(DETECTOR_BACKENDS)}")
+    fmt = exported_format(weights)
+    if fmt is not None:
+        own = _FORMAT_BACKEND[fmt]
+        if name == "auto":
+            return own
+        if name != own:
+            raise UserError(f"detector weights {weights} are an exported {fmt} model: they run on {own}; "
+                            f"pass --detector-backend auto (or {own}), or .pt weights")
+        return name
+    if name == "auto":
+        name = pose_backend if pose_backend in ("onnxruntime", "openvino") else "torch"
+    if name != "torch" and str(device).split(":")[0] != "cpu":
+        raise UserError(f"--detector-backend {name} runs on the CPU here; use --detector-backend torch on {device}")
+    return name
+
+
+def export_format(backend: str) -> str:
+    """The ultralytics export format a detector backend runs (onnxruntime -> onnx)."""
+    return {"onnxruntime": "onnx", "openvino": "openvino"}[backend]
+
+
+def use_runtime_threads(yolo, weights: str | Path, threads: int) -> bool:
+    """Re-opens the runtime inside a loaded (already predicted-once) ultralytics YOLO with `threads`
+    intra-op threads; True when done. Does nothing for torch models."""
+    predictor = getattr(yolo, "predictor", None)
+    backend = getattr(getattr(predictor, "model", None), "backend", None)
+    if backend is None:
+        return False
+    if getattr(backend, "session", None) is not None and hasattr(backend, "output_names"):
+        import onnxruntime as ort  # noqa: PLC0415
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = int(threads)
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.log_severity_level = 3
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # cores are shared with the pose model
+        path = Path(str(weights))
+        model = next(path.glob("*.onnx")) if path.is_dir() else path
+        backend.session = ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
+        return True
+    if getattr(backend, "ov_compiled_model", None) is not None:
+        import openvino as ov  # noqa: PLC0415
+
+        path = Path(str(weights))
+        xml = path if path.suffix == ".xml" else next(path.glob("*.xml"))
+        core = ov.Core()
+        config = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": int(threads), "NUM_STREAMS": 1}
+        backend.ov_compiled_model = core.compile_model(core.read_model(str(xml)), "CPU", config)
+        backend.compile_model = lambda model, **_: core.compile_model(model, "CPU", config)
+        return True
+    return False
+
+
+def runtime_threads_of(yolo) -> int | None:
+    """The intra-op threads of the runtime inside a loaded ultralytics YOLO (None for torch)."""
+    backend = getattr(getattr(getattr(yolo, "predictor", None), "model", None), "backend", None)
+    if getattr(backend, "session", None) is not None and hasattr(backend, "output_names"):
+        return backend.session.get_session_options().intra_op_num_threads
+    compiled = getattr(backend, "ov_compiled_model", None)
+    if compiled is not None:
+        return int(compiled.get_property("INFERENCE_NUM_THREADS"))
+    return None

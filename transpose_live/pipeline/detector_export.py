@@ -1,0 +1,156 @@
+"""The person detector exported through ultralytics' own `YOLO(pt).export(...)`, cached.
+
+`exported_detector(weights, "onnx" | "openvino", imgsz)` returns the path of the exported model
+(an `.onnx` file or a `*_openvino_model/` folder, both loadable by `YOLO(path)`), exporting it once
+into `<cache>/<sha256[:16]>-<format>-<imgsz>/` and reusing it afterwards. The cache is
+`$TRANSPOSE_LIVE_HOME/detectors/` (default `~/.cache/transpose-live/detectors/`), the same home the
+official pose weights use.
+
+- Nothing is written beside the user's `.pt` (ultralytics exports next to its source): the weights
+  are copied into a private temporary folder inside the cache and exported there.
+- Atomic: the temporary folder is renamed into place only when the export succeeded; a failed or
+  interrupted export leaves no cache entry (a killed process leaves a `.tmp-*` folder, removed by a
+  later export once it is an hour old).
+- Offline: `configure_ultralytics_offline()` turns ultralytics' pip auto-install off; the packages
+  an export needs are checked first and a missing one is one `UserError` line with the pip command.
+- Fixed input size (`dynamic=False`, ultralytics' default): the model is letterboxed to a square
+  `imgsz` x `imgsz`, where the torch detector pads only to a multiple of 32 (see
+  benchmarks/results/detector-cpu.md for what that costs and why it is still the choice).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from transpose_live.errors import UserError, first_line
+
+FORMATS = ("onnx", "openvino")
+STALE_TMP_S = 3600
+# import name -> pip name of the packages ultralytics' export of each format needs
+_EXPORT_PACKAGES = {
+    "onnx": (("onnx", "onnx"), ("onnxslim", "onnxslim")),
+    "openvino": (("openvino", "openvino"),),
+}
+_EXPORT_HINT = {"onnx": 'pip install onnx onnxslim', "openvino": 'pip install "transpose-live[openvino]"'}
+
+
+def detector_cache_dir() -> Path:
+    """`$TRANSPOSE_LIVE_HOME/detectors` (default `~/.cache/transpose-live/detectors`)."""
+    home = Path(os.environ.get("TRANSPOSE_LIVE_HOME") or Path.home() / ".cache" / "transpose-live")
+    return home.expanduser() / "detectors"
+
+
+def exported_format(weights) -> str | None:
+    """"onnx" for an .onnx file, "openvino" for an OpenVINO folder (`*_openvino_model/`, or any folder
+    holding an .xml and ultralytics' metadata.yaml) or .xml file; None for anything else (.pt)."""
+    if weights is None:
+        return None
+    path = Path(str(weights)).expanduser()
+    if path.suffix == ".onnx":
+        return "onnx"
+    if path.suffix == ".xml":
+        return "openvino"
+    if path.name.endswith("_openvino_model") or (path.is_dir() and any(path.glob("*.xml"))):
+        return "openvino"
+    return None
+
+
+def missing_export_packages(fmt: str) -> list[str]:
+    """pip names of the packages the export of `fmt` needs that are not installed."""
+    return [pip for module, pip in _EXPORT_PACKAGES[fmt] if importlib.util.find_spec(module) is None]
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def cache_key(weights: Path, fmt: str, imgsz: int) -> str:
+    return f"{sha256_file(weights)[:16]}-{fmt}-{int(imgsz)}"
+
+
+def find_exported(entry: Path) -> Path | None:
+    """The exported model inside a finished cache entry (None if the entry is not there)."""
+    if not entry.is_dir():
+        return None
+    found = sorted(entry.glob("*.onnx")) + sorted(p for p in entry.glob("*_openvino_model") if p.is_dir())
+    return found[0] if found else None
+
+
+def exported_detector(weights: str | Path, fmt: str, imgsz: int, cache: str | Path | None = None) -> Path:
+    """The `fmt` export of YOLO `.pt` weights at input size `imgsz`: from the cache, else exported now."""
+    fmt = fmt.strip().lower()
+    if fmt not in FORMATS:
+        raise UserError(f"cannot export the detector to {fmt!r}; use {' or '.join(FORMATS)}")
+    weights = Path(str(weights)).expanduser()
+    if not weights.is_file():
+        raise UserError(f"detector weights not found: {weights}; pass --detector-weights PATH to YOLO .pt weights")
+    root = Path(cache).expanduser() if cache is not None else detector_cache_dir()
+    entry = root / cache_key(weights, fmt, imgsz)
+    found = find_exported(entry)
+    if found is not None:
+        return found
+    missing = missing_export_packages(fmt)
+    if missing:
+        raise UserError(f"exporting the detector to {fmt} needs {', '.join(missing)}: {_EXPORT_HINT[fmt]} "
+                        f"(or pass --detector-backend torch)")
+    return _export_into(root, entry, weights, fmt, int(imgsz))
+
+
+def _export_into(root: Path, entry: Path, weights: Path, fmt: str, imgsz: int) -> Path:
+    from transpose_live.runtime.threads import keep_threads
+    from transpose_live.ultralytics_env import configure_ultralytics_offline
+
+    configure_ultralytics_offline()
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"cannot create the detector cache {root}: {first_line(exc)}; "
+                        f"set TRANSPOSE_LIVE_HOME to a writable folder") from None
+    _remove_stale_temporaries(root)
+    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=root))
+    try:
+        source = tmp / weights.name
+        shutil.copyfile(weights, source)  # ultralytics writes its export beside this copy, never beside the input
+        from ultralytics import YOLO  # noqa: PLC0415
+
+        with keep_threads():  # the exporter resets torch's thread count (select_device)
+            out = YOLO(str(source)).export(format=fmt, imgsz=imgsz, device="cpu", dynamic=False,
+                                           verbose=False)
+        produced = Path(str(out)).resolve()
+        if not produced.exists() or produced.parent != tmp.resolve():
+            raise RuntimeError(f"ultralytics reported {out}, not an export in {tmp}")
+        source.unlink()
+        try:
+            os.rename(tmp, entry)
+        except OSError:
+            if find_exported(entry) is None:  # not another process finishing the same export first
+                raise
+            shutil.rmtree(tmp, ignore_errors=True)
+        return entry / produced.name
+    except BaseException as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, (UserError, KeyboardInterrupt, SystemExit)):
+            raise
+        raise UserError(f"exporting detector weights {weights} to {fmt} failed: {first_line(exc)[:200]}; "
+                        f"pass --detector-backend torch") from None
+
+
+def _remove_stale_temporaries(root: Path) -> None:
+    """Temporary folders of exports killed mid-way (older than an hour: not a running export)."""
+    now = time.time()
+    for tmp in root.glob(".tmp-*"):
+        try:
+            if now - tmp.stat().st_mtime > STALE_TMP_S:
+                shutil.rmtree(tmp, ignore_errors=True)
+        except OSError:
+            continue
