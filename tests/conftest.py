@@ -14,6 +14,21 @@ from media_helpers import cut_clip
 torch.set_num_threads(2)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def detector_cache(tmp_path_factory):
+    """Detector exports (`--detector-backend`, auto on the CPU) go to a session folder, not ~/.cache."""
+    import os
+
+    path = tmp_path_factory.mktemp("detector-cache")
+    saved = os.environ.get("TRANSPOSE_LIVE_CACHE")
+    os.environ["TRANSPOSE_LIVE_CACHE"] = str(path)  # subprocess CLI runs inherit it
+    yield path
+    if saved is None:
+        os.environ.pop("TRANSPOSE_LIVE_CACHE", None)
+    else:
+        os.environ["TRANSPOSE_LIVE_CACHE"] = saved
+
+
 @pytest.fixture(scope="session")
 def filled_checkpoint(tmp_path_factory):
     """Factory: path of a checkpoint file (official layout) holding the fill.py weights of a model."""

@@ -110,12 +110,12 @@ class PersonDetector:
 
 def _exported_path(weights: str, backend: str, imgsz: int) -> str:
     """Exported weights as they are; `.pt` weights exported (once, cached) for `backend`."""
-    from transpose_live.pipeline.detector_backend import export_format
+    from transpose_live.pipeline.detector_backend import DYNAMIC_EXPORT, export_format
     from transpose_live.pipeline.detector_export import exported_detector, exported_format
 
     if exported_format(weights) is not None:
         return weights
-    return str(exported_detector(_local_weights(weights), export_format(backend), imgsz))
+    return str(exported_detector(_local_weights(weights), export_format(backend), imgsz, dynamic=DYNAMIC_EXPORT))
 
 
 def _model_imgsz(yolo, default: int) -> int:

@@ -20,6 +20,7 @@ from pathlib import Path
 from transpose_live.errors import UserError
 
 DETECTOR_BACKENDS = ("auto", "torch", "onnxruntime", "openvino")
+DYNAMIC_EXPORT = True  # any input shape: letterboxed to a multiple of 32 like torch, not to a square
 _FORMAT_BACKEND = {"onnx": "onnxruntime", "openvino": "openvino"}
 
 
@@ -39,9 +40,10 @@ def choose_detector_backend(backend: str | None, weights, pose_backend: str = "t
             raise UserError(f"detector weights {weights} are an exported {fmt} model: they run on {own}; "
                             f"pass --detector-backend auto (or {own}), or .pt weights")
         return name
+    on_cpu = str(device).split(":")[0] == "cpu"
     if name == "auto":
-        name = pose_backend if pose_backend in ("onnxruntime", "openvino") else "torch"
-    if name != "torch" and str(device).split(":")[0] != "cpu":
+        name = pose_backend if on_cpu and pose_backend in ("onnxruntime", "openvino") else "torch"
+    if name != "torch" and not on_cpu:
         raise UserError(f"--detector-backend {name} runs on the CPU here; use --detector-backend torch on {device}")
     return name
 

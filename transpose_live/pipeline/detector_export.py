@@ -2,9 +2,9 @@
 
 `exported_detector(weights, "onnx" | "openvino", imgsz)` returns the path of the exported model
 (an `.onnx` file or a `*_openvino_model/` folder, both loadable by `YOLO(path)`), exporting it once
-into `<cache>/<sha256[:16]>-<format>-<imgsz>/` and reusing it afterwards. The cache is
-`$TRANSPOSE_LIVE_HOME/detectors/` (default `~/.cache/transpose-live/detectors/`), the same home the
-official pose weights use.
+into `<cache>/<sha256[:16]>-<format>-<imgsz>[-dynamic]/` and reusing it afterwards. The cache is
+`$TRANSPOSE_LIVE_CACHE/detectors/`, else `$TRANSPOSE_LIVE_HOME/detectors/` (the home the official
+pose weights use), default `~/.cache/transpose-live/detectors/`.
 
 - Nothing is written beside the user's `.pt` (ultralytics exports next to its source): the weights
   are copied into a private temporary folder inside the cache and exported there.
@@ -13,9 +13,11 @@ official pose weights use.
   later export once it is an hour old).
 - Offline: `configure_ultralytics_offline()` turns ultralytics' pip auto-install off; the packages
   an export needs are checked first and a missing one is one `UserError` line with the pip command.
-- Fixed input size (`dynamic=False`, ultralytics' default): the model is letterboxed to a square
-  `imgsz` x `imgsz`, where the torch detector pads only to a multiple of 32 (see
-  benchmarks/results/detector-cpu.md for what that costs and why it is still the choice).
+- `dynamic=True` (what `PersonDetector` asks for): the export takes any input shape, so ultralytics
+  letterboxes frames to a multiple of 32 as it does for torch (a 960x544 frame at 480 runs at
+  480x288), not to a square `imgsz` x `imgsz` as for a fixed export. Measured on the 2-core CPU
+  (benchmarks/results/detector-cpu.md): dynamic is faster on both runtimes and its onnxruntime
+  boxes equal torch's.
 """
 
 from __future__ import annotations
@@ -40,10 +42,14 @@ _EXPORT_PACKAGES = {
 _EXPORT_HINT = {"onnx": 'pip install onnx onnxslim', "openvino": 'pip install "transpose-live[openvino]"'}
 
 
+CACHE_ENV = "TRANSPOSE_LIVE_CACHE"
+
+
 def detector_cache_dir() -> Path:
-    """`$TRANSPOSE_LIVE_HOME/detectors` (default `~/.cache/transpose-live/detectors`)."""
-    home = Path(os.environ.get("TRANSPOSE_LIVE_HOME") or Path.home() / ".cache" / "transpose-live")
-    return home.expanduser() / "detectors"
+    """`$TRANSPOSE_LIVE_CACHE/detectors`, else `$TRANSPOSE_LIVE_HOME/detectors`, else
+    `~/.cache/transpose-live/detectors`."""
+    home = os.environ.get(CACHE_ENV) or os.environ.get("TRANSPOSE_LIVE_HOME") or Path.home() / ".cache" / "transpose-live"
+    return Path(home).expanduser() / "detectors"
 
 
 def exported_format(weights) -> str | None:
@@ -74,8 +80,8 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def cache_key(weights: Path, fmt: str, imgsz: int) -> str:
-    return f"{sha256_file(weights)[:16]}-{fmt}-{int(imgsz)}"
+def cache_key(weights: Path, fmt: str, imgsz: int, dynamic: bool = False) -> str:
+    return f"{sha256_file(weights)[:16]}-{fmt}-{int(imgsz)}{'-dynamic' if dynamic else ''}"
 
 
 def find_exported(entry: Path) -> Path | None:
@@ -86,8 +92,10 @@ def find_exported(entry: Path) -> Path | None:
     return found[0] if found else None
 
 
-def exported_detector(weights: str | Path, fmt: str, imgsz: int, cache: str | Path | None = None) -> Path:
-    """The `fmt` export of YOLO `.pt` weights at input size `imgsz`: from the cache, else exported now."""
+def exported_detector(weights: str | Path, fmt: str, imgsz: int, cache: str | Path | None = None,
+                      dynamic: bool = False) -> Path:
+    """The `fmt` export of YOLO `.pt` weights at input size `imgsz`: from the cache, else exported now.
+    dynamic: ultralytics' `dynamic=True` (any input shape: rectangular letterbox like torch)."""
     fmt = fmt.strip().lower()
     if fmt not in FORMATS:
         raise UserError(f"cannot export the detector to {fmt!r}; use {' or '.join(FORMATS)}")
@@ -95,7 +103,7 @@ def exported_detector(weights: str | Path, fmt: str, imgsz: int, cache: str | Pa
     if not weights.is_file():
         raise UserError(f"detector weights not found: {weights}; pass --detector-weights PATH to YOLO .pt weights")
     root = Path(cache).expanduser() if cache is not None else detector_cache_dir()
-    entry = root / cache_key(weights, fmt, imgsz)
+    entry = root / cache_key(weights, fmt, imgsz, dynamic)
     found = find_exported(entry)
     if found is not None:
         return found
@@ -103,10 +111,10 @@ def exported_detector(weights: str | Path, fmt: str, imgsz: int, cache: str | Pa
     if missing:
         raise UserError(f"exporting the detector to {fmt} needs {', '.join(missing)}: {_EXPORT_HINT[fmt]} "
                         f"(or pass --detector-backend torch)")
-    return _export_into(root, entry, weights, fmt, int(imgsz))
+    return _export_into(root, entry, weights, fmt, int(imgsz), bool(dynamic))
 
 
-def _export_into(root: Path, entry: Path, weights: Path, fmt: str, imgsz: int) -> Path:
+def _export_into(root: Path, entry: Path, weights: Path, fmt: str, imgsz: int, dynamic: bool) -> Path:
     from transpose_live.runtime.threads import keep_threads
     from transpose_live.ultralytics_env import configure_ultralytics_offline
 
@@ -115,7 +123,7 @@ def _export_into(root: Path, entry: Path, weights: Path, fmt: str, imgsz: int) -
         root.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UserError(f"cannot create the detector cache {root}: {first_line(exc)}; "
-                        f"set TRANSPOSE_LIVE_HOME to a writable folder") from None
+                        f"set {CACHE_ENV} to a writable folder") from None
     _remove_stale_temporaries(root)
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=root))
     try:
@@ -124,7 +132,7 @@ def _export_into(root: Path, entry: Path, weights: Path, fmt: str, imgsz: int) -
         from ultralytics import YOLO  # noqa: PLC0415
 
         with keep_threads():  # the exporter resets torch's thread count (select_device)
-            out = YOLO(str(source)).export(format=fmt, imgsz=imgsz, device="cpu", dynamic=False,
+            out = YOLO(str(source)).export(format=fmt, imgsz=imgsz, device="cpu", dynamic=dynamic,
                                            verbose=False)
         produced = Path(str(out)).resolve()
         if not produced.exists() or produced.parent != tmp.resolve():
