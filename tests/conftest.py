@@ -59,10 +59,12 @@ def yolo():
 @pytest.fixture(scope="session")
 def common(filled_checkpoint):
     """CLI options of the run commands: tp_r_a3 with fill.py weights, CPU, the shared YOLO11n-pose as
-    person detector at 640 px (the size the reference boxes are computed at), no progress bar."""
+    person detector on torch at 640 px (the runtime and size the reference boxes are computed with; the
+    exported detectors are tested in test_detector_export.py), no progress bar."""
     require_shared(DETECTOR_WEIGHTS)
     return ["--model", "tp_r_a3", "--weights", str(filled_checkpoint("tp_r_a3")), "--device", "cpu",
-            "--detector-weights", str(DETECTOR_WEIGHTS), "--detector-imgsz", "640", "--no-progress"]
+            "--detector-weights", str(DETECTOR_WEIGHTS), "--detector-imgsz", "640", "--detector-backend", "torch",
+            "--no-progress"]
 
 
 @pytest.fixture

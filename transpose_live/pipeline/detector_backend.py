@@ -1,11 +1,19 @@
 """`--detector-backend auto|torch|onnxruntime|openvino`: which runtime runs the YOLO person detector.
 
-`auto` follows the pose backend (`transpose_live.backends.choose_backend`): a torch pose model gets
-the torch detector, an onnxruntime pose model the ONNX export of the detector, an OpenVINO pose
-model its OpenVINO export (exported once by ultralytics and cached, `detector_export`). Weights that
-are already exported (an `.onnx` file, a `*_openvino_model/` folder) run on their own runtime.
-Measured on the 2-core CPU (benchmarks/results/detector-cpu.md): see there for the numbers behind
-following the pose backend.
+`auto` follows the pose backend (`transpose_live.backends.choose_backend`): a torch pose model (CUDA,
+or `--backend torch` on the CPU, e.g. for `--attention`) keeps the torch detector; when the pose
+model runs exported on the CPU (onnxruntime, the CPU default, or OpenVINO) the detector runs
+exported too, on OpenVINO when it is installed (the `openvino` extra), else on onnxruntime, exported
+once by ultralytics and cached (`detector_export`). Weights that are already exported (an `.onnx`
+file, a `*_openvino_model/` folder) run on their own runtime.
+
+Why (benchmarks/results/detector-cpu.md, yolo11n-pose on the 2-core CPU under load 3.5-3.8, median
+of 5 interleaved runs): per detector call at 480, OpenVINO (dynamic export) 0.42-0.48x torch's time
+and onnxruntime 0.69-0.73x (at 640: 0.45-0.48x and 0.70-0.72x); whole chain with tp_r_a3 on
+onnxruntime, squat.mp4: torch detector 5.27 fps, onnxruntime 5.67, OpenVINO 6.38 (pose on OpenVINO:
+5.61 / 6.24 / 6.77), so mixing onnxruntime for the pose model with OpenVINO for the detector costs
+nothing measurable. Boxes: onnxruntime's equal torch's (IoU 1.0), OpenVINO's IoU >= 0.97 at 640 and
+>= 0.985 at 480, the same people on every frame.
 
 ultralytics' AutoBackend opens onnxruntime with default session options and OpenVINO with
 `PERFORMANCE_HINT: LATENCY`, both on every core; `use_runtime_threads` re-opens the loaded session /
@@ -16,6 +24,8 @@ compiled model with the thread budget's `runtime` threads (`transpose_live.runti
 from __future__ import annotations
 
 from pathlib import Path
+
+import importlib.util
 
 from transpose_live.errors import UserError
 
@@ -42,7 +52,8 @@ def choose_detector_backend(backend: str | None, weights, pose_backend: str = "t
         return name
     on_cpu = str(device).split(":")[0] == "cpu"
     if name == "auto":
-        name = pose_backend if on_cpu and pose_backend in ("onnxruntime", "openvino") else "torch"
+        exported = on_cpu and pose_backend in ("onnxruntime", "openvino")
+        name = ("openvino" if importlib.util.find_spec("openvino") else "onnxruntime") if exported else "torch"
     if name != "torch" and not on_cpu:
         raise UserError(f"--detector-backend {name} runs on the CPU here; use --detector-backend torch on {device}")
     return name
