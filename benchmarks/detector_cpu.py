@@ -221,7 +221,38 @@ def markdown(env: dict, rows: list[dict], pipeline: list[dict] = ()) -> str:
         lines += [f"| {p['pose_backend']} | {p['detector_backend']} | {p['fps_median']:.2f} | "
                   f"{p['vs_torch_detector']:.2f}x | {p['detect_ms_median']:.1f} | {p['pose_ms_median']:.1f} |"
                   for p in pipeline]
+    lines += ["", *policy_lines(rows, pipeline)]
     return "\n".join(lines) + "\n"
+
+
+def policy_lines(rows: list[dict], pipeline: list[dict]) -> list[str]:
+    """What `--detector-backend auto` does, with this run's ratios behind it."""
+    def span(variant):
+        ratios = [r["vs_torch"] for r in rows if r["variant"] == variant]
+        return f"{min(ratios):.2f}-{max(ratios):.2f}x" if ratios else "n/a"
+
+    text = ("## `--detector-backend auto`\n\n"
+            "When the pose model runs exported on the CPU (onnxruntime, the CPU default, or OpenVINO), the "
+            "detector runs exported too: on OpenVINO when it is installed (the `openvino` extra), else on "
+            "onnxruntime; a torch pose model (CUDA, or `--backend torch` for `--attention`) keeps the torch "
+            "detector. Exports are ultralytics' own, `dynamic=True` (frames letterboxed to a multiple of 32 "
+            "as for torch, not to a square). Why, from this run: per call, time vs torch over both clips "
+            f"and sizes: OpenVINO dynamic {span('openvino-dynamic')}, onnxruntime dynamic "
+            f"{span('onnxruntime-dynamic')}, while the fixed square exports are slower (onnxruntime fixed "
+            f"{span('onnxruntime')}, OpenVINO fixed {span('openvino')}) and their boxes drift more.")
+    if pipeline:
+        fps = {(p["pose_backend"], p["detector_backend"]): p["fps_median"] for p in pipeline}
+        parts = [f"pose on {pose}: " + ", ".join(f"{d} {fps[(pose, d)]:.2f}" for pp, d in fps if pp == pose)
+                 for pose in dict.fromkeys(p for p, _ in fps)]
+        text += " Whole chain (frames/s by detector backend): " + "; ".join(parts)
+        mixed, same = fps.get(("onnxruntime", "openvino")), fps.get(("onnxruntime", "onnxruntime"))
+        if mixed is not None and same is not None:
+            text += (f" (an OpenVINO detector beside the onnxruntime pose model: {mixed / same:.2f}x the all-"
+                     "onnxruntime chain).")
+    text += (f" The shipped OpenVINO INT8 YOLO11n folder (another model: 80 classes, fixed 640) ran at "
+             f"{span('openvino-int8-yolo11n-640')} torch's time at 640, against {span('openvino-dynamic')} for "
+             "the fp32 dynamic export over both sizes; see its box agreement above.")
+    return text.splitlines()
 
 
 def _versions() -> dict:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import shutil
+import sys
 
 import cv2
 import numpy as np
@@ -153,3 +154,10 @@ def test_video_run_with_pt_weights_exports_the_detector_for_an_exported_pose_bac
     assert len(list((detector_cache / "detectors").glob(f"*-{fmt}-{IMGSZ}*/{DETECTOR_WEIGHTS.stem}*"))) == 1
     records = [json.loads(line) for line in js.read_text().splitlines()]
     assert len(records) == 2 and all(len(r["persons"]) == 1 for r in records)
+
+
+def test_a_missing_export_package_is_one_line_with_the_pip_command(export, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "onnxslim", None)  # as if it were not installed: `import onnxslim` fails
+    with pytest.raises(UserError, match=r"needs onnxslim: pip install onnx onnxslim") as err:
+        exported_detector(export["weights"], "onnx", IMGSZ + 32, cache=tmp_path / "cache")
+    assert "\n" not in str(err.value) and not (tmp_path / "cache").exists()

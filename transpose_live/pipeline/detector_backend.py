@@ -18,7 +18,9 @@ nothing measurable. Boxes: onnxruntime's equal torch's (IoU 1.0), OpenVINO's IoU
 ultralytics' AutoBackend opens onnxruntime with default session options and OpenVINO with
 `PERFORMANCE_HINT: LATENCY`, both on every core; `use_runtime_threads` re-opens the loaded session /
 compiled model with the thread budget's `runtime` threads (`transpose_live.runtime`), so
-`--threads N` holds for the detector too.
+`--threads N` holds for the detector too. `keep_threads` stays around every detector call on any
+backend: ultralytics' predictor still calls `select_device` (which sets torch's thread count) and
+letterboxes / runs NMS with torch and OpenCV.
 """
 
 from __future__ import annotations

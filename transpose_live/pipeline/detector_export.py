@@ -69,7 +69,14 @@ def exported_format(weights) -> str | None:
 
 def missing_export_packages(fmt: str) -> list[str]:
     """pip names of the packages the export of `fmt` needs that are not installed."""
-    return [pip for module, pip in _EXPORT_PACKAGES[fmt] if importlib.util.find_spec(module) is None]
+    return [pip for module, pip in _EXPORT_PACKAGES[fmt] if not _importable(module)]
+
+
+def _importable(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # ValueError: blocked in sys.modules (None)
+        return False
 
 
 def sha256_file(path: Path) -> str:
@@ -138,6 +145,8 @@ def _export_into(root: Path, entry: Path, weights: Path, fmt: str, imgsz: int, d
         if not produced.exists() or produced.parent != tmp.resolve():
             raise RuntimeError(f"ultralytics reported {out}, not an export in {tmp}")
         source.unlink()
+        if entry.exists():  # an entry without its model (emptied by hand): replaced
+            shutil.rmtree(entry, ignore_errors=True)
         try:
             os.rename(tmp, entry)
         except OSError:
