@@ -7,13 +7,13 @@ exported too, on OpenVINO when it is installed (the `openvino` extra), else on o
 once by ultralytics and cached (`detector_export`). Weights that are already exported (an `.onnx`
 file, a `*_openvino_model/` folder) run on their own runtime.
 
-Why (benchmarks/results/detector-cpu.md, yolo11n-pose on the 2-core CPU under load 3.5-3.8, median
-of 5 interleaved runs): per detector call at 480, OpenVINO (dynamic export) 0.42-0.48x torch's time
-and onnxruntime 0.69-0.73x (at 640: 0.45-0.48x and 0.70-0.72x); whole chain with tp_r_a3 on
-onnxruntime, squat.mp4: torch detector 5.27 fps, onnxruntime 5.67, OpenVINO 6.38 (pose on OpenVINO:
-5.61 / 6.24 / 6.77), so mixing onnxruntime for the pose model with OpenVINO for the detector costs
-nothing measurable. Boxes: onnxruntime's equal torch's (IoU 1.0), OpenVINO's IoU >= 0.97 at 640 and
->= 0.985 at 480, the same people on every frame.
+Why (benchmarks/results/detector-cpu.md: yolo11n-pose on the 2-core CPU, shared with other jobs,
+two runs of 5 interleaved repetitions): per detector call, OpenVINO (dynamic export) takes 0.42-0.51x
+torch's time and onnxruntime 0.63-0.81x at 480 and 640 (the fixed square exports 0.46-1.22x); whole
+chain, tp_r_a3 on onnxruntime, squat.mp4: torch detector 5.2-5.3 fps, onnxruntime 5.5-5.7, OpenVINO
+6.2-6.4 (pose on OpenVINO: 5.4-5.6 / 5.9-6.2 / 6.3-6.8), so an OpenVINO detector beside an
+onnxruntime pose model costs nothing measurable. Boxes: onnxruntime's equal torch's (IoU 1.0);
+OpenVINO's IoU >= 0.966 at 640 and >= 0.985 at 480, the same people on every frame.
 
 ultralytics' AutoBackend opens onnxruntime with default session options and OpenVINO with
 `PERFORMANCE_HINT: LATENCY`, both on every core; `use_runtime_threads` re-opens the loaded session /
@@ -25,9 +25,8 @@ letterboxes / runs NMS with torch and OpenCV.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import importlib.util
+from pathlib import Path
 
 from transpose_live.errors import UserError
 

@@ -28,6 +28,7 @@ import os
 import shutil
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 from transpose_live.errors import UserError, first_line
@@ -134,25 +135,29 @@ def _export_into(root: Path, entry: Path, weights: Path, fmt: str, imgsz: int, d
     _remove_stale_temporaries(root)
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=root))
     try:
+        tmp.chmod(0o755)  # mkdtemp's 0700 would become the cache entry's mode
         source = tmp / weights.name
         shutil.copyfile(weights, source)  # ultralytics writes its export beside this copy, never beside the input
         from ultralytics import YOLO  # noqa: PLC0415
 
-        with keep_threads():  # the exporter resets torch's thread count (select_device)
+        with keep_threads(), warnings.catch_warnings():  # the exporter resets torch's threads (select_device)
+            warnings.simplefilter("ignore")  # torch's tracer deprecation notes: not the user's concern
             out = YOLO(str(source)).export(format=fmt, imgsz=imgsz, device="cpu", dynamic=dynamic,
                                            verbose=False)
         produced = Path(str(out)).resolve()
         if not produced.exists() or produced.parent != tmp.resolve():
             raise RuntimeError(f"ultralytics reported {out}, not an export in {tmp}")
         source.unlink()
-        if entry.exists():  # an entry without its model (emptied by hand): replaced
+        if entry.exists() and find_exported(entry) is None:  # an entry emptied by hand: replaced
             shutil.rmtree(entry, ignore_errors=True)
         try:
             os.rename(tmp, entry)
         except OSError:
-            if find_exported(entry) is None:  # not another process finishing the same export first
+            done = find_exported(entry)  # another process (a batch worker) finished the same export first
+            if done is None:
                 raise
             shutil.rmtree(tmp, ignore_errors=True)
+            return done
         return entry / produced.name
     except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
