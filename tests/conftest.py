@@ -14,6 +14,21 @@ from media_helpers import cut_clip
 torch.set_num_threads(2)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def detector_cache(tmp_path_factory):
+    """Detector exports (`--detector-backend`, auto on the CPU) go to a session folder, not ~/.cache."""
+    import os
+
+    path = tmp_path_factory.mktemp("detector-cache")
+    saved = os.environ.get("TRANSPOSE_LIVE_CACHE")
+    os.environ["TRANSPOSE_LIVE_CACHE"] = str(path)  # subprocess CLI runs inherit it
+    yield path
+    if saved is None:
+        os.environ.pop("TRANSPOSE_LIVE_CACHE", None)
+    else:
+        os.environ["TRANSPOSE_LIVE_CACHE"] = saved
+
+
 @pytest.fixture(scope="session")
 def filled_checkpoint(tmp_path_factory):
     """Factory: path of a checkpoint file (official layout) holding the fill.py weights of a model."""
@@ -44,10 +59,12 @@ def yolo():
 @pytest.fixture(scope="session")
 def common(filled_checkpoint):
     """CLI options of the run commands: tp_r_a3 with fill.py weights, CPU, the shared YOLO11n-pose as
-    person detector at 640 px (the size the reference boxes are computed at), no progress bar."""
+    person detector on torch at 640 px (the runtime and size the reference boxes are computed with; the
+    exported detectors are tested in test_detector_export.py), no progress bar."""
     require_shared(DETECTOR_WEIGHTS)
     return ["--model", "tp_r_a3", "--weights", str(filled_checkpoint("tp_r_a3")), "--device", "cpu",
-            "--detector-weights", str(DETECTOR_WEIGHTS), "--detector-imgsz", "640", "--no-progress"]
+            "--detector-weights", str(DETECTOR_WEIGHTS), "--detector-imgsz", "640", "--detector-backend", "torch",
+            "--no-progress"]
 
 
 @pytest.fixture

@@ -53,7 +53,8 @@ class BatchWorker:
         backend = choose_backend(o.get("backend"), o.get("weights"), device)
         half = resolve_half(o.get("half"), device) and backend == "torch"
         self.detector = build_detector(o.get("detector") or "yolo", o.get("detector_weights"), device=device,
-                                       half=half, conf=o.get("det_conf", 0.25), imgsz=o.get("detector_imgsz", 640))
+                                       half=half, conf=o.get("det_conf", 0.25), imgsz=o.get("detector_imgsz", 640),
+                                       backend=o.get("detector_backend"), pose_backend=backend)
         self.estimator = PoseEstimator(model=o["model"], weights=o.get("weights"), device=device, half=half,
                                        flip_test=bool(o.get("flip_test")), backend=backend)
 

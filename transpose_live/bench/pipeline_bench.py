@@ -30,7 +30,8 @@ def bench_pipeline(video: str | Path, model: str = "tp_r_a4", weights=None, devi
                    detector: str = "yolo", detector_weights=None, max_frames: int | None = None,
                    flip_test: bool = True, progress: bool = True, console=None, backend: str | None = None,
                    threads: int | None = None, detector_imgsz: int = 640, det_every: int = 1,
-                   kpt_thr: float = 0.3, render: bool = True, estimator=None, det=None) -> dict:
+                   kpt_thr: float = 0.3, render: bool = True, estimator=None, det=None,
+                   detector_backend: str | None = None) -> dict:
     """Run the chain over `video` and return a JSON-ready summary (see bench/schema.md).
 
     estimator / det: already-built parts to reuse (then model/weights/backend/detector options are
@@ -43,7 +44,8 @@ def bench_pipeline(video: str | Path, model: str = "tp_r_a4", weights=None, devi
                                       backend=backend)
         if det is None:
             det = build_detector(detector, weights=detector_weights, device=estimator.device, half=estimator.half,
-                                 imgsz=detector_imgsz)
+                                 imgsz=detector_imgsz, backend=detector_backend,
+                                 pose_backend=getattr(estimator, "backend", "torch"))
         warm_up(estimator, det, source)
     except BaseException:
         source.close()
@@ -68,6 +70,7 @@ def bench_pipeline(video: str | Path, model: str = "tp_r_a4", weights=None, devi
         video=str(video), model=estimator.spec.name, device=str(estimator.device),
         backend=getattr(estimator, "backend", "torch"),
         precision="fp16" if estimator.half else "fp32", detector=getattr(det, "name", detector),
+        detector_backend=getattr(det, "backend", None),
         detector_imgsz=getattr(det, "imgsz", None), det_every=det_every, kpt_thr=kpt_thr, render=render,
         flip_test=estimator.flip_test, threads=budget.as_dict(), frames=result.frames, persons=result.persons,
         detector_runs=result.detector_runs, dropped=result.dropped, wall_s=round(result.wall_seconds, 3),

@@ -68,6 +68,10 @@ def resolve_options(opts: RunOptions) -> dict:
         raise UserError(f"unknown --smooth {opts.smooth!r}; use {', '.join(SMOOTHERS)}")
     if (opts.detector or "yolo").strip().lower() not in ("yolo", "auto", "none"):
         raise UserError(f"unknown --detector {opts.detector!r}; use yolo or none")
+    from transpose_live.pipeline.detector_backend import DETECTOR_BACKENDS
+
+    if (opts.detector_backend or "auto").strip().lower() not in DETECTOR_BACKENDS:
+        raise UserError(f"unknown --detector-backend {opts.detector_backend!r}; use {', '.join(DETECTOR_BACKENDS)}")
     weights = _file_option(weights_arg(opts.weights), "--weights", keep=("official",))
     spec, keypoints = describe_model(opts.model, weights)
     from transpose_live.pipeline.detector import resolve_detector_weights
@@ -82,6 +86,7 @@ def resolve_options(opts: RunOptions) -> dict:
         "kpt_thr": opts.kpt_thr, "smooth": opts.smooth, "attention": attention_index(opts.attention, spec, keypoints),
         "detector": (opts.detector or "yolo").strip().lower(), "detector_weights": detector_weights,
         "det_conf": opts.det_conf, "detector_imgsz": opts.detector_imgsz, "backend": opts.backend,
+        "detector_backend": opts.detector_backend,
     }
 
 

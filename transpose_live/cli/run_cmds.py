@@ -56,6 +56,7 @@ def _common(kind: str):
         threads=typer.Option(None, "--threads", min=1, help="CPU threads for the models (default: every core this process may use)."),
         backend=typer.Option("auto", "--backend", help="Pose model runtime: auto, torch, onnxruntime or openvino (auto: onnxruntime on the CPU when installed, else torch)."),
         detector_imgsz=typer.Option(640 if kind == "image" else 480, "--detector-imgsz", min=32, help="Detector input size in pixels (smaller is faster; far-away people may be missed)."),
+        detector_backend=typer.Option("auto", "--detector-backend", help="Detector runtime: auto (follows --backend; exported weights run on their own runtime), torch, onnxruntime or openvino (exported once by ultralytics, cached)."),
     )
 
 
@@ -63,7 +64,7 @@ _COMMON_TYPES = dict(
     model=str, weights=str, device=str, half=Optional[bool], flip_test=bool, max_persons=Optional[int],
     det_every=int, kpt_thr=float, show=Optional[bool], smooth=str, attention=Optional[str], detector=str,
     detector_weights=Optional[str], det_conf=float, progress=bool,
-    threads=Optional[int], backend=str, detector_imgsz=int,
+    threads=Optional[int], backend=str, detector_imgsz=int, detector_backend=str,
 )
 
 
@@ -144,7 +145,7 @@ def _run(kind: str, opts: RunOptions, open_source, inputs: list, outputs: Output
         if outputs.image_dir:
             guard.folder(outputs.image_dir, "--out folder", names=[p.name for p in getattr(source, "paths", [])])
         detector = build_detector(opts.detector, opts.detector_weights, device=device, half=half, conf=opts.det_conf,
-                                  imgsz=opts.detector_imgsz)
+                                  imgsz=opts.detector_imgsz, backend=opts.detector_backend, pose_backend=backend)
         estimator = PoseEstimator(model=opts.model, weights=weights_arg(opts.weights), device=device, half=half,
                                   flip_test=opts.flip_test, backend=backend)
         tracker = PoseTracker(smooth=opts.smooth) if kind != "image" or opts.smooth != "none" else None

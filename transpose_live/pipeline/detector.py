@@ -2,7 +2,9 @@
 
 Weights: `--detector-weights PATH`, else env `TRANSPOSE_LIVE_DETECTOR`, else the ultralytics
 name `yolo11n.pt` (ultralytics downloads it itself when online). A pose model file
-(e.g. `yolo11n-pose.pt`) works too: its boxes are person boxes.
+(e.g. `yolo11n-pose.pt`) works too: its boxes are person boxes. `backend` (`--detector-backend`,
+resolved by `detector_backend.choose_detector_backend`): torch runs the `.pt`; onnxruntime /
+openvino run ultralytics' own export of it (cached, `detector_export`) or an exported model as given.
 """
 
 from __future__ import annotations
@@ -54,17 +56,27 @@ class PersonDetector:
         iou: float = 0.7,
         imgsz: int = 640,
         max_det: int = 100,
+        backend: str = "torch",
+        threads: int | None = None,
     ) -> None:
         from transpose_live.ultralytics_env import configure_ultralytics_offline
 
         configure_ultralytics_offline()
         self.weights = resolve_detector_weights(weights)
-        self.device = torch.device(device)
+        self.backend = backend
+        self.device = torch.device(device) if backend == "torch" else torch.device("cpu")
         self.half = bool(half) and self.device.type == "cuda"
         self.conf, self.iou, self.imgsz, self.max_det = conf, iou, imgsz, max_det
-        self.model = _load_yolo(self.weights)
+        model_path = self.weights if backend == "torch" else _exported_path(self.weights, backend, imgsz)
+        self.model = _load_yolo(model_path)
         self.name = Path(self.weights).name
         self._check_runs()
+        if backend != "torch":
+            from transpose_live.pipeline.detector_backend import use_runtime_threads
+            from transpose_live.runtime.threads import runtime_threads
+
+            self.imgsz = _model_imgsz(self.model, imgsz)  # an export runs at the size it was exported for
+            use_runtime_threads(self.model, model_path, threads or runtime_threads())
 
     def _check_runs(self) -> None:
         """ultralytics loads the weights on the first predict: do it now, so a wrong file (a pose
@@ -96,9 +108,39 @@ class PersonDetector:
         return xyxy[order], scores[order]
 
 
+def _exported_path(weights: str, backend: str, imgsz: int) -> str:
+    """Exported weights as they are; `.pt` weights exported (once, cached) for `backend`."""
+    from transpose_live.pipeline.detector_backend import DYNAMIC_EXPORT, export_format
+    from transpose_live.pipeline.detector_export import exported_detector, exported_format
+
+    if exported_format(weights) is not None:
+        return weights
+    return str(exported_detector(_local_weights(weights), export_format(backend), imgsz, dynamic=DYNAMIC_EXPORT))
+
+
+def _model_imgsz(yolo, default: int) -> int:
+    size = getattr(getattr(getattr(yolo, "predictor", None), "model", None), "imgsz", None)
+    if isinstance(size, (list, tuple)) and size:
+        return int(max(size))
+    return int(size) if isinstance(size, int) else default
+
+
 def _load_yolo(weights: str):
     """YOLO(weights) with a one-line error naming the option when the file is missing/unusable."""
     from ultralytics import YOLO
+
+    hint = f"pass --detector-weights PATH (or set {DETECTOR_ENV}), or --detector none"
+    path = _local_weights(weights)
+    try:
+        return YOLO(str(path))
+    except UserError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - ultralytics raises many kinds
+        raise UserError(f"cannot load detector weights {weights}: {first_line(exc)}; {hint}") from None
+
+
+def _local_weights(weights: str) -> Path:
+    """The weights file on this machine: a path, or an ultralytics asset name (downloaded if needed)."""
     from ultralytics.utils import SETTINGS
 
     hint = f"pass --detector-weights PATH (or set {DETECTOR_ENV}), or --detector none"
@@ -114,12 +156,7 @@ def _load_yolo(weights: str):
         path = Path(local)
     elif bare_name:
         path = Path(SETTINGS["weights_dir"]) / weights
-    try:
-        return YOLO(str(path))
-    except UserError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - ultralytics raises many kinds
-        raise UserError(f"cannot load detector weights {weights}: {first_line(exc)}; {hint}") from None
+    return path
 
 
 def _download_default(name: str) -> str | None:
@@ -141,11 +178,18 @@ def _download_default(name: str) -> str | None:
 
 
 def build_detector(kind: str = "yolo", weights: str | Path | None = None, device="cpu", half: bool = False,
-                   conf: float = 0.25, imgsz: int = 640):
-    """`--detector yolo|none` -> a callable frame -> (boxes, scores)."""
+                   conf: float = 0.25, imgsz: int = 640, backend: str | None = None, pose_backend: str = "torch",
+                   threads: int | None = None):
+    """`--detector yolo|none` -> a callable frame -> (boxes, scores).
+
+    backend: `--detector-backend` (None/auto: follows `pose_backend`, see `detector_backend`)."""
+    from transpose_live.pipeline.detector_backend import choose_detector_backend
+
     kind = (kind or "yolo").strip().lower()
     if kind == "none":
         return WholeFrameDetector()
     if kind not in ("yolo", "auto"):
         raise UserError(f"unknown --detector {kind!r}; use yolo or none")
-    return PersonDetector(weights, device=device, half=half, conf=conf, imgsz=imgsz)
+    weights = resolve_detector_weights(weights)
+    backend = choose_detector_backend(backend, weights, pose_backend, device)
+    return PersonDetector(weights, device=device, half=half, conf=conf, imgsz=imgsz, backend=backend, threads=threads)
