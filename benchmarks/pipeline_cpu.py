@@ -80,6 +80,7 @@ def main(argv=None) -> int:
     parser.add_argument("--backend", default="auto")
     parser.add_argument("--threads", type=int, default=None, help="thread budget (default: all cores)")
     parser.add_argument("--detector-imgsz", type=int, default=480)
+    parser.add_argument("--detector-backend", default="auto", help="auto follows the pose backend (exported on the CPU)")
     parser.add_argument("--peer", type=Path, default=SHARED / "weights" / "yolo11n-pose.pt")
     parser.add_argument("--no-load", action="store_true", help="skip the runs under load")
     parser.add_argument("--out", type=Path, default=RESULTS)
@@ -98,7 +99,8 @@ def main(argv=None) -> int:
     budget = apply_budget(args.threads)
     started = time.perf_counter()
     estimator = PoseEstimator(args.model, weights=None, device="cpu", flip_test=False, backend=args.backend)
-    detector = build_detector("yolo", weights=str(args.peer), device="cpu", imgsz=args.detector_imgsz)
+    detector = build_detector("yolo", weights=str(args.peer), device="cpu", imgsz=args.detector_imgsz,
+                              backend=args.detector_backend, pose_backend=estimator.backend)
     peer = PeerModel(args.peer)
     records, alone = [], {}
     loads = [("quiet", 0)] + ([] if args.no_load else [("load", 2)])
@@ -125,7 +127,7 @@ def main(argv=None) -> int:
                       f"detector on {ours['detector_runs']}/{ours['frames']} frames")
     env = environment(resolve_device("cpu"))
     env.update(budget=budget.as_dict(), backend=estimator.backend, model=args.model, frames_per_run=args.frames,
-               detector_imgsz=args.detector_imgsz, peer=args.peer.name, total_s=round(time.perf_counter() - started, 1))
+               detector_imgsz=args.detector_imgsz, detector_backend=detector.backend, peer=args.peer.name, total_s=round(time.perf_counter() - started, 1))
     args.out.mkdir(parents=True, exist_ok=True)
     payload = dict(schema_version=1, environment=env, runs=records, pose_alone_ms=alone)
     (args.out / "pipeline-cpu.json").write_text(json.dumps(payload, indent=1) + "\n")
@@ -173,7 +175,8 @@ def markdown(payload) -> str:
     env = payload["environment"]
     out = [f"# Pipeline on the CPU vs {env['peer']}", "",
            f"{env['device_name']}, {env['budget']['cores']} threads, {env['model']} on {env['backend']} (fp32, no flip "
-           f"test, random weights), detector {env['peer']} at imgsz {env['detector_imgsz']}; {env['frames_per_run']} "
+           f"test, random weights), detector {env['peer']} at imgsz {env['detector_imgsz']} on "
+           f"{env.get('detector_backend', 'torch')}; {env['frames_per_run']} "
            f"frames per run; peer `YOLO(w)(frame)` with its defaults (imgsz 640) on the same frames and threads. "
            f"Created {env['created']}, {env['total_s']:.0f} s in all.", "",
            "`load` is the 1-minute load average at the end of the run (2 busy processes add 2; anything above "

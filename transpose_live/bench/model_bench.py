@@ -39,6 +39,7 @@ import torch
 
 from transpose_live.bench.flops import FlopReport, count_flops
 from transpose_live.bench.timing import time_callable
+from transpose_live.engine.estimator import inference_module
 from transpose_live.errors import UserError
 from transpose_live.models import MODELS, build, model_info
 from transpose_live.models.registry import ATTENTION_IMPLS
@@ -117,8 +118,10 @@ def _base_record(report: FlopReport, config: BenchConfig) -> dict:
     )
 
 
-def _measure(model, spec, device, dtype, batch, warmup, iters, advance) -> dict:
+def _measure(model, spec, device, dtype, batch, warmup, iters, advance, channels_last: bool = False) -> dict:
     x = torch.randn(batch, 3, *spec.input_size, device=device).to(dtype)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
 
     def forward():
         with torch.inference_mode():
@@ -136,33 +139,40 @@ def _measure(model, spec, device, dtype, batch, warmup, iters, advance) -> dict:
     )
 
 
-def _prime(model, spec, device) -> None:
+def _prime(model, spec, device, channels_last: bool = False) -> None:
     """One untimed fp32 batch-1 forward, so that whichever run comes first is not charged for start-up."""
+    x = torch.zeros(1, 3, *spec.input_size, device=device)
     with torch.inference_mode():
-        model(torch.zeros(1, 3, *spec.input_size, device=device))
+        model(x.contiguous(memory_format=torch.channels_last) if channels_last else x)
 
 
 def bench_model(name: str, config: BenchConfig, advance=None, describe=None) -> list[dict]:
-    """All runs of one model (the reference-style one first, in fp32, before casting to fp16)."""
+    """All runs of one model (the reference-style one first, in fp32, before casting to fp16).
+
+    Our runs time the model as `PoseEstimator` runs it (BatchNorm folded, channels-last, fused attention);
+    the reference-style run times it as the reference code does (BatchNorm kept, contiguous layout,
+    softmax(QK^T) materialised)."""
     spec = model_info(name)
     report = count_flops(name)
-    model = build(name, weights=None, device=config.device)
+    reference = build(name, weights=None, device=config.device)
+    ours = inference_module(reference, config.device, torch.float32, channels_last=True)
     base = _base_record(report, config)
-    _prime(model, spec, config.device)
+    _prime(ours, spec, config.device, channels_last=True)
+    _prime(reference, spec, config.device)
     records = []
     for batch, precision, attention in config.runs_per_model(name):
         if describe:
             describe(f"{name} bs{batch} {precision}" + (f" {attention}" if attention else ""))
         dtype = torch.float16 if precision == "fp16" else torch.float32
-        model = model.to(dtype)
+        as_reference = attention == "reference"
+        model = (reference if as_reference else ours).to(dtype)
         if attention is not None:
             model.set_attention_impl(attention)
-        timing = _measure(model, spec, config.device, dtype, batch, config.warmup, config.iters, advance)
+        timing = _measure(model, spec, config.device, dtype, batch, config.warmup, config.iters, advance,
+                          channels_last=not as_reference)
         records.append({**base, "batch": batch, "precision": precision, "attention": attention, **timing})
-    if spec.is_transpose:
-        model.set_attention_impl("fused")
     _add_speedups(records)
-    del model
+    del model, ours, reference
     if config.device.type == "cuda":
         torch.cuda.empty_cache()
     return [{k: r.get(k) for k in RECORD_FIELDS} for r in records]

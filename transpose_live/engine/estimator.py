@@ -85,18 +85,16 @@ class PoseEstimator:
         self.decoder = decoder
         self.max_batch = int(max_batch)
         self.dtype = torch.float16 if self.half else torch.float32
-        self.channels_last = self.device.type == "cuda" if channels_last is None else bool(channels_last)
+        # channels-last wins on CUDA and on the CPU (tp_r_a3 folded, 2 cores, quiet: 79.5 vs 98.1 ms per crop at
+        # batch 1, 71.8 vs 92.2 at batch 3; benchmarks/results/backends-cpu-quiet.md)
+        self.channels_last = True if channels_last is None else bool(channels_last)
         # HRNet's evaluation shifts flipped heatmaps by one pixel; TransPose does not (spec 2.3).
         self.shift_flipped = not spec.is_transpose
         self.backend = getattr(self, "backend", "torch")
         if module is None:  # a non-torch backend sets self._forward itself
             self.model = None
             return
-        module = fold_batchnorm(module.eval())  # exact in fp32; a copy, the caller's module is untouched
-        if _placement(module) != (self.device, self.dtype):
-            module = module.to(self.device, dtype=self.dtype)
-        if self.channels_last:
-            module = module.to(memory_format=torch.channels_last)
+        module = inference_module(module, self.device, self.dtype, self.channels_last)
         self.model = module
         self._forward = torch.compile(module) if compile else module
 
@@ -235,6 +233,17 @@ def require_attention(spec: ModelSpec, what: str) -> None:
     if not spec.is_transpose:
         raise UserError(f"{what}: {spec.name} is a CNN baseline without attention; use a TransPose model "
                         f"({', '.join(transpose_models())})")
+
+
+def inference_module(module: nn.Module, device, dtype: torch.dtype, channels_last: bool = True) -> nn.Module:
+    """The module as inference runs it: BatchNorm folded into the convolutions (exact in fp32; a copy,
+    the caller's module is untouched), on `device` in `dtype`, channels-last memory layout."""
+    module = fold_batchnorm(module.eval())
+    if _placement(module) != (torch.device(device), dtype):
+        module = module.to(device, dtype=dtype)
+    if channels_last:
+        module = module.to(memory_format=torch.channels_last)
+    return module
 
 
 def _placement(module: nn.Module) -> tuple[torch.device, torch.dtype] | None:
