@@ -114,6 +114,7 @@ def main(argv=None) -> int:
 
     import torch
 
+    from transpose_live.bench.model_bench import device_name
     from transpose_live.runtime import apply_budget
 
     budget = apply_budget(args.threads)
@@ -151,7 +152,7 @@ def main(argv=None) -> int:
                                      **agreement(reference, boxes[(name, clip)]),
                                      load_1min=round(statistics.median(loads), 2)))
     pipeline = pipeline_rows(args.pipeline_frames, args.reps, args.threads) if args.pipeline_frames else []
-    env = dict(created=datetime.now(timezone.utc).isoformat(timespec="seconds"), cpu=_cpu_name(),
+    env = dict(created=datetime.now(timezone.utc).isoformat(timespec="seconds"), cpu=device_name(torch.device("cpu")),
                cores=os.cpu_count(), threads=budget.as_dict(), torch=torch.__version__, versions=_versions(),
                frames_per_clip=args.frames, reps=args.reps, weights=Path(args.weights).name)
     out = Path(args.out)
@@ -265,16 +266,6 @@ def _versions() -> dict:
         except PackageNotFoundError:
             pass
     return out
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "CPU"
 
 
 def _write(path: Path, text: str) -> None:

@@ -9,6 +9,7 @@ written under a temporary name in the same folder that is renamed into place whe
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import uuid
 from pathlib import Path
@@ -160,3 +161,12 @@ def check_writable_dir(path: str | Path, what: str = "output folder") -> Path:
     if not os.access(path, os.W_OK):
         raise UserError(f"cannot write into {what} {path}: permission denied")
     return path
+
+
+def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
+    """Hex sha256 of a file's bytes, read in chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()

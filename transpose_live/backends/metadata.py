@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from transpose_live.errors import UserError
+from transpose_live.paths import file_sha256
+
+__all__ = ["ExportMetadata", "file_sha256", "metadata_path", "read_metadata", "write_text_atomic"]
 
 METADATA_VERSION = 1
 OPENVINO_XML = "model.xml"
@@ -49,14 +51,6 @@ class ExportMetadata:
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise UserError(f"export metadata is incomplete ({exc}); re-export with `transpose-live export`") from None
-
-
-def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def metadata_path(model_path: str | Path) -> Path:

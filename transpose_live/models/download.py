@@ -13,7 +13,6 @@ on later downloads; it is never invented.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import urllib.error
@@ -23,6 +22,7 @@ from pathlib import Path
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 
 from transpose_live.errors import WeightsError
+from transpose_live.paths import file_sha256
 from transpose_live.models.registry import ModelSpec
 
 CHUNK = 1 << 16
@@ -50,11 +50,7 @@ def local_weights_dirs() -> list[Path]:
 
 
 def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    return file_sha256(path)
 
 
 def _hash_book() -> Path:

@@ -22,7 +22,6 @@ pose weights use), default `~/.cache/transpose-live/detectors/`.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import os
 import shutil
@@ -32,6 +31,7 @@ import warnings
 from pathlib import Path
 
 from transpose_live.errors import UserError, first_line
+from transpose_live.paths import file_sha256
 
 FORMATS = ("onnx", "openvino")
 STALE_TMP_S = 3600
@@ -80,16 +80,8 @@ def _importable(module: str) -> bool:
         return False
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def cache_key(weights: Path, fmt: str, imgsz: int, dynamic: bool = False) -> str:
-    return f"{sha256_file(weights)[:16]}-{fmt}-{int(imgsz)}{'-dynamic' if dynamic else ''}"
+    return f"{file_sha256(weights)[:16]}-{fmt}-{int(imgsz)}{'-dynamic' if dynamic else ''}"
 
 
 def find_exported(entry: Path) -> Path | None:
