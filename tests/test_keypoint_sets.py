@@ -169,6 +169,12 @@ def clip_frame(clip, folder):
     return path
 
 
+def test_weights_verify_reads_the_checkpoints_own_model(mpii_ckpt):
+    done = cli("weights", "verify", mpii_ckpt)
+    assert done.returncode == 0 and "fits tp_r_a3 (16 keypoints, 128x96 crops" in done.stdout, done.stderr[-1500:]
+    assert_one_line_error(cli("weights", "verify", mpii_ckpt, "--model", "tp_h_s"), "pass --model tp_r_a3")
+
+
 def test_mismatched_options_are_one_line(mpii_ckpt, photo, tmp_path):
     assert_one_line_error(cli("image", photo, "--model", "tp_h_s", "--weights", mpii_ckpt, "--device", "cpu",
                               "--detector", "none", "--json", tmp_path / "x.jsonl"), "pass --model tp_r_a3")

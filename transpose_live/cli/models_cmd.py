@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
 
 import typer
 from rich.console import Console
@@ -58,18 +59,23 @@ def weights_download(name: str = typer.Argument(..., help="Model name, or 'all'.
 @weights_app.command("verify")
 def weights_verify(
     path: Path = typer.Argument(..., help="Checkpoint file."),
-    model: str = typer.Option(..., "--model", "-m", help="Model the checkpoint is for."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", show_default=False,
+                                        help="Model the checkpoint is for [default: the one a `train` checkpoint names]."),
 ) -> None:
-    """Check that a checkpoint loads strictly into a model; print its sha256."""
-    from transpose_live.models.checkpoint import check_state_dict, read_checkpoint
-    from transpose_live.models.factory import create_model
+    """Check that a checkpoint loads strictly into a model (a `train` checkpoint: at its own crop size and
+    keypoint set); print its sha256."""
+    from transpose_live.models.factory import load_model
 
-    spec = model_info(model)
-    check_state_dict(create_model(model), read_checkpoint(path), model)
+    if model is not None:
+        model_info(model)
+    loaded = load_model(model, weights=path)
+    spec, keypoints = loaded.spec, loaded.keypoints
     digest = download.sha256_of(Path(path))
-    known = download.expected_sha256(spec)
+    known = download.expected_sha256(spec) if loaded.meta is None else None
     note = "" if known is None else (" (matches the registry)" if known == digest else f" (registry has {known})")
-    console.print(f"ok: {path} fits {model}; sha256 {digest}{note}", soft_wrap=True)
+    trained = "" if loaded.meta is None else (f" ({len(keypoints)} keypoints, {spec.input_size[0]}x{spec.input_size[1]} "
+                                              "crops, from `train`)")
+    console.print(f"ok: {path} fits {spec.name}{trained}; sha256 {digest}{note}", soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:
