@@ -91,7 +91,7 @@ def test_raw_ultralytics_predict_does_change_threads():
     after_raw = torch.get_num_threads()
     from transpose_live.pipeline import PersonDetector
 
-    torch.set_num_threads(2)
+    budget_mod.apply_budget(2)  # its own budget: an in-process run with --threads 1 may have left another
     PersonDetector(DETECTOR_WEIGHTS, device="cpu")(np.zeros((64, 64, 3), np.uint8))
     assert torch.get_num_threads() == 2
     if after_raw == 2:
