@@ -30,6 +30,29 @@ def _import_openvino():
     return openvino
 
 
+def onnxruntime_options(threads: int, spin: bool = False):
+    """Session options for a CPU model sharing the cores: `threads` intra-op threads, sequential, quiet;
+    spin False: threads sleep instead of spinning between ops (far better when the cores are shared)."""
+    ort = _import_onnxruntime()
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = int(threads)
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.log_severity_level = 3
+    if not spin:
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return options
+
+
+def openvino_config(threads: int, precision: str | None = None) -> dict:
+    """OpenVINO CPU compile config for one latency-bound stream on `threads` threads (precision hint if given)."""
+    config = {"INFERENCE_NUM_THREADS": int(threads), "PERFORMANCE_HINT": "LATENCY", "NUM_STREAMS": 1}
+    if precision is not None:
+        config["INFERENCE_PRECISION_HINT"] = precision
+    return config
+
+
 class OnnxRuntimeRunner:
     """An ONNX file (or bytes) in an onnxruntime CPU session with `threads` intra-op threads."""
 
@@ -37,14 +60,7 @@ class OnnxRuntimeRunner:
 
     def __init__(self, model: str | Path | bytes, threads: int = 1, spin: bool = False) -> None:
         ort = _import_onnxruntime()
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = int(threads)
-        options.inter_op_num_threads = 1
-        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.log_severity_level = 3
-        if not spin:  # threads sleep instead of spinning between ops: far better when the cores are shared
-            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options = onnxruntime_options(threads, spin)
         source = model if isinstance(model, bytes) else str(model)
         try:
             self.session = ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
@@ -71,10 +87,8 @@ class OpenVINORunner:
     def __init__(self, model: str | Path, threads: int = 1, precision: str = "f32") -> None:
         ov = _import_openvino()
         core = ov.Core()
-        config = {"INFERENCE_PRECISION_HINT": precision, "INFERENCE_NUM_THREADS": int(threads),
-                  "PERFORMANCE_HINT": "LATENCY", "NUM_STREAMS": 1}
         try:
-            self.compiled = core.compile_model(core.read_model(str(model)), "CPU", config)
+            self.compiled = core.compile_model(core.read_model(str(model)), "CPU", openvino_config(threads, precision))
         except Exception as exc:  # noqa: BLE001 - OpenVINO raises RuntimeError with long messages
             raise UserError(f"OpenVINO cannot load {model}: {first_line(exc)[:200]}") from None
         self.request = self.compiled.create_infer_request()

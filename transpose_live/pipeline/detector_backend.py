@@ -75,23 +75,23 @@ def use_runtime_threads(yolo, weights: str | Path, threads: int) -> bool:
     if getattr(backend, "session", None) is not None and hasattr(backend, "output_names"):
         import onnxruntime as ort  # noqa: PLC0415
 
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = int(threads)
-        options.inter_op_num_threads = 1
-        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        options.log_severity_level = 3
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # cores are shared with the pose model
+        from transpose_live.backends.runners import onnxruntime_options  # noqa: PLC0415
+
         path = Path(str(weights))
         model = next(path.glob("*.onnx")) if path.is_dir() else path
-        backend.session = ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
+        # no spinning between ops: the cores are shared with the pose model
+        backend.session = ort.InferenceSession(str(model), onnxruntime_options(threads),
+                                               providers=["CPUExecutionProvider"])
         return True
     if getattr(backend, "ov_compiled_model", None) is not None:
         import openvino as ov  # noqa: PLC0415
 
+        from transpose_live.backends.runners import openvino_config  # noqa: PLC0415
+
         path = Path(str(weights))
         xml = path if path.suffix == ".xml" else next(path.glob("*.xml"))
         core = ov.Core()
-        config = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": int(threads), "NUM_STREAMS": 1}
+        config = openvino_config(threads)
         backend.ov_compiled_model = core.compile_model(core.read_model(str(xml)), "CPU", config)
         backend.compile_model = lambda model, **_: core.compile_model(model, "CPU", config)
         return True
