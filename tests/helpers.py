@@ -229,9 +229,7 @@ def trained_checkpoint(path, name, keypoint_set, input_size=(64, 48), seed=0) ->
     spec = model_info(name)
     stride = spec.input_size[0] // spec.heatmap_size[0]
     torch.manual_seed(seed)
-    import dataclasses
-
-    model = create_model(dataclasses.replace(spec, input_size=tuple(input_size)), num_keypoints=len(keypoint_set))
+    model = create_model(spec.resized(input_size), num_keypoints=len(keypoint_set))
     meta = {"model": name, "input_size": list(input_size), "heatmap_size": [input_size[0] // stride, input_size[1] // stride],
             **keypoint_set.to_meta()}
     save_checkpoint(Path(path), model.state_dict(), meta)

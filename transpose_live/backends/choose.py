@@ -99,8 +99,6 @@ def open_runner(model, weights, backend: str, threads: int):
 
 def describe_export(meta: ExportMetadata, model, path):
     """(spec, keypoints) of an exported model; one-line errors when it is not the model asked for."""
-    import dataclasses  # noqa: PLC0415
-
     from transpose_live.keypoints import KeypointSet  # noqa: PLC0415
     from transpose_live.models import model_info  # noqa: PLC0415
 
@@ -108,7 +106,6 @@ def describe_export(meta: ExportMetadata, model, path):
     if asked is not None and meta.model != asked:
         raise UserError(f"{path} was exported from {meta.model}, not {asked}; pass --model {meta.model} "
                         "(or leave --model out)")
-    spec = dataclasses.replace(model_info(meta.model), input_size=tuple(meta.input_size),
-                               heatmap_size=tuple(meta.heatmap_size))
+    spec = model_info(meta.model).resized(meta.input_size, meta.heatmap_size)
     return spec, KeypointSet(tuple(meta.keypoints), tuple(tuple(p) for p in meta.skeleton),
                              tuple(tuple(p) for p in meta.flip_pairs))

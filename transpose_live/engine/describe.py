@@ -8,10 +8,10 @@ from pathlib import Path
 
 from transpose_live.backends.choose import describe_export, is_exported
 from transpose_live.backends.metadata import read_metadata
-from transpose_live.keypoints import COCO17, KeypointSet
+from transpose_live.keypoints import KeypointSet
 from transpose_live.models.checkpoint import read_training_meta
-from transpose_live.models.factory import pick_model_name, spec_from_meta
-from transpose_live.models.registry import ModelSpec, model_info
+from transpose_live.models.factory import model_for
+from transpose_live.models.registry import ModelSpec
 
 
 def describe_model(model: str | None, weights) -> tuple[ModelSpec, KeypointSet]:
@@ -22,7 +22,4 @@ def describe_model(model: str | None, weights) -> tuple[ModelSpec, KeypointSet]:
     meta = None
     if weights is not None and str(weights) != "official" and Path(str(weights)).is_file():
         meta = read_training_meta(weights)
-    name = pick_model_name(model, meta, weights)
-    if meta is not None and "keypoint_names" in meta:
-        return spec_from_meta(meta)
-    return model_info(name), COCO17
+    return model_for(model, meta, weights)

@@ -8,7 +8,6 @@ registry's input size.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -60,23 +59,25 @@ class LoadedModel:
 def spec_from_meta(meta: dict) -> tuple[ModelSpec, KeypointSet]:
     """The registry spec resized to a training checkpoint's crops, and its keypoint set."""
     try:
-        spec = dataclasses.replace(model_info(meta["model"]), input_size=tuple(int(v) for v in meta["input_size"]),
-                                   heatmap_size=tuple(int(v) for v in meta["heatmap_size"]))
+        spec = model_info(meta["model"]).resized(meta["input_size"], meta["heatmap_size"])
         return spec, KeypointSet.from_meta(meta)
     except (KeyError, TypeError, ValueError) as exc:
         raise WeightsError(f"the checkpoint's training metadata is incomplete ({exc}); re-save it with `train`") from None
 
 
-def pick_model_name(name: str | ModelSpec | None, meta: dict | None, path) -> str | ModelSpec:
-    """The model asked for (None: the one a training checkpoint's `meta` names, else DEFAULT_MODEL),
-    checked against the one the checkpoint holds."""
+def model_for(name: str | ModelSpec | None, meta: dict | None, path) -> tuple[ModelSpec, KeypointSet]:
+    """(spec, keypoints) of the model asked for (None: the one a training checkpoint's `meta` names, else
+    DEFAULT_MODEL), checked against the one the checkpoint at `path` holds: the checkpoint's crop size and
+    keypoint set when it has training meta, the registry's spec and COCO-17 otherwise."""
     held = meta.get("model") if meta else None
     if name is None:
-        return held or DEFAULT_MODEL
+        name = held or DEFAULT_MODEL
     asked = name.name if isinstance(name, ModelSpec) else str(name)
     if held and held != asked:
         raise WeightsError(f"{path} holds a trained {held} model, not {asked}; pass --model {held} (or leave --model out)")
-    return name
+    if meta is not None and "keypoint_names" in meta:
+        return spec_from_meta(meta)
+    return (name if isinstance(name, ModelSpec) else model_info(name)), COCO17
 
 
 def load_model(name: str | ModelSpec | None = None, weights: str | Path | None = None,
@@ -87,11 +88,7 @@ def load_model(name: str | ModelSpec | None = None, weights: str | Path | None =
     if weights is not None and str(weights) != "official":
         path = Path(weights)
         state, meta = read_checkpoint_with_meta(path)
-    name = pick_model_name(name, meta, path)
-    if meta is not None and "keypoint_names" in meta:
-        spec, keypoints = spec_from_meta(meta)
-    else:
-        spec, keypoints = (name if isinstance(name, ModelSpec) else model_info(name)), COCO17
+    spec, keypoints = model_for(name, meta, path)
     model = create_model(spec, num_keypoints=len(keypoints))
     if weights is not None and state is None:
         state, _ = read_checkpoint_with_meta(resolve_weights(spec, weights))

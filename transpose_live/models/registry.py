@@ -8,7 +8,7 @@ file: the first download records the hash it got (see `transpose_live.models.dow
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 TRANSPOSE_HUB = "https://github.com/yangsenius/TransPose/releases/download/Hub/"
 HRNET_MODEL_ZOO = "https://github.com/leoxiaobin/deep-high-resolution-net.pytorch#main-results"
@@ -44,6 +44,14 @@ class ModelSpec:
     @property
     def is_transpose(self) -> bool:
         return self.family.startswith("transpose")
+
+    def resized(self, input_size, heatmap_size=None) -> "ModelSpec":
+        """This spec for crops of `input_size` (H, W) (and heatmaps of `heatmap_size` when given): a model
+        trained or exported at another size."""
+        changes = {"input_size": tuple(int(v) for v in input_size)}
+        if heatmap_size is not None:
+            changes["heatmap_size"] = tuple(int(v) for v in heatmap_size)
+        return replace(self, **changes)
 
     @property
     def token_grid(self) -> tuple[int, int] | None:

@@ -78,13 +78,11 @@ def make_model(name: str, num_keypoints: int = 17, input_size: tuple[int, int] |
     """Registry architecture `name` with `num_keypoints` output maps for crops of input_size (H, W); random init.
 
     The one place training creates architectures (through `models.factory.create_model`)."""
-    import dataclasses
-
     from transpose_live.models import create_model, model_info
 
     spec = model_info(name)
     if input_size is not None:
-        spec = dataclasses.replace(spec, input_size=tuple(input_size))
+        spec = spec.resized(input_size)
     return create_model(spec, num_keypoints=num_keypoints)
 
 

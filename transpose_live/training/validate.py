@@ -3,8 +3,6 @@ ground-truth boxes) for COCO-17 data or PCKh@0.5 (and 0.1) for MPII data."""
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import torch
 from torch import nn
@@ -37,8 +35,7 @@ def coco_ap(model: nn.Module, model_name: str, dataset: PoseDataset, geom: Sampl
     from transpose_live.evaluation import evaluate_dataset, gt_person_boxes, load_coco
     from transpose_live.models import model_info
 
-    spec = dataclasses.replace(model_info(model_name), input_size=tuple(geom.input_size),
-                               heatmap_size=tuple(geom.heatmap_size))
+    spec = model_info(model_name).resized(geom.input_size, geom.heatmap_size)
     was_training = model.training
     estimator = PoseEstimator.from_module(model, spec, device=device, half=False, flip_test=flip_test,
                                           max_batch=batch, channels_last=False)
