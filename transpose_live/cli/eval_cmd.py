@@ -40,18 +40,21 @@ def eval_command(
         gt_person_boxes,
         keypoint_category,
         load_coco,
+        unlabelled_people,
     )
     from transpose_live.evaluation.evaluate import evaluate_dataset, metrics_table, write_metrics
     from transpose_live.evaluation.results import write_results
     from transpose_live.engine import describe_model
 
     console = Console()
-    from transpose_live.cli.eval_trained import is_mpii_file, run_mpii_eval
+    from transpose_live.cli.eval_trained import check_mpii_inputs, is_mpii_file, run_mpii_eval
 
-    if is_mpii_file(annotations):
-        run_mpii_eval(images, annotations, weights, device, flip_test, decoder, batch, metrics_out, console)
-        return
     _, keypoint_set = describe_model(model, weights_arg(weights))
+    if is_mpii_file(annotations):
+        check_mpii_inputs(images, annotations, keypoint_set, weights, metrics_out)
+        estimator = _make_estimator(model, weights, device, half, flip_test, decoder, batch)
+        run_mpii_eval(images, annotations, estimator, str(weights), batch, metrics_out, console)
+        return
     if (boxes is None) == (not gt_boxes):
         raise UserError("choose the boxes: --boxes detections.json or --gt-boxes (one of them)")
     if not images.is_dir():
@@ -67,7 +70,9 @@ def eval_command(
     category = keypoint_category(coco.cats.values())
     _check_keypoints_match(keypoint_set, category, weights, annotations)
     if gt_boxes:
-        person_boxes, box_kind = gt_person_boxes(coco), "ground-truth boxes"
+        skipped = unlabelled_people(coco, sorted(coco.imgs)[:max_images])
+        person_boxes = gt_person_boxes(coco)
+        box_kind = f"ground-truth boxes ({skipped} people without labelled keypoints skipped)"
     else:
         person_boxes = detection_person_boxes(boxes, det_thr=det_thr, image_ids=list(coco.imgs),
                                               category_id=category["id"])
