@@ -66,7 +66,8 @@ def eval_command(
         guard.file(metrics_out, "--metrics-out file")
     if out and inside(out, images) or metrics_out and inside(metrics_out, images):
         raise UserError(f"outputs go outside the image folder {images}; choose another path")
-    coco = load_coco(annotations)
+    warnings: list[str] = []
+    coco = load_coco(annotations, warn=warnings.append)
     category = keypoint_category(coco.cats.values())
     _check_keypoints_match(keypoint_set, category, weights, annotations)
     if gt_boxes:
@@ -77,6 +78,8 @@ def eval_command(
         person_boxes = detection_person_boxes(boxes, det_thr=det_thr, image_ids=list(coco.imgs),
                                               category_id=category["id"])
         box_kind = f"detections {boxes.name} (score >= {det_thr:g})"
+    for line in warnings:  # the inputs are accepted: now the reader's warning
+        Console(stderr=True).print(line, soft_wrap=True, highlight=False, markup=False)
     estimator = _make_estimator(model, weights, device, half, flip_test, decoder, batch)
     model = estimator.spec.name
     console.print(

@@ -1,8 +1,8 @@
 """The one reader of COCO keypoint annotation files, for `train`, `eval` and `label`.
 
 Files as labelling tools write them are accepted: JSON booleans for `iscrowd`, a missing `iscrowd` (0),
-`num_keypoints` (joints with visibility > 0) or `area` (box width x height) -- filled in with one warning
-line saying how many -- and any extra fields. Only what pycocotools cannot score is refused, in one line.
+`num_keypoints` (joints with visibility > 0), `area` (box width x height) or `keypoints` (an unlabelled
+person: all zero) -- filled in with one warning line saying how many -- and any extra fields. Only what pycocotools cannot score is refused, in one line.
 
     >>> from transpose_live.coco.annotations import read_coco
     >>> read_coco("person_keypoints_val2017.json").category["keypoints"][:2]
@@ -23,7 +23,7 @@ import numpy as np
 from transpose_live.errors import UserError, first_line
 
 PERSON_CATEGORY = 1
-FILLABLE = ("iscrowd", "num_keypoints", "area")
+FILLABLE = ("keypoints", "iscrowd", "num_keypoints", "area")
 
 
 @dataclass
@@ -43,7 +43,8 @@ class CocoFile:
         if not parts:
             return None
         return (f"warning: {self.path.name}: filled in {', '.join(parts)} annotation(s) "
-                "(iscrowd true/false as 1/0, num_keypoints from visibility > 0, area from the box)")
+                "(iscrowd true/false as 1/0, num_keypoints from visibility > 0, area from the box, "
+                "no keypoints as unlabelled)")
 
 
 def print_warning(line: str) -> None:
@@ -113,17 +114,20 @@ def _annotation(ann, index: int, path: Path, category_id: int, values: int, fill
     if not _numbers(ann["bbox"], 4):
         raise UserError(f"{where}: bbox must be [x, y, width, height] numbers, got {ann['bbox']!r}")
     ours = ann["category_id"] == category_id
-    if ours and not _numbers(ann.get("keypoints"), values):
-        raise UserError(f"{where}: keypoints must be {values} numbers (x, y, v for each of the "
-                        f"{values // 3} keypoints), got {_length(ann.get('keypoints'))}")
     fixed = {}
+    if ours and "keypoints" not in ann:  # a person without keypoint labels: scored as unlabelled
+        fixed["keypoints"] = [0] * values
+    kpts = fixed.get("keypoints", ann.get("keypoints"))
+    if ours and not _numbers(kpts, values):
+        raise UserError(f"{where}: keypoints must be {values} numbers (x, y, v for each of the "
+                        f"{values // 3} keypoints), got {_length(kpts)}")
     crowd = ann.get("iscrowd", None)
     if crowd is None or isinstance(crowd, bool):
         fixed["iscrowd"] = int(bool(crowd))
     elif not (_is_int(crowd) and crowd in (0, 1)):
         raise UserError(f"{where}: iscrowd must be 0/1 or true/false, got {crowd!r}")
     if "num_keypoints" not in ann and ours:
-        fixed["num_keypoints"] = int((np.asarray(ann["keypoints"], np.float64)[2::3] > 0).sum())
+        fixed["num_keypoints"] = int((np.asarray(kpts, np.float64)[2::3] > 0).sum())
     elif "num_keypoints" in ann and not _is_int(ann["num_keypoints"]):
         raise UserError(f"{where}: num_keypoints must be an integer, got {ann['num_keypoints']!r}")
     if "area" not in ann:

@@ -7,13 +7,14 @@ crop's center and scale (w, h in units of 200 px, padding included) in the infer
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from transpose_live.coco.annotations import check_coco, gt_box, print_warning
+from transpose_live.coco.annotations import CocoFile, check_coco, gt_box, print_warning
 from transpose_live.engine.boxes import PADDING, PIXEL_STD, box_to_center_scale
 from transpose_live.errors import UserError, first_line
 from transpose_live.training.keypoint_set import MPII16, KeypointSet, from_coco_category
@@ -69,15 +70,19 @@ def detect_format(data) -> str:
     return "unknown"
 
 
-def load_dataset(annotations: str | Path, images_dir: str | Path, input_size: tuple[int, int]) -> PoseDataset:
-    """Reads COCO or MPII annotations (format detected from the content); every image must exist."""
+def load_dataset(annotations: str | Path, images_dir: str | Path, input_size: tuple[int, int],
+                 warn: Callable[[str], None] | None = print_warning) -> PoseDataset:
+    """Reads COCO or MPII annotations (format detected from the content); every image must exist.
+
+    warn: gets the reader's one warning line (fields filled in) once the file is accepted."""
     annotations, images_dir = Path(annotations), Path(images_dir)
     if not images_dir.is_dir():
         raise UserError(f"image folder not found: {images_dir}")
     data = _read_json(annotations)
     kind = detect_format(data)
     if kind == "coco":
-        ds = _coco_records(data, annotations, images_dir, input_size)
+        coco = check_coco(data, annotations)
+        ds = _coco_records(coco, images_dir, input_size)
     elif kind == "mpii":
         ds = _mpii_records(data, annotations, images_dir, input_size)
     else:
@@ -87,14 +92,13 @@ def load_dataset(annotations: str | Path, images_dir: str | Path, input_size: tu
     if missing:
         raise UserError(f"{len(missing)} image(s) of {annotations.name} missing in {images_dir}, "
                         f"e.g. {Path(missing[0]).name}; check --*-images")
+    if kind == "coco" and coco.warning and warn is not None:
+        warn(coco.warning)
     return ds
 
 
-def _coco_records(data: dict, path: Path, images_dir: Path, input_size) -> PoseDataset:
-    coco = check_coco(data, path)
-    if coco.warning:
-        print_warning(coco.warning)
-    cat = coco.category
+def _coco_records(coco: CocoFile, images_dir: Path, input_size) -> PoseDataset:
+    path, cat = coco.path, coco.category
     kset = from_coco_category(cat)
     n = len(kset)
     images = {img["id"]: img for img in coco.data["images"]}

@@ -36,13 +36,14 @@ class TrainData:
     geom: SampleGeometry
 
 
-def load_data(cfg: TrainConfig) -> TrainData:
-    """Reads (and so checks) every annotation file before anything is trained or written."""
+def load_data(cfg: TrainConfig, warn=None) -> TrainData:
+    """Reads (and so checks) every annotation file before anything is trained or written; `warn` gets the
+    readers' warning lines."""
     input_size = tuple(int(v) for v in cfg.input_size)
     heatmap_size = (input_size[0] // 4, input_size[1] // 4)
     geom = SampleGeometry(input_size, heatmap_size, cfg.sigma or default_sigma(heatmap_size))
-    train_set = load_dataset(cfg.train_annotations, cfg.train_images, input_size)
-    val_set = load_dataset(cfg.val_annotations, cfg.val_images, input_size) if cfg.val_annotations else None
+    train_set = load_dataset(cfg.train_annotations, cfg.train_images, input_size, warn)
+    val_set = load_dataset(cfg.val_annotations, cfg.val_images, input_size, warn) if cfg.val_annotations else None
     if val_set is not None and val_set.keypoints.names != train_set.keypoints.names:
         raise UserError(f"validation keypoints ({len(val_set.keypoints)}) differ from the training keypoints "
                         f"({len(train_set.keypoints)}); use annotations of the same keypoint set")
@@ -57,7 +58,8 @@ class Trainer:
         from transpose_live.models import model_info
 
         self.cfg, self.out, self.ctx, self.device, self.console = cfg, out, ctx, device, console
-        self.data = load_data(cfg)
+        warnings: list[str] = []
+        self.data = load_data(cfg, warnings.append)
         kset = self.data.train.keypoints
         if state is not None and state["meta"]["keypoint_names"] != list(kset.names):
             raise UserError(f"the training data has {len(kset)} keypoints but run {out} was trained on "
@@ -87,6 +89,8 @@ class Trainer:
             torch.manual_seed(cfg.seed + ctx.rank)
         else:
             rs.restore(self, state)
+        for line in warnings if ctx.is_main else ():  # every input accepted: now its warnings
+            console.print(line, soft_wrap=True, highlight=False, markup=False)
 
     def _build_model(self, state: dict | None) -> None:
         cfg = self.cfg
