@@ -347,7 +347,12 @@ def test_eval_cli_gt_boxes_random_model(coco, tmp_path, capsys):
     payload = json.loads(metrics.read_text())
     assert list(payload["metrics"]) == list(METRIC_NAMES) and payload["images"] == 6
     assert 0 <= payload["metrics"]["AP"] < 0.2  # untrained model
-    assert "AP50" in capsys.readouterr().out
+    from transpose_live.evaluation.boxes_source import unlabelled_people
+
+    skipped = unlabelled_people(coco, first6)
+    assert skipped > 0 and payload["people_skipped"] == skipped and payload["people"] == n_boxes
+    out = capsys.readouterr().out
+    assert "AP50" in out and f"{skipped} people without labelled keypoints skipped" in out
 
 
 @pytest.mark.slow

@@ -75,6 +75,7 @@ def eval_command(
         person_boxes = gt_person_boxes(coco)
         box_kind = f"ground-truth boxes ({skipped} people without labelled keypoints skipped)"
     else:
+        skipped = None
         person_boxes = detection_person_boxes(boxes, det_thr=det_thr, image_ids=list(coco.imgs),
                                               category_id=category["id"])
         box_kind = f"detections {boxes.name} (score >= {det_thr:g})"
@@ -91,7 +92,7 @@ def eval_command(
                                max_images=max_images, workers=workers, console=console, progress=progress)
     outcome.info.update(model=model, weights=str(weights), boxes="gt" if gt_boxes else str(boxes),
                         det_thr=det_thr if boxes else None, flip_test=flip_test, decoder=decoder,
-                        device=str(estimator.device), half=bool(estimator.half))
+                        device=str(estimator.device), half=bool(estimator.half), people_skipped=skipped)
     print_table(console, metrics_table(outcome.metrics, title=f"{model}: COCO keypoint metrics, {box_kind}"), text_columns=())
     console.print(f"{len(outcome.image_ids)} images, {outcome.people} people, {len(outcome.results)} results "
                   f"in {outcome.seconds:.1f}s ({outcome.images_per_s:.1f} images/s)", highlight=False)
