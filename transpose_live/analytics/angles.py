@@ -101,8 +101,7 @@ def _between(u: np.ndarray, v: np.ndarray) -> np.ndarray:
     with np.errstate(invalid="ignore", divide="ignore"):
         cos = (u * v).sum(axis=-1) / (nu * nv)
         out = np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
-    out[(nu == 0) | (nv == 0)] = np.nan
-    return out
+    return np.where((nu == 0) | (nv == 0), np.nan, out)
 
 
 def compute_angles(kpts: np.ndarray, defs: list[AngleDef], kpt_thr: float = 0.3) -> np.ndarray:

@@ -20,8 +20,8 @@ import numpy as np
 
 SMOOTHERS = ("rts", "savgol", "none")
 MAX_GAP = 10  # frames
-RTS_Q = 40.0  # white-noise acceleration spectral density, (person scales)^2 / s^3
-RTS_R = 0.004  # measurement noise standard deviation, person scales
+RTS_Q = 5.0  # white-noise acceleration spectral density, (person scales)^2 / s^3
+RTS_R = 0.008  # measurement noise standard deviation, person scales
 SAVGOL_SECONDS = 0.3
 
 
@@ -47,27 +47,28 @@ def fill_gaps(kpts: np.ndarray, times: np.ndarray, kpt_thr: float, max_gap: int 
     return out
 
 
-def _rts(xy: np.ndarray, times: np.ndarray, q: float, r: float) -> np.ndarray:
-    """Constant-velocity Kalman + RTS smoother of one point's (n, 2) track (filterpy)."""
+def _rts(z: np.ndarray, times: np.ndarray, q: float, r: float) -> np.ndarray:
+    """Constant-velocity Kalman filter + RTS smoother (filterpy) of (n, D) coordinates measured together
+    (each coordinate its own position / velocity pair, one filterpy call for all of them)."""
     from filterpy.common import Q_discrete_white_noise
     from filterpy.kalman import KalmanFilter, rts_smoother
 
-    n = len(xy)
-    kf = KalmanFilter(dim_x=4, dim_z=2)
-    kf.x = np.array([xy[0, 0], 0.0, xy[0, 1], 0.0])
-    kf.P = np.diag([r * r, 1.0, r * r, 1.0])
-    kf.H = np.array([[1.0, 0, 0, 0], [0, 0, 1.0, 0]])
-    kf.R = np.eye(2) * r * r
+    n, d = z.shape
+    kf = KalmanFilter(dim_x=2 * d, dim_z=d)
+    kf.x = np.zeros(2 * d)
+    kf.x[0::2] = z[0]
+    kf.P = np.kron(np.eye(d), np.diag([r * r, 1.0]))
+    kf.H = np.kron(np.eye(d), np.array([[1.0, 0.0]]))
+    kf.R = np.eye(d) * r * r
     dts = np.diff(times, prepend=times[0])
     dts = np.where(dts > 0, dts, np.median(dts[dts > 0]) if (dts > 0).any() else 1 / 30)
-    Fs, Qs = np.empty((n, 4, 4)), np.empty((n, 4, 4))
+    Fs, Qs = np.empty((n, 2 * d, 2 * d)), np.empty((n, 2 * d, 2 * d))
     for i, dt in enumerate(dts):
-        f = np.array([[1.0, dt], [0.0, 1.0]])
-        Fs[i] = np.kron(np.eye(2), f)
-        Qs[i] = Q_discrete_white_noise(dim=2, dt=dt, var=q, block_size=2)
-    mu, cov, _, _ = kf.batch_filter(xy, Fs=Fs, Qs=Qs)
+        Fs[i] = np.kron(np.eye(d), np.array([[1.0, dt], [0.0, 1.0]]))
+        Qs[i] = Q_discrete_white_noise(dim=2, dt=dt, var=q, block_size=d)
+    mu, cov, _, _ = kf.batch_filter(z, Fs=Fs, Qs=Qs)
     xs, _, _, _ = rts_smoother(mu, cov, Fs, Qs)
-    return xs[:, [0, 2]]
+    return xs[:, 0::2]
 
 
 def _savgol(xy: np.ndarray, times: np.ndarray) -> np.ndarray:
@@ -91,12 +92,14 @@ def smooth_keypoints(kpts: np.ndarray, times: np.ndarray, scale: float, kpt_thr:
     if method == "none":
         return out
     scale = max(float(scale), 1e-6)
+    groups: dict[tuple[int, int], list[int]] = {}  # keypoints measured over the same frames: filtered together
     for k in range(out.shape[1]):
         ok = (out[:, k, 2] >= kpt_thr) & np.isfinite(out[:, k, :2]).all(axis=-1)
         for a, b in measured_runs(ok):
-            if b - a < 3:
-                continue
-            xy = out[a:b, k, :2] / scale
-            sm = _rts(xy, times[a:b], RTS_Q, RTS_R) if method == "rts" else _savgol(xy, times[a:b])
-            out[a:b, k, :2] = sm * scale
+            if b - a >= 3:
+                groups.setdefault((a, b), []).append(k)
+    for (a, b), ks in groups.items():
+        xy = out[a:b, ks, :2].reshape(b - a, -1) / scale
+        sm = _rts(xy, times[a:b], RTS_Q, RTS_R) if method == "rts" else _savgol(xy, times[a:b])
+        out[a:b, ks, :2] = sm.reshape(b - a, len(ks), 2) * scale
     return out
