@@ -60,8 +60,12 @@ def test_analyze_counts_the_squat_clip_exactly_and_writes_csv_events_plot(squat_
     r = cli("analyze", squat_jsonl, "--exercise", "squat", "--json", out / "events.jsonl", "--csv", out / "angles.csv",
             "--plot", out / "angles.png", "--trc", out / "markers.trc")
     assert r.returncode == 0, r.stderr
-    events = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
+    lines = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
+    events = [e for e in lines if e["type"] == "rep"]
     main = _main_track(read_poses(squat_jsonl))
+    summary = {e["track_id"]: e for e in lines if e["type"] == "summary"}
+    assert summary[main]["reps"] == SQUAT_REPS and 1.0 < summary[main]["tempo_s"] < 2.5
+    assert 80 < summary[main]["rom_deg"] < 130
     assert [e["track_id"] for e in events] == [main] * SQUAT_REPS, events
     for e, bottom in zip(events, SQUAT_BOTTOMS):
         assert set(e) >= {"type", "exercise", "track_id", "start", "end", "min_angle", "max_angle", "duration"}

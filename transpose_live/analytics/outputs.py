@@ -4,7 +4,9 @@
   frame, timestamp, track_id, one column per angle (degrees, empty = NaN), and with an exercise `reps`
   (reps completed up to that frame). `pandas.read_csv` reads it as is.
 - events JSONL: one line per rep, {"type": "rep", "exercise", "track_id", "side", "start", "end",
-  "min_angle", "max_angle", "duration"} (seconds, degrees).
+  "min_angle", "max_angle", "duration"} (seconds, degrees), in the order the reps ended; then one line per
+  person, {"type": "summary", "exercise", "track_id", "frames", "reps", "tempo_s", "reps_per_min",
+  "rom_deg"} (null where there is no rep).
 - TRC (OpenSim markers, the Sports2D 2D convention): one track's (smoothed) keypoints as markers in
   pixels, x to the right, y up (y = -image y), z = 0; time from the track's first frame; unmeasured = empty.
 """
@@ -18,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from transpose_live.analytics.analysis import Analysis, TrackAnalysis
+from transpose_live.analytics.analysis import Analysis, TrackAnalysis, summary_rows
 from transpose_live.paths import atomic_path
 
 
@@ -49,10 +51,15 @@ def write_angles_csv(analysis: Analysis, path: str | Path) -> int:
 
 
 def write_events(analysis: Analysis, path: str | Path) -> int:
-    """Writes the rep events JSONL; returns the number of events."""
+    """Writes the rep events and the per-person summaries (JSONL); returns the number of rep events."""
     events = analysis.events()
+    name = analysis.exercise.name if analysis.exercise else None
+    summaries = [{"type": "summary", "exercise": name, "track_id": row["track_id"], "frames": row["frames"],
+                  "reps": row["reps"], **{k: (round(row[k], 3) if math.isfinite(row[k]) else None)
+                                          for k in ("tempo_s", "reps_per_min", "rom_deg")}}
+                 for row in summary_rows(analysis)]
     with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
-        for e in events:
+        for e in events + summaries:
             f.write(json.dumps(e) + "\n")
     return len(events)
 

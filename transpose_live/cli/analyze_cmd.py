@@ -70,7 +70,7 @@ def _write(console, result, outputs: dict) -> None:
         console.print(f"wrote {outputs['json']} ({n} rep events)", highlight=False, soft_wrap=True)
     if "plot" in outputs:
         n = plot_angles(result, outputs["plot"])
-        console.print(f"wrote {outputs['plot']} ({n} people)", highlight=False, soft_wrap=True)
+        console.print(f"wrote {outputs['plot']} ({n} {'person' if n == 1 else 'people'})", highlight=False, soft_wrap=True)
     if "trc" in outputs and result.tracks:
         t = longest_track(result)
         n = write_trc(result, t, outputs["trc"])
