@@ -24,8 +24,6 @@ from transpose_live.errors import UserError
 JSON_HELP = "One JSON line per frame (frame, timestamp, persons) to this file, or - for stdout."
 CSV_HELP = "One CSV row per person per frame: frame, timestamp, track_id, box, box_score, <keypoint>_x/_y/_score."
 CODEC_HELP = "Video codec for --out: h264 (default, plays in every browser), hevc, vp9 or mp4v."
-EXERCISE_HELP = ("Count reps live and draw the angle and count on each person: squat, push-up, lunge, jumping-jack, "
-                 "biceps-curl or a .yaml / .toml exercise file (see docs/analytics.md).")
 CRF_HELP = "Quality for --out (lower is better and bigger): h264/hevc 0-51 (23/28), vp9 0-63 (32), mp4v quantiser 1-31 (4)."
 
 
@@ -105,8 +103,7 @@ class Outputs:
         return [str(p) for p in (self.video, self.json, self.image_dir, self.coco, self.csv) if p and str(p) != "-"]
 
 
-def _run(kind: str, opts: RunOptions, open_source, inputs: list, outputs: Outputs, max_frames=None,
-         exercise: str | None = None) -> None:
+def _run(kind: str, opts: RunOptions, open_source, inputs: list, outputs: Outputs, max_frames=None) -> None:
     """Validates everything cheap first (model name, options, output paths against the inputs), then
     opens the source, loads the detector and the pose model, opens the writers and runs the pipeline."""
     from transpose_live.backends import choose_backend
@@ -122,8 +119,7 @@ def _run(kind: str, opts: RunOptions, open_source, inputs: list, outputs: Output
     attention = attention_index(opts.attention, spec, keypoints)
     if opts.smooth not in SMOOTHERS:
         raise UserError(f"unknown --smooth {opts.smooth!r}; use {', '.join(SMOOTHERS)}")
-    exercise_def = _load_exercise(exercise)
-    guard = OutputGuard(inputs + ([Path(exercise)] if exercise and Path(exercise).is_file() else []))
+    guard = OutputGuard(inputs)
     for path, what in ((outputs.video, "--out video"), (outputs.json, "--json file"), (outputs.coco, "--coco file"),
                        (outputs.csv, "--csv file")):
         if path and str(path) != "-":
@@ -154,19 +150,15 @@ def _run(kind: str, opts: RunOptions, open_source, inputs: list, outputs: Output
                                   flip_test=opts.flip_test, backend=backend)
         tracker = PoseTracker(smooth=opts.smooth) if kind != "image" or opts.smooth != "none" else None
         writers = _open_writers(outputs, source, estimator.keypoints)
-        overlay = _live_exercise(exercise_def, estimator.keypoints, opts.kpt_thr)
     except BaseException:
         source.close()
         raise
     result = run_pipeline(
         source, estimator, detector, tracker=tracker, writers=writers, det_every=opts.det_every,
         kpt_thr=opts.kpt_thr, max_persons=opts.max_persons, attention_keypoint=attention, show=show,
-        progress=opts.progress, max_frames=max_frames, console=console, hud=kind != "image", overlay=overlay,
+        progress=opts.progress, max_frames=max_frames, console=console, hud=kind != "image",
     )
     console.print(result.summary(), soft_wrap=True, highlight=False)
-    if overlay is not None:
-        counts = ", ".join(f"#{tid} {n}" for tid, n in overlay.summary()) or "nobody tracked"
-        console.print(f"{overlay.exercise.name} reps: {counts}", soft_wrap=True, highlight=False)
     for path in result.skipped:
         console.print(f"warning: skipped unreadable image {path}", soft_wrap=True, highlight=False)
     for text in result.warnings:
@@ -177,24 +169,6 @@ def _run(kind: str, opts: RunOptions, open_source, inputs: list, outputs: Output
         code = 143 if result.interrupted == signal.SIGTERM else 130
         name = "SIGTERM" if code == 143 else "Ctrl-C"
         raise UserError(f"interrupted by {name} after {result.frames} frames; outputs closed", exit_code=code)
-
-
-def _load_exercise(exercise: str | None):
-    """`--exercise NAME|FILE` checked before anything loads (None without it)."""
-    if exercise is None:
-        return None
-    from transpose_live.analytics.exercises import load_exercise
-
-    return load_exercise(exercise)
-
-
-def _live_exercise(exercise, keypoints, kpt_thr: float):
-    """The live rep counters and overlay for `--exercise` (None without it)."""
-    if exercise is None:
-        return None
-    from transpose_live.analytics.live import LiveExercise
-
-    return LiveExercise(exercise, keypoints, kpt_thr)
 
 
 def _open_writers(outputs: Outputs, source, keypoints) -> list:
@@ -270,7 +244,6 @@ def register(app: typer.Typer) -> None:
         codec: str = typer.Option("h264", "--codec", help=CODEC_HELP),
         crf: Optional[int] = typer.Option(None, "--crf", help=CRF_HELP),
         no_audio: bool = typer.Option(False, "--no-audio", help="Recordings of a camera are always silent."),
-        exercise: Optional[str] = typer.Option(None, "--exercise", help=EXERCISE_HELP),
     ) -> None:
         """Live pose estimation from a camera (newest frame only: latency never grows)."""
         from transpose_live.media import EncodeOptions
@@ -278,7 +251,7 @@ def register(app: typer.Typer) -> None:
 
         outputs = Outputs(video=out, json=json_out, csv=csv_out, video_options=EncodeOptions(codec, crf, audio=not no_audio))
         _run("webcam", opts, lambda: open_camera(camera), [Path(camera)] if Path(camera).is_file() else [], outputs,
-             max_frames=max_frames, exercise=exercise)
+             max_frames=max_frames)
 
     @app.command()
     @with_run_options("live")
@@ -292,14 +265,13 @@ def register(app: typer.Typer) -> None:
         codec: str = typer.Option("h264", "--codec", help=CODEC_HELP),
         crf: Optional[int] = typer.Option(None, "--crf", help=CRF_HELP),
         no_audio: bool = typer.Option(False, "--no-audio", help="Drop the input's sound from --out."),
-        exercise: Optional[str] = typer.Option(None, "--exercise", help=EXERCISE_HELP),
     ) -> None:
         """Pose estimation on every frame of a video file."""
         from transpose_live.media import EncodeOptions
         from transpose_live.pipeline import open_video
 
         outputs = Outputs(video=out, json=json_out, csv=csv_out, video_options=EncodeOptions(codec, crf, audio=not no_audio))
-        _run("video", opts, lambda: open_video(path), [path], outputs, max_frames=max_frames, exercise=exercise)
+        _run("video", opts, lambda: open_video(path), [path], outputs, max_frames=max_frames)
 
     @app.command()
     @with_run_options("image")

@@ -206,11 +206,10 @@ class OutputStage:
 
     def __init__(self, writers: Sequence[Writer], times: StageTimes, kpt_thr: float, attention_keypoint: int | None,
                  hud: Hud | None, display: Display | None, progress: Progress | None, queue_size: int,
-                 keypoints=None, overlay=None) -> None:
+                 keypoints=None) -> None:
         self.writers, self.times, self.display, self.progress = list(writers), times, display, progress
         self.keypoints = keypoints  # the model's keypoint set: the skeleton drawn
         self.kpt_thr, self.attention_keypoint, self.hud = kpt_thr, attention_keypoint, hud
-        self.overlay = overlay  # e.g. analytics.live.LiveExercise: update(poses, t) per frame, draw(image, poses)
         self.need_image = display is not None or any(w.needs_image for w in self.writers)
         self.queue: queue.Queue = queue.Queue(maxsize=queue_size)
         self.error: BaseException | None = None
@@ -245,15 +244,11 @@ class OutputStage:
 
     def _emit(self, frame: Frame, poses: Poses, raw: Poses) -> None:
         image = None
-        if self.overlay is not None:
-            self.overlay.update(poses, frame.timestamp)
         if self.need_image:
             with self.times.time("render"):
                 image = render_frame(frame.image, poses, self.kpt_thr, attention_keypoint=self.attention_keypoint,
                                      attention_from=raw, hud=self.hud.lines(frame, poses) if self.hud else None,
                                      keypoints=self.keypoints)
-                if self.overlay is not None:
-                    self.overlay.draw(image, poses)
         if self.writers:
             with self.times.time("encode"):
                 for writer in self.writers:
@@ -281,7 +276,6 @@ def run_pipeline(
     max_frames: int | None = None,
     console=None,
     queue_size: int = 4,
-    overlay=None,
 ) -> PipelineResult:
     """Runs the whole chain over `source` and returns a `PipelineResult` (per-stage timings).
 
@@ -289,9 +283,7 @@ def run_pipeline(
     return_attention=)` -> Poses). detector: frame -> (boxes (N,4) xyxy, scores (N,)).
     tracker: a `Tracker` (e.g. `PoseTracker("one-euro")`) or None; `from_detector` is False on frames
     boxed from the previous keypoints (--det-every). writers: opened `Writer`s (see writers.py);
-    they are closed at the end (also on Ctrl-C / SIGTERM), or aborted when the run fails. overlay: an
-    object fed every frame's tracked poses and time in order (`update(poses, t)`) that draws on the rendered
-    image (`draw(image, poses)`), e.g. `analytics.live.LiveExercise` (--exercise). Live
+    they are closed at the end (also on Ctrl-C / SIGTERM), or aborted when the run fails. Live
     sources start only after the detector and the pose model have warmed up. The source is closed.
     """
     times, result, stop, signals = StageTimes(), PipelineResult(), threading.Event(), []
@@ -299,7 +291,7 @@ def run_pipeline(
     display = Display() if show else None
     bar = Progress(source, max_frames, console) if progress and not source.is_live else None
     output = OutputStage(writers, times, kpt_thr, attention_keypoint, Hud() if hud else None, display, bar, queue_size,
-                         getattr(estimator, "keypoints", None), overlay)
+                         getattr(estimator, "keypoints", None))
     want_attention = attention_keypoint is not None
     error: BaseException | None = None
     t_start = time.perf_counter()
