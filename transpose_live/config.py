@@ -98,6 +98,9 @@ class RunConfig:
                                       panel=TRACKING)
     hud: bool = option(False, "Draw frame rate, latency and persons on rendered frames.", panel=TRACKING,
                        commands=RUN + ("bench",), per_command={"webcam": True, "bench": True})
+    exercise: Optional[str] = option(
+        None, "Count reps per person and draw the angle and count: squat, push-up, lunge, jumping-jack, "
+        "biceps-curl or a .yaml/.toml exercise file.", panel=TRACKING, commands=("webcam", "video"), file=True)
     # --- what never changes an output
     show: Optional[bool] = option(None, "Open a window (q/Esc quits) [default: webcam with a display].",
                                   panel=DISPLAY, changes_output=False)

@@ -59,7 +59,7 @@ def _run(kind: str, cfg: RunConfig, open_source, inputs: list, outputs: Outputs,
     check_config(cfg)
     spec, keypoints = describe_model(cfg.model, cfg.weights_value)  # a trained/exported file's own
     attention_index(cfg.attention, spec, keypoints)
-    guard = OutputGuard(inputs)
+    guard = OutputGuard(inputs + ([Path(cfg.exercise)] if cfg.exercise and Path(cfg.exercise).is_file() else []))
     for path, what in ((outputs.video, "--out video"), (outputs.json, "--json file"), (outputs.coco, "--coco file"),
                        (outputs.csv, "--csv file")):
         if path and str(path) != "-":
@@ -76,6 +76,7 @@ def _run(kind: str, cfg: RunConfig, open_source, inputs: list, outputs: Outputs,
             guard.folder(outputs.image_dir, "--out folder", names=[p.name for p in getattr(source, "paths", [])])
         chain = build_chain(cfg)
         writers = _open_writers(outputs, source, chain.estimator.keypoints)
+        overlay = chain.overlay()
     except BaseException:
         source.close()
         raise
@@ -84,7 +85,10 @@ def _run(kind: str, cfg: RunConfig, open_source, inputs: list, outputs: Outputs,
                       else "warning: no --out, --json or --csv: results are not saved", highlight=False)
     result = run_pipeline(source, chain.estimator, chain.detector, tracker=chain.tracker(still_images=kind == "image"),
                           writers=writers, options=chain.pipeline_options(show=show, max_frames=max_frames),
-                          console=console)
+                          console=console, overlay=overlay)
+    if overlay is not None:
+        counts = ", ".join(f"#{tid} {n}" for tid, n in overlay.summary()) or "nobody tracked"
+        console.print(f"{overlay.exercise.name} reps: {counts}", soft_wrap=True, highlight=False)
     _report(console, result, outputs)
 
 

@@ -46,6 +46,15 @@ class Chain:
 
         return None if still_images and self.cfg.smooth == "none" else PoseTracker(smooth=self.cfg.smooth)
 
+    def overlay(self):
+        """`--exercise`: the live rep counters and their drawing (`analytics.live.LiveExercise`), else None."""
+        if self.cfg.exercise is None:
+            return None
+        from transpose_live.analytics.exercises import load_exercise
+        from transpose_live.analytics.live import LiveExercise
+
+        return LiveExercise(load_exercise(self.cfg.exercise), self.estimator.keypoints, self.cfg.kpt_thr)
+
     def pipeline_options(self, **values) -> PipelineOptions:
         """The pipeline settings of this run; `values` (show, max_frames, ...) on top."""
         return PipelineOptions.from_config(self.cfg, attention_keypoint=self.attention, **values)
@@ -69,6 +78,10 @@ def check_config(cfg: RunConfig) -> None:
         raise UserError(f"unknown --detector-backend {cfg.detector_backend!r}; use {', '.join(DETECTOR_BACKENDS)}")
     if cfg.backend is not None and cfg.backend.strip().lower() not in BACKENDS:
         raise UserError(f"unknown --backend {cfg.backend!r}; use {', '.join(BACKENDS)}")
+    if cfg.exercise is not None:
+        from transpose_live.analytics.exercises import load_exercise
+
+        load_exercise(cfg.exercise)
     if cfg.device.strip().lower() == "cpu" and cfg.half:
         raise UserError("--half needs a CUDA device; use --no-half on the CPU")
 

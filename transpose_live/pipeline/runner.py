@@ -213,10 +213,11 @@ class OutputStage:
 
     def __init__(self, writers: Sequence[Writer], times: StageTimes, kpt_thr: float, attention_keypoint: int | None,
                  hud: Hud | None, display: Display | None, progress: Progress | None, queue_size: int,
-                 keypoints=None) -> None:
+                 keypoints=None, overlay=None) -> None:
         self.writers, self.times, self.display, self.progress = list(writers), times, display, progress
         self.keypoints = keypoints  # the model's keypoint set: the skeleton drawn
         self.kpt_thr, self.attention_keypoint, self.hud = kpt_thr, attention_keypoint, hud
+        self.overlay = overlay  # e.g. analytics.live.LiveExercise: update(poses, t) per frame, draw(image, poses)
         self.need_image = display is not None or any(w.needs_image for w in self.writers)
         self.queue: queue.Queue = queue.Queue(maxsize=queue_size)
         self.error: BaseException | None = None
@@ -254,11 +255,15 @@ class OutputStage:
 
     def _emit(self, frame: Frame, poses: Poses, raw: Poses) -> None:
         image = None
+        if self.overlay is not None:
+            self.overlay.update(poses, frame.timestamp)
         if self.need_image:
             with self.times.time("render"):
                 image = render_frame(frame.image, poses, self.kpt_thr, attention_keypoint=self.attention_keypoint,
                                      attention_from=raw, hud=self.hud.lines(frame, poses) if self.hud else None,
                                      keypoints=self.keypoints)
+                if self.overlay is not None:
+                    self.overlay.draw(image, poses)
         if self.writers:
             with self.times.time("encode"):
                 for writer in self.writers:
@@ -293,7 +298,7 @@ class PipelineOptions:
 
 def run_pipeline(source: FrameSource, estimator, detector: Callable, *, tracker: Tracker | None = None,
                  writers: Sequence[Writer] = (), options: PipelineOptions | None = None, console=None,
-                 **settings) -> PipelineResult:
+                 overlay=None, **settings) -> PipelineResult:
     """Runs the whole chain over `source` and returns a `PipelineResult` (per-stage timings).
 
     estimator: a `PoseEstimator` (anything with `estimate(frame, boxes, box_scores=,
@@ -301,11 +306,13 @@ def run_pipeline(source: FrameSource, estimator, detector: Callable, *, tracker:
     tracker: a `Tracker` (e.g. `PoseTracker("one-euro")`) or None; `from_detector` is False on frames
     boxed from the previous keypoints (--det-every). writers: opened `Writer`s (see writers.py);
     they are closed at the end (also on Ctrl-C / SIGTERM), or aborted when the run fails.
-    options: `PipelineOptions` (or its fields as keywords, `settings`). Live sources start only
+    options: `PipelineOptions` (or its fields as keywords, `settings`). overlay: an object fed every frame's
+    tracked poses and time in order (`update(poses, t)`) that draws on rendered frames (`draw(image, poses)`),
+    e.g. `analytics.live.LiveExercise` (--exercise). Live sources start only
     after the detector and the pose model have warmed up. The source is closed.
     """
     opts = options or PipelineOptions(**settings)
-    run = _Run(source, writers, opts, console, getattr(estimator, "keypoints", None))
+    run = _Run(source, writers, opts, console, getattr(estimator, "keypoints", None), overlay)
     error: BaseException | None = None
     try:
         with stop_on_signals(run.stop, run.signals), run.bar or contextlib.nullcontext():
@@ -328,14 +335,15 @@ def run_pipeline(source: FrameSource, estimator, detector: Callable, *, tracker:
 class _Run:
     """One `run_pipeline` call's state: timings, result, stop flag, output thread, window, progress bar."""
 
-    def __init__(self, source: FrameSource, writers, opts: PipelineOptions, console, keypoints) -> None:
+    def __init__(self, source: FrameSource, writers, opts: PipelineOptions, console, keypoints, overlay=None) -> None:
         self.source, self.writers, self.opts = source, list(writers), opts
         self.times, self.result, self.stop, self.signals = StageTimes(), PipelineResult(), threading.Event(), []
         self.scheduler = BoxScheduler(opts.det_every, opts.kpt_thr)
         self.display = Display() if opts.show else None
         self.bar = Progress(source, opts.max_frames, console) if opts.progress and not source.is_live else None
         self.output = OutputStage(self.writers, self.times, opts.kpt_thr, opts.attention_keypoint,
-                                  Hud() if opts.hud else None, self.display, self.bar, opts.queue_size, keypoints)
+                                  Hud() if opts.hud else None, self.display, self.bar, opts.queue_size, keypoints,
+                                  overlay)
         self.t_start = time.perf_counter()
 
     def loop(self, estimator, detector, tracker) -> None:
