@@ -28,10 +28,13 @@ SQUAT_BOTTOMS = (78 / 30, 170 / 30, 252 / 30)  # seconds, by eye
 
 
 @pytest.fixture(scope="session")
-def squat_jsonl(request) -> Path:
+def squat_jsonl(request, tmp_path_factory) -> Path:
+    """The YOLO11n-pose keypoints of squat.mp4 at 320 px (kept in pytest's cache folder: ~40 s to make)."""
     if not (CLIPS / "squat.mp4").exists() or not POSE_WEIGHTS.exists():
         pytest.skip("../shared clips / yolo11n-pose weights absent")
-    path = Path(request.config.cache.mkdir("analytics-yolo")) / "squat-yolo11n-pose-320.jsonl"
+    cache = getattr(request.config, "cache", None)
+    folder = Path(cache.mkdir("analytics-yolo")) if cache else tmp_path_factory.mktemp("analytics-yolo")
+    path = folder / "squat-yolo11n-pose-320.jsonl"
     if not path.exists():
         record_yolo_poses(CLIPS / "squat.mp4", path, imgsz=320)
     return path

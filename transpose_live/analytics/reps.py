@@ -111,6 +111,3 @@ class RepCounter:
     @property
     def count(self) -> int:
         return sum(len(c.reps) for c in self.chosen())
-
-    def last_angle_side(self) -> int:
-        return self.chosen()[0].side if self.counters else 0
