@@ -55,13 +55,13 @@ def _write_jsonl(rec: PoseRecording, path: Path) -> Path:
     return path
 
 
-def test_analyze_counts_the_squat_clip_exactly_and_writes_csv_events_plot(squat_jsonl, tmp_path):
+def test_analyze_counts_the_squat_clip_exactly_and_writes_csv_events_plot_trc_smoothed(squat_jsonl, tmp_path):
     import cv2
     import pandas as pd
 
     out = tmp_path / "out"
     r = cli("analyze", squat_jsonl, "--exercise", "squat", "--json", out / "events.jsonl", "--csv", out / "angles.csv",
-            "--plot", out / "angles.png", "--trc", out / "markers.trc")
+            "--plot", out / "angles.png", "--trc", out / "markers.trc", "--smoothed", out / "smoothed.jsonl")
     assert r.returncode == 0, r.stderr
     lines = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
     events = [e for e in lines if e["type"] == "rep"]
@@ -87,6 +87,14 @@ def test_analyze_counts_the_squat_clip_exactly_and_writes_csv_events_plot(squat_
     assert knee.between(0, 180).all() and knee.min() < 70 and knee.max() > 165
     image = cv2.imread(str(out / "angles.png"))
     assert image is not None and image.shape[0] > 200 and image.std() > 10
+    raw, smooth = read_poses(squat_jsonl), read_poses(out / "smoothed.jsonl")  # the schema of video --json
+    assert (smooth.frames == raw.frames).all() and (smooth.timestamps == raw.timestamps).all()
+
+    def acceleration(rec):
+        k = np.stack([p.keypoints[p.track_ids == main][0] for p in rec.poses if main in p.track_ids])[:, 5:, :2]
+        return np.abs(k[2:] - 2 * k[1:-1] + k[:-2]).mean()
+
+    assert acceleration(smooth) < 0.5 * acceleration(raw)
     trc = (out / "markers.trc").read_text().splitlines()
     assert trc[0].startswith("PathFileType\t4") and "left_knee" in trc[3]
     first = trc[6].split("\t")

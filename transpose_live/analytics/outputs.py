@@ -7,6 +7,8 @@
   "min_angle", "max_angle", "duration"} (seconds, degrees), in the order the reps ended; then one line per
   person, {"type": "summary", "exercise", "track_id", "frames", "reps", "tempo_s", "reps_per_min",
   "rom_deg"} (null where there is no rep).
+- smoothed poses (`--smoothed`): the input's frames and people in the JSONL schema of `video --json`, each
+  person's keypoints replaced by the gap-filled, smoothed ones (scores as measured, filled points scored).
 - TRC (OpenSim markers, the Sports2D 2D convention): one track's (smoothed) keypoints as markers in
   pixels, x to the right, y up (y = -image y), z = 0; time from the track's first frame; unmeasured = empty.
 """
@@ -92,3 +94,30 @@ def write_trc(analysis: Analysis, track: TrackAnalysis, path: str | Path) -> int
     with atomic_path(path) as tmp:
         Path(tmp).write_text("\n".join(header + lines) + "\n", encoding="utf-8")
     return len(lines)
+
+
+def write_smoothed_poses(analysis: Analysis, path: str | Path) -> int:
+    """Writes the recording back as `video --json` JSONL with the smoothed keypoints; returns the frames."""
+    from transpose_live.pipeline.sources import Frame
+    from transpose_live.pipeline.writers import JsonlWriter
+
+    rec = analysis.recording
+    where = {}  # (row, track id) -> (track analysis, index in its series)
+    for t in analysis.tracks:
+        for i, row in enumerate(t.series.rows.tolist()):
+            where[(row, t.series.track_id)] = (t, i)
+    writer = JsonlWriter(path)
+    try:
+        for row, poses in enumerate(rec.poses):
+            kpts = poses.keypoints.copy()
+            for j, tid in enumerate(poses.track_ids.tolist()):
+                if (row, tid) in where:
+                    t, i = where[(row, tid)]
+                    kpts[j] = np.nan_to_num(t.keypoints[i])
+            writer.write(Frame(int(rec.frames[row]), None, float(rec.timestamps[row]), 0.0), poses.with_(keypoints=kpts),
+                         None)
+        writer.close()
+    except BaseException:
+        writer.abort()
+        raise
+    return len(rec.poses)

@@ -19,6 +19,7 @@ def analyze_command(
     json_out: Optional[Path] = typer.Option(None, "--json", help="Rep events JSONL to write."),
     csv_out: Optional[Path] = typer.Option(None, "--csv", help="Angles CSV to write (one row per person per frame)."),
     plot: Optional[Path] = typer.Option(None, "--plot", help="Angles-over-time figure to write (.png, .svg, .pdf)."),
+    smoothed: Optional[Path] = typer.Option(None, "--smoothed", help="The smoothed, gap-filled poses as JSONL (the schema of video --json)."),
     trc: Optional[Path] = typer.Option(None, "--trc", help="OpenSim TRC markers of one person (the longest track, or --track)."),
     track: Optional[int] = typer.Option(None, "--track", help="Analyse only this track id."),
     smooth: str = typer.Option("rts", "--smooth", help=SMOOTH_HELP),
@@ -45,7 +46,7 @@ def analyze_command(
     guard = OutputGuard(inputs=[poses] + ([Path(exercise)] if exercise and Path(exercise).is_file() else []))
     outputs = {key: guard.file(path, what) for key, path, what in (
         ("json", json_out, "--json file"), ("csv", csv_out, "--csv file"), ("plot", plot, "--plot figure"),
-        ("trc", trc, "--trc file")) if path is not None}
+        ("smoothed", smoothed, "--smoothed file"), ("trc", trc, "--trc file")) if path is not None}
     recording = read_poses(poses)
     if track is not None:
         keep = [p.select(p.track_ids == track) for p in recording.poses]
@@ -59,7 +60,13 @@ def analyze_command(
 
 
 def _write(console, result, outputs: dict) -> None:
-    from transpose_live.analytics.outputs import longest_track, write_angles_csv, write_events, write_trc
+    from transpose_live.analytics.outputs import (
+        longest_track,
+        write_angles_csv,
+        write_events,
+        write_smoothed_poses,
+        write_trc,
+    )
     from transpose_live.analytics.plots import plot_angles
 
     if "csv" in outputs:
@@ -71,6 +78,9 @@ def _write(console, result, outputs: dict) -> None:
     if "plot" in outputs:
         n = plot_angles(result, outputs["plot"])
         console.print(f"wrote {outputs['plot']} ({n} {'person' if n == 1 else 'people'})", highlight=False, soft_wrap=True)
+    if "smoothed" in outputs:
+        n = write_smoothed_poses(result, outputs["smoothed"])
+        console.print(f"wrote {outputs['smoothed']} ({n} frames)", highlight=False, soft_wrap=True)
     if "trc" in outputs and result.tracks:
         t = longest_track(result)
         n = write_trc(result, t, outputs["trc"])
