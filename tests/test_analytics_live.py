@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 
 from helpers import one_line_error
+from transpose_live.analytics.live import label_origin
 from transpose_live.cli import main
 
 
@@ -20,7 +21,7 @@ def _first_frame(path) -> np.ndarray:
 
 
 def test_video_exercise_draws_and_prints_the_counts(common, squat24, tmp_path, capsys, one_thread):
-    """The count label ("squat 0", green on a dark panel) is drawn just above person #1's box in --out."""
+    """The count label ("squat 0", green on a dark panel) is drawn by person #1's box in --out."""
     import json
 
     counted, poses = tmp_path / "counted.mp4", tmp_path / "p.jsonl"
@@ -29,11 +30,10 @@ def test_video_exercise_draws_and_prints_the_counts(common, squat24, tmp_path, c
     err = capsys.readouterr().err
     assert "squat reps: #1 0" in err, err
     person = json.loads(poses.read_text().splitlines()[0])["persons"][0]
-    x1, y1 = (int(v) for v in person["box"][:2])
     image = _first_frame(counted).astype(int)
     lw = max(1, round(min(image.shape[:2]) / 240))
-    y = max(y1 - 8 * lw, 12 * lw)
-    label = image[max(y - 14 * lw, 0):y + 2 * lw, x1:x1 + 60 * lw]
+    x, y = label_origin(person["box"], lw)
+    label = image[max(y - 14 * lw, 0):y + 2 * lw, x:x + 60 * lw]
     dark = (np.abs(label - 40).max(-1) < 25).mean()
     green = ((label[..., 1] > 150) & (label[..., 0] < 120) & (label[..., 2] < 120)).sum()
     assert dark > 0.3 and green > 20, (dark, green)

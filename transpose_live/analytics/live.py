@@ -89,14 +89,20 @@ class LiveExercise:
                 x, y = poses.keypoints[i, list(vertex), :2].mean(axis=0)
                 _text(image, f"{self._angles[i, j]:.0f} deg", (int(x) + 4 * lw, int(y)), 0.45 * lw, lw, TEXT)
             if tid >= 0:
-                x1, y1 = int(poses.boxes[i, 0]), int(poses.boxes[i, 1])
                 label = f"{self.exercise.name} {self.count(tid)}"
-                _text(image, label, (x1, max(y1 - 8 * lw, 12 * lw)), 0.6 * lw, lw + 1, COUNT)
+                _text(image, label, label_origin(poses.boxes[i], lw), 0.6 * lw, lw + 1, COUNT)
         return image
 
     def summary(self) -> list[tuple[int, int]]:
         """(track id, reps) per counted person, by id."""
         return [(tid, c.count) for tid, c in sorted(self.counters.items())]
+
+
+def label_origin(box, lw: int) -> tuple[int, int]:
+    """Where the count label starts: above the box, or inside it below the id label when the box
+    touches the top of the frame."""
+    x1, y1 = int(box[0]), int(box[1])
+    return (x1, y1 - 13 * lw) if y1 - 13 * lw >= 16 * lw else (x1 + 2 * lw, y1 + 28 * lw)
 
 
 def _text(image, text: str, origin: tuple[int, int], scale: float, thick: int, colour) -> None:
