@@ -28,6 +28,8 @@ def _register_all() -> None:
 
     for module in (models_cmd, run_cmds, batch_cmd, bench_cmd, eval_cmd, explain_cmd, export_cmd, train_cmd, label_cmd):
         module.register(app)
+    from transpose_live.cli import analyze_cmd  # noqa: PLC0415 - analytics (issue #24)
+    analyze_cmd.register(app)
 
 
 _register_all()

@@ -1,0 +1,123 @@
+"""Files `analyze` writes, each under a temporary name renamed into place when complete:
+
+- angles CSV: one row per person per frame (frames where the person is in the input, or was gap-filled):
+  frame, timestamp, track_id, one column per angle (degrees, empty = NaN), and with an exercise `reps`
+  (reps completed up to that frame). `pandas.read_csv` reads it as is.
+- events JSONL: one line per rep, {"type": "rep", "exercise", "track_id", "side", "start", "end",
+  "min_angle", "max_angle", "duration"} (seconds, degrees), in the order the reps ended; then one line per
+  person, {"type": "summary", "exercise", "track_id", "frames", "reps", "tempo_s", "reps_per_min",
+  "rom_deg"} (null where there is no rep).
+- smoothed poses (`--smoothed`): the input's frames and people in the JSONL schema of `video --json`, each
+  person's keypoints replaced by the gap-filled, smoothed ones (scores as measured, filled points scored).
+- TRC (OpenSim markers, the Sports2D 2D convention): one track's (smoothed) keypoints as markers in
+  pixels, x to the right, y up (y = -image y), z = 0; time from the track's first frame; unmeasured = empty.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+from transpose_live.analytics.analysis import Analysis, TrackAnalysis, summary_rows
+from transpose_live.paths import atomic_path
+
+
+def _cell(value: float) -> str:
+    return "" if not math.isfinite(value) else f"{value:.2f}"
+
+
+def write_angles_csv(analysis: Analysis, path: str | Path) -> int:
+    """Writes the angles CSV; returns the number of rows."""
+    columns = analysis.angle_columns()
+    reps = analysis.exercise is not None
+    rows = []
+    for t in analysis.tracks:
+        s = t.series
+        keep = s.present | np.isfinite(t.angles).any(axis=1)
+        for i in np.flatnonzero(keep):
+            row = [int(analysis.recording.frames[s.rows[i]]), f"{s.times[i]:.4f}", s.track_id]
+            row += [_cell(v) for v in t.angles[i]]
+            if reps:
+                row.append(int(t.counts[i]))
+            rows.append(row)
+    rows.sort(key=lambda r: (r[0], r[2]))
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["frame", "timestamp", "track_id", *columns] + (["reps"] if reps else []))
+        w.writerows(rows)
+    return len(rows)
+
+
+def write_events(analysis: Analysis, path: str | Path) -> int:
+    """Writes the rep events and the per-person summaries (JSONL); returns the number of rep events."""
+    events = analysis.events()
+    name = analysis.exercise.name if analysis.exercise else None
+    summaries = [{"type": "summary", "exercise": name, "track_id": row["track_id"], "frames": row["frames"],
+                  "reps": row["reps"], **{k: (round(row[k], 3) if math.isfinite(row[k]) else None)
+                                          for k in ("tempo_s", "reps_per_min", "rom_deg")}}
+                 for row in summary_rows(analysis)]
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
+        for e in events + summaries:
+            f.write(json.dumps(e) + "\n")
+    return len(events)
+
+
+def longest_track(analysis: Analysis) -> TrackAnalysis:
+    return max(analysis.tracks, key=lambda t: int(t.series.present.sum()))
+
+
+def write_trc(analysis: Analysis, track: TrackAnalysis, path: str | Path) -> int:
+    """Writes one track's keypoints as an OpenSim TRC marker file (pixels, z = 0); returns its frames."""
+    s, names = track.series, analysis.recording.keypoints.names
+    times = s.times - s.times[0]
+    rate = (len(times) - 1) / times[-1] if len(times) > 1 and times[-1] > 0 else 30.0
+    header = [
+        f"PathFileType\t4\t(X/Y/Z)\t{Path(path).name}",
+        "DataRate\tCameraRate\tNumFrames\tNumMarkers\tUnits\tOrigDataRate\tOrigDataStartFrame\tOrigNumFrames",
+        f"{rate:.2f}\t{rate:.2f}\t{len(times)}\t{len(names)}\tpx\t{rate:.2f}\t1\t{len(times)}",
+        "Frame#\tTime\t" + "\t\t\t".join(names) + "\t\t",
+        "\t\t" + "\t".join(f"X{i + 1}\tY{i + 1}\tZ{i + 1}" for i in range(len(names))),
+        "",
+    ]
+    lines = []
+    for i, t in enumerate(times):
+        cells = [str(i + 1), f"{t:.4f}"]
+        for k in range(len(names)):
+            x, y, score = track.keypoints[i, k]
+            ok = math.isfinite(x) and math.isfinite(y) and score > 0
+            cells += [f"{x:.2f}", f"{-y:.2f}", "0.00"] if ok else ["", "", ""]
+        lines.append("\t".join(cells))
+    with atomic_path(path) as tmp:
+        Path(tmp).write_text("\n".join(header + lines) + "\n", encoding="utf-8")
+    return len(lines)
+
+
+def write_smoothed_poses(analysis: Analysis, path: str | Path) -> int:
+    """Writes the recording back as `video --json` JSONL with the smoothed keypoints; returns the frames."""
+    from transpose_live.pipeline.sources import Frame
+    from transpose_live.pipeline.writers import JsonlWriter
+
+    rec = analysis.recording
+    where = {}  # (row, track id) -> (track analysis, index in its series)
+    for t in analysis.tracks:
+        for i, row in enumerate(t.series.rows.tolist()):
+            where[(row, t.series.track_id)] = (t, i)
+    writer = JsonlWriter(path)
+    try:
+        for row, poses in enumerate(rec.poses):
+            kpts = poses.keypoints.copy()
+            for j, tid in enumerate(poses.track_ids.tolist()):
+                if (row, tid) in where:
+                    t, i = where[(row, tid)]
+                    kpts[j] = np.nan_to_num(t.keypoints[i])
+            writer.write(Frame(int(rec.frames[row]), None, float(rec.timestamps[row]), 0.0), poses.with_(keypoints=kpts),
+                         None)
+        writer.close()
+    except BaseException:
+        writer.abort()
+        raise
+    return len(rec.poses)
