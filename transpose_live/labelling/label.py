@@ -19,6 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from transpose_live.errors import UserError
 from transpose_live.keypoints import KEYPOINT_NAMES, SKELETON
+from transpose_live.paths import write_atomic
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
 
@@ -123,11 +124,5 @@ def label_sources(inputs: list[Path], teacher, out: Path, images_out: Path | Non
                         "in the inputs; lower --min-score or check the inputs")
     data = {"info": {"description": "transpose-live label (teacher pseudo-labels)"}, "images": images,
             "annotations": annotations, "categories": [person_category()]}
-    tmp = out.with_name(f".{out.name}.tmp")
-    try:
-        tmp.write_text(json.dumps(data))
-        os.replace(tmp, out)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise UserError(f"cannot write {out}: {exc.strerror or exc}") from None
+    write_atomic(out, json.dumps(data), "--out annotations")
     return LabelOutcome(out, images_out, len(images), len(annotations))

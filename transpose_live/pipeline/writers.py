@@ -64,20 +64,19 @@ class TemporaryFileWriter:
 
 class VideoWriter:
     """Rendered video through `transpose_live.media` (H.264 MP4 by default, the input's sound
-    kept, each frame at its own timestamp so live recordings play at real speed; OpenCV mp4v
-    with a warning when PyAV is missing). Writes to a temporary name, renamed on `close()`.
+    kept, each frame at its own timestamp so live recordings play at real speed). Writes to a
+    temporary name, renamed on `close()`.
 
     `write(frame, poses, image)` encodes `image` at `frame.timestamp`."""
 
     needs_image = True
 
-    def __init__(self, path: str | Path, fps: float, size: tuple[int, int], options=None, audio=None,
-                 warn=None) -> None:
-        from transpose_live.media import open_video_encoder
+    def __init__(self, path: str | Path, fps: float, size: tuple[int, int], options=None, audio=None) -> None:
+        from transpose_live.media import VideoEncoder
 
         self.path = check_writable_file(path, "--out video")
         self.size = (int(size[0]), int(size[1]))
-        self._encoder = open_video_encoder(self.path, fps, self.size, options, audio, warn=warn)
+        self._encoder = VideoEncoder(self.path, fps, self.size, options, audio)
 
     @property
     def frames(self) -> int:
