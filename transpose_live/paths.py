@@ -121,8 +121,11 @@ def atomic_dir(final: str | Path, replace: bool = True) -> Iterator[Path]:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-_DISK_FULL = {errno.ENOSPC: "no space left on", errno.EDQUOT: "disk quota exceeded on",
-              errno.EFBIG: "file too large for"}
+_DISK_FULL = {  # errno: (what happened, what to do)
+    errno.ENOSPC: ("no space left on", "free some space"),
+    errno.EDQUOT: ("disk quota exceeded on", "free some space"),
+    errno.EFBIG: ("file too large for", "raise the file-size limit (ulimit -f) or write elsewhere"),
+}
 
 
 def disk_full_error(exc: BaseException) -> UserError | None:
@@ -134,8 +137,9 @@ def disk_full_error(exc: BaseException) -> UserError | None:
     where = exc.filename if getattr(exc, "filename", None) else "the output disk"
     if isinstance(where, str) and os.sep in where:
         where = os.path.dirname(where) or where
-    return UserError(f"{_DISK_FULL[err]} {where} ({exc.strerror or os.strerror(err)}); free some space "
-                     "and run the command again (temporary files were removed)")
+    what, todo = _DISK_FULL[err]
+    return UserError(f"{what} {where} ({exc.strerror or os.strerror(err)}); {todo} and run the command again "
+                     "(temporary files were removed)")
 
 
 class OutputGuard:

@@ -30,7 +30,7 @@ import numpy as np
 from transpose_live.pipeline.keypoint_boxes import BoxScheduler
 from transpose_live.pipeline.render import Hud, render_frame
 from transpose_live.pipeline.sources import Frame, FrameSource
-from transpose_live.pipeline.writers import Writer
+from transpose_live.pipeline.writers import Writer, close_writers
 from transpose_live.poses import Poses
 
 # "read" is video/image decoding in the capture thread; heatmap decoding is part of "pose".
@@ -329,8 +329,7 @@ def run_pipeline(
         source.close()
         output.finish()
         failed = error is not None or output.error is not None
-        for writer in writers:
-            writer.abort() if failed else writer.close()
+        close_writers(writers, failed)
         if display is not None:
             display.close()
         result.wall_seconds = time.perf_counter() - t_start

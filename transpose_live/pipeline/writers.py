@@ -10,6 +10,7 @@ the last completed frame).
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 from typing import Callable, Protocol
@@ -32,6 +33,24 @@ class Writer(Protocol):
     def close(self) -> None: ...
 
     def abort(self) -> None: ...
+
+
+def close_writers(writers, failed: bool) -> None:
+    """Ends a run's writers: all aborted when the run failed; else each closed (published), the writers
+    of rendered frames (the big files, the likeliest to hit a full disk) first, and when one close
+    fails, the rest are aborted (their temporary files removed) before the error goes on."""
+    ordered = sorted(writers, key=lambda w: not w.needs_image)
+    for i, writer in enumerate(ordered):
+        if failed:
+            writer.abort()
+            continue
+        try:
+            writer.close()
+        except BaseException:
+            for rest in ordered[i + 1:]:
+                with contextlib.suppress(Exception):
+                    rest.abort()
+            raise
 
 
 class TemporaryFileWriter:
