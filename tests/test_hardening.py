@@ -335,3 +335,16 @@ def test_bare_state_dict_without_model_is_recognised(tmp_path, capsys):
     del state["final_layer.bias"]
     torch.save(state, a3)
     one_line_error(capsys, 2, main(["weights", "verify", str(a3)]), "fits no registry model")
+
+
+def test_checkpoint_save_on_a_full_disk_is_one_line(tmp_path):
+    """torch.save raises RuntimeError (not OSError) on a full disk: write_atomic still says what happened."""
+    from transpose_live.errors import UserError
+    from transpose_live.paths import write_atomic
+
+    with mounted_tmpfs(tmp_path / "small", "size=64k") as small:
+        if small is None:
+            pytest.skip("cannot mount a tmpfs here (mount needs root in a container that allows it)")
+        with pytest.raises(UserError, match="^no space left on .*temporary files were removed"):
+            write_atomic(small / "last.pth", lambda tmp: torch.save({"w": torch.zeros(100_000)}, tmp), "run file")
+        assert list(small.iterdir()) == []

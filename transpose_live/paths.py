@@ -82,10 +82,31 @@ def write_atomic(path: str | Path, data: str | bytes | Callable[[Path], object],
             elif isinstance(data, str):
                 tmp.write_text(data, encoding="utf-8")
             else:
-                data(tmp)
+                _call_writer(data, tmp)
     except OSError as exc:
         raise disk_full_error(exc) or UserError(f"cannot write {what} {path}: {exc.strerror or exc}") from None
     return path
+
+
+FULL_BELOW = 1 << 20  # bytes free: a writer that failed with less than this left hit a full disk
+
+
+def _call_writer(write: Callable[[Path], object], tmp: Path) -> None:
+    """Runs a writer function; a non-OSError failure on a disk left (nearly) full (torch.save raises
+    RuntimeError there) becomes the OSError ENOSPC it stands for."""
+    try:
+        write(tmp)
+    except OSError:
+        raise
+    except Exception:
+        try:
+            stat = os.statvfs(tmp.parent)
+            full = stat.f_bavail * stat.f_frsize < FULL_BELOW
+        except (OSError, AttributeError):
+            full = False
+        if full:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(tmp)) from None
+        raise
 
 
 def temporary_dir(final: str | Path) -> Path:
