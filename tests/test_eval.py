@@ -103,11 +103,10 @@ class GroundTruthEstimator:
         self.by_box = {}
         boxes = gt_person_boxes(coco)
         for image_id, (b, _) in boxes.items():
-            anns = [a for a in coco.imgToAnns[image_id] if not a["iscrowd"] and a["area"] > 0]
+            anns = [a for a in coco.imgToAnns[image_id] if not a["iscrowd"] and a["area"] > 0 and a["num_keypoints"]]
+            assert len(anns) == len(b)  # the GT-box protocol: only people with labelled keypoints
             for box, ann in zip(b, anns):
                 k = np.asarray(ann["keypoints"], np.float32).reshape(17, 3)
-                if ann["num_keypoints"] == 0:  # unannotated person: every joint at the box centre
-                    k[:, :2] = ((box[0] + box[2]) / 2, (box[1] + box[3]) / 2)
                 k[:, 2] = (k[:, 2] > 0) * 0.9
                 self.by_box[self.key(box)] = k
         assert len(self.by_box) == sum(len(b) for b, _ in boxes.values())  # keys are unique
@@ -229,14 +228,26 @@ def test_crop_areas_follow_aspect_and_padding():
 
 
 # ---------------------------------------------------------------- box sources and loader
-def test_gt_boxes_non_crowd_positive_area(coco):
+def test_gt_boxes_follow_the_spec_protocol(coco):
+    """Spec 2.7: non-crowd people with area > 0 and a labelled keypoint (68 of coco-mini val's 117), each box
+    clipped as x1 = max(0, x), x2 = min(W - 1, x1 + max(0, w - 1)) (y alike)."""
+    from transpose_live.evaluation.boxes_source import unlabelled_people
+
     boxes = gt_person_boxes(coco)
     assert set(boxes) == set(coco.imgs)
     n = sum(len(b) for b, _ in boxes.values())
-    expected = sum(1 for a in coco.dataset["annotations"] if not a["iscrowd"] and a["area"] > 0)
-    assert n == expected
-    for b, s in boxes.values():
-        assert b.dtype == np.float32 and (b[:, 2] > b[:, 0]).all() and (s == 1).all()
+    people = [a for a in coco.dataset["annotations"] if not a["iscrowd"] and a["area"] > 0]
+    labelled = [a for a in people if max(a["keypoints"]) > 0]
+    assert n == len(labelled) == 68 and len(people) == 117
+    assert unlabelled_people(coco) == 117 - 68
+    for ann in labelled:
+        info = coco.imgs[ann["image_id"]]
+        x, y, w, h = ann["bbox"]
+        x1, y1 = max(0, x), max(0, y)
+        x2, y2 = min(info["width"] - 1, x1 + max(0, w - 1)), min(info["height"] - 1, y1 + max(0, h - 1))
+        got = boxes[ann["image_id"]][0]
+        assert np.isclose(got, [x1, y1, x2, y2], atol=1e-3).all(axis=1).any(), ann["id"]
+    assert all((s == 1).all() for _, s in boxes.values())
 
 
 def test_detection_file_filters_persons_and_threshold(coco, tmp_path):
@@ -336,7 +347,12 @@ def test_eval_cli_gt_boxes_random_model(coco, tmp_path, capsys):
     payload = json.loads(metrics.read_text())
     assert list(payload["metrics"]) == list(METRIC_NAMES) and payload["images"] == 6
     assert 0 <= payload["metrics"]["AP"] < 0.2  # untrained model
-    assert "AP50" in capsys.readouterr().out
+    from transpose_live.evaluation.boxes_source import unlabelled_people
+
+    skipped = unlabelled_people(coco, first6)
+    assert skipped > 0 and payload["people_skipped"] == skipped and payload["people"] == n_boxes
+    out = capsys.readouterr().out
+    assert "AP50" in out and f"{skipped} people without labelled keypoints skipped" in out
 
 
 @pytest.mark.slow

@@ -65,10 +65,9 @@ def test_finetune_17_to_16_raises_pckh(tmp_path):
     The 17-keypoint checkpoint is a seeded random COCO model (the conformance fill weights give
     near-constant features that take far longer to train than a CPU test allows)."""
     require_shared(VAL_ANN)
-    from transpose_live.evaluation.pckh import pckh as pckh_fn
     from transpose_live.training.model_setup import build_training_model
-    from transpose_live.training.predict import predict_records
     from transpose_live.training.samples import SampleGeometry
+    from transpose_live.training.validate import estimator_for, keypoint_metrics
 
     entries = json.loads(coco_to_mpii(VAL_ANN, tmp_path / "all.json").read_text())
     (tmp_path / "mpii.json").write_text(json.dumps(entries[:6]))
@@ -80,11 +79,9 @@ def test_finetune_17_to_16_raises_pckh(tmp_path):
     ds = load_dataset(tmp_path / "mpii.json", VAL_IMG, (64, 64))
     torch.manual_seed(0)  # the run below seeds the same way before building its model
     before_model, _ = build_training_model("tp_r_a3", 16, (64, 64), str(ckpt))
-    kpts, _ = predict_records(before_model, ds.records, MPII16, SampleGeometry((64, 64), (16, 16), 2.0),
-                              torch.device("cpu"), flip_test=False)
-    gt = np.stack([r.joints for r in ds.records])
-    head = np.array([r.extra["head_size"] for r in ds.records])
-    before = pckh_fn(kpts[..., :2], gt[..., :2], gt[..., 2], head)["table"]["Mean"]
+    estimator = estimator_for(before_model, "tp_r_a3", ds, SampleGeometry((64, 64), (16, 16), 2.0),
+                              torch.device("cpu"), flip_test=False)  # the inference path `eval` takes
+    before = keypoint_metrics(estimator, ds)["PCKh"]
 
     run = tmp_path / "run"
     cmd = [sys.executable, "-m", "transpose_live", "train", "--model", "tp_r_a3", "--train-images", str(VAL_IMG),

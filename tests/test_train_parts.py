@@ -66,7 +66,8 @@ def test_targets_decode_back_to_the_joints(coco_val):
     assert ok.sum() >= 12
     err = np.abs(coords[0].numpy()[ok] - record.joints[ok, :2]).max()
     assert err < 0.1, err  # pixels of the frame
-    assert np.allclose(maxvals[0].numpy()[ok], 1.0, atol=0.05)
+    # the Gaussian is sampled at the joint's sub-pixel place: its highest sample is >= exp(-0.5^2 * 2 / (2 * 2^2))
+    assert (maxvals[0].numpy()[ok] >= np.exp(-0.0625) - 1e-4).all() and (maxvals[0].numpy()[ok] <= 1 + 1e-4).all()
 
 
 def test_mirrored_sample_swaps_joints(coco_val):

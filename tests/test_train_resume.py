@@ -46,3 +46,31 @@ def test_interrupted_then_resumed_equals_uninterrupted(tmp_path, one_thread):
     meta = b["meta"]
     assert meta["model"] == "tp_r_a3" and meta["input_size"] == [64, 48] and len(meta["keypoint_names"]) == 17
     assert meta["flip_pairs"][0] == [1, 2] and [15, 13] in meta["skeleton"]
+
+
+def test_resume_with_more_epochs_extends_the_run(tmp_path, one_thread):
+    """`--resume RUN --epochs N` with a larger N trains on to N epochs, the cosine stretched to the new length;
+    a smaller N than the epochs done is refused in one line."""
+    import math
+
+    require_shared(VAL_ANN)
+    ann = coco_subset(VAL_ANN, tmp_path / "two.json", single_person_images(VAL_ANN, count=2))
+    cfg = _config(ann, epochs=1)
+    first = train(cfg, tmp_path / "run", progress=False)
+    assert len(first.history) == 1
+    again = train(cfg, tmp_path / "run", resume=True, progress=False)  # same length: nothing more to do
+    assert len(again.history) == 1
+    longer = train(cfg, tmp_path / "run", resume=True, progress=False, epochs=3)
+    assert [r["epoch"] for r in longer.history] == [1, 2, 3]
+    state = torch.load(tmp_path / "run" / "last.pth", weights_only=True)
+    steps = 2  # 2 people x repeat 2 / batch 2
+    assert state["config"]["epochs"] == 3 and state["scheduler"]["T_max"] == 3 * steps
+    assert state["scheduler"]["last_epoch"] == 3 * steps
+    lr, lr_end = cfg.lr, cfg.lr / 10
+    for row in longer.history[1:]:  # each epoch's first lr lies on the 3-epoch cosine
+        step = (row["epoch"] - 1) * steps
+        assert math.isclose(row["lr"], lr_end + (lr - lr_end) * (1 + math.cos(math.pi * step / (3 * steps))) / 2)
+    rows = list(csv.DictReader(open(tmp_path / "run" / "metrics.csv")))
+    assert [int(r["epoch"]) for r in rows] == [1, 2, 3]
+    with pytest.raises(UserError, match="cannot shorten"):
+        train(cfg, tmp_path / "run", resume=True, progress=False, epochs=2)

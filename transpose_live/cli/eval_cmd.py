@@ -40,18 +40,21 @@ def eval_command(
         gt_person_boxes,
         keypoint_category,
         load_coco,
+        unlabelled_people,
     )
     from transpose_live.evaluation.evaluate import evaluate_dataset, metrics_table, write_metrics
     from transpose_live.evaluation.results import write_results
     from transpose_live.engine import describe_model
 
     console = Console()
-    from transpose_live.cli.eval_trained import is_mpii_file, run_mpii_eval
+    from transpose_live.cli.eval_trained import check_mpii_inputs, is_mpii_file, run_mpii_eval
 
-    if is_mpii_file(annotations):
-        run_mpii_eval(images, annotations, weights, device, flip_test, decoder, batch, metrics_out, console)
-        return
     _, keypoint_set = describe_model(model, weights_arg(weights))
+    if is_mpii_file(annotations):
+        check_mpii_inputs(images, annotations, keypoint_set, weights, metrics_out)
+        estimator = _make_estimator(model, weights, device, half, flip_test, decoder, batch)
+        run_mpii_eval(images, annotations, estimator, str(weights), batch, metrics_out, console)
+        return
     if (boxes is None) == (not gt_boxes):
         raise UserError("choose the boxes: --boxes detections.json or --gt-boxes (one of them)")
     if not images.is_dir():
@@ -63,15 +66,21 @@ def eval_command(
         guard.file(metrics_out, "--metrics-out file")
     if out and inside(out, images) or metrics_out and inside(metrics_out, images):
         raise UserError(f"outputs go outside the image folder {images}; choose another path")
-    coco = load_coco(annotations)
+    warnings: list[str] = []
+    coco = load_coco(annotations, warn=warnings.append)
     category = keypoint_category(coco.cats.values())
     _check_keypoints_match(keypoint_set, category, weights, annotations)
     if gt_boxes:
-        person_boxes, box_kind = gt_person_boxes(coco), "ground-truth boxes"
+        skipped = unlabelled_people(coco, sorted(coco.imgs)[:max_images])
+        person_boxes = gt_person_boxes(coco)
+        box_kind = f"ground-truth boxes ({skipped} people without labelled keypoints skipped)"
     else:
+        skipped = None
         person_boxes = detection_person_boxes(boxes, det_thr=det_thr, image_ids=list(coco.imgs),
                                               category_id=category["id"])
         box_kind = f"detections {boxes.name} (score >= {det_thr:g})"
+    for line in warnings:  # the inputs are accepted: now the reader's warning
+        Console(stderr=True).print(line, soft_wrap=True, highlight=False, markup=False)
     estimator = _make_estimator(model, weights, device, half, flip_test, decoder, batch)
     model = estimator.spec.name
     console.print(
@@ -83,7 +92,7 @@ def eval_command(
                                max_images=max_images, workers=workers, console=console, progress=progress)
     outcome.info.update(model=model, weights=str(weights), boxes="gt" if gt_boxes else str(boxes),
                         det_thr=det_thr if boxes else None, flip_test=flip_test, decoder=decoder,
-                        device=str(estimator.device), half=bool(estimator.half))
+                        device=str(estimator.device), half=bool(estimator.half), people_skipped=skipped)
     print_table(console, metrics_table(outcome.metrics, title=f"{model}: COCO keypoint metrics, {box_kind}"), text_columns=())
     console.print(f"{len(outcome.image_ids)} images, {outcome.people} people, {len(outcome.results)} results "
                   f"in {outcome.seconds:.1f}s ({outcome.images_per_s:.1f} images/s)", highlight=False)

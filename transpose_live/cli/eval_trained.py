@@ -25,46 +25,52 @@ def is_mpii_file(annotations: Path) -> bool:
         return False
 
 
-def run_mpii_eval(images: Path, annotations: Path, weights: str, device, flip_test: bool, decoder: str, batch: int,
-                  metrics_out: Path | None, console: Console) -> dict:
-    """PCKh@0.5 and @0.1 (standard table) of a 16-keypoint training checkpoint on MPII JSON annotations."""
-    from transpose_live.device import resolve_device
+def check_mpii_inputs(images: Path, annotations: Path, keypoint_set, weights: str, metrics_out: Path | None) -> None:
+    """Before any model is loaded: the weights predict MPII's 16 joints, the image folder exists, and the
+    metrics file is a writable path that is no input."""
+    from transpose_live.paths import OutputGuard
+    from transpose_live.training.keypoint_set import MPII16
+
+    if keypoint_set.names != MPII16.names:
+        raise UserError(f"MPII evaluation needs a 16-keypoint MPII checkpoint written by `train`; {weights} "
+                        f"predicts {len(keypoint_set)} keypoints")
+    if not images.is_dir():
+        raise UserError(f"image folder not found: {images}")
+    if metrics_out:
+        OutputGuard([images, annotations]).file(metrics_out, "--metrics-out file")
+
+
+def run_mpii_eval(images: Path, annotations: Path, estimator, weights: str, batch: int, metrics_out: Path | None,
+                  console: Console) -> dict:
+    """PCKh@0.5 and @0.1 (standard table) of an estimator of a 16-keypoint `train` checkpoint on MPII JSON
+    annotations: the annotations' people (their own crops) through `PoseEstimator`, PCKh by `evaluation.pckh`."""
+    import numpy as np
+
     from transpose_live.evaluation.evaluate import write_metrics
-    from transpose_live.evaluation.pckh import pckh, pckh_table
+    from transpose_live.evaluation.pckh import pckh_metrics, pckh_results, pckh_table
+    from transpose_live.evaluation.people import estimate_people
     from transpose_live.training.datasets import load_dataset
     from transpose_live.training.keypoint_set import MPII16
-    from transpose_live.training.predict import predict_records
-    from transpose_live.training.samples import SampleGeometry
-    from transpose_live.training.targets import default_sigma
-    from transpose_live.training.trained import load_trained
 
-    trained = load_trained(weights) if weights and weights not in ("official", "random") else None
-    if trained is None or trained.keypoints.names != MPII16.names:
-        raise UserError(f"MPII evaluation needs a 16-keypoint MPII checkpoint written by `train`; {weights} is not one")
-    dev = resolve_device(device)
-    dataset = load_dataset(annotations, images, trained.spec.input_size)
+    dataset = load_dataset(annotations, images, estimator.spec.input_size)
     missing = [r for r in dataset.records if "head_size" not in r.extra]
     if missing:
         raise UserError(f"{annotations} lacks head boxes ('headbox': [x1, y1, x2, y2]) for {len(missing)} people; "
                         "PCKh needs them")
-    import numpy as np
+    records = dataset.records
+    keypoints = estimate_people(estimator, [r.image for r in records], np.stack([r.box_xyxy() for r in records]),
+                                people_per_batch=batch)
+    results = pckh_results(keypoints, np.stack([r.joints for r in records]),
+                           np.asarray([r.extra["head_size"] for r in records]))
+    console.print(pckh_table(results, title=f"{estimator.spec.name}: MPII PCKh, {len(dataset)} people"))
 
-    geom = SampleGeometry(trained.spec.input_size, trained.spec.heatmap_size, default_sigma(trained.spec.heatmap_size))
-    model = trained.module.to(dev)
-    keypoints, _ = predict_records(model, dataset.records, MPII16, geom, dev, batch, flip_test,
-                                   shift_flipped=not trained.spec.is_transpose, decoder=decoder)
-    gt = np.stack([r.joints for r in dataset.records])
-    head = np.asarray([r.extra["head_size"] for r in dataset.records])
-    results = [pckh(keypoints[..., :2], gt[..., :2], gt[..., 2], head, alpha) for alpha in (0.5, 0.1)]
-    console.print(pckh_table(results, title=f"{trained.spec.name}: MPII PCKh, {len(dataset)} people"))
     def num(v):  # JSON has no NaN: a joint that never counts is null
         return None if not np.isfinite(v) else float(v)
 
     payload = {
-        "metrics": {"PCKh": num(results[0]["table"]["Mean"]), "PCKh@0.1": num(results[1]["table"]["Mean"]),
-                    **{f"PCKh_{k}": num(v) for k, v in results[0]["table"].items() if k != "Mean"}},
+        "metrics": {k: num(v) for k, v in pckh_metrics(results).items()},
         "per_joint": {n: num(v) for n, v in zip(MPII16.names, results[0]["per_joint"])},
-        "people": len(dataset), "model": trained.spec.name, "weights": str(weights),
+        "people": len(dataset), "model": estimator.spec.name, "weights": weights,
     }
     if metrics_out:
         console.print(f"wrote {write_metrics(metrics_out, payload)}", soft_wrap=True, highlight=False)

@@ -28,15 +28,15 @@ def label_command(
 
     from transpose_live.device import resolve_device
     from transpose_live.labelling import label_sources
-    from transpose_live.labelling.label import check_outputs
+    from transpose_live.labelling.label import Selection, check_outputs
     from transpose_live.labelling.teacher import PoseTeacher
 
     console = Console(stderr=True)
     images_dir = images_out or out.with_name(out.stem + "_images")
     check_outputs(out, images_dir, overwrite)  # before loading the teacher
     dev = resolve_device(device)
-    result = label_sources(list(inputs), PoseTeacher(teacher, device=str(dev)), out, images_dir, every, min_score,
-                           kpt_thr, min_keypoints, overwrite, progress, console)
+    result = label_sources(list(inputs), PoseTeacher(teacher, device=str(dev)), out, images_dir, every,
+                           Selection(min_score, kpt_thr, min_keypoints), overwrite, progress, console)
     console.print(f"wrote {result.annotations}: {result.people} people in {result.images} images "
                   f"(frames in {result.images_dir})", soft_wrap=True, highlight=False)
 

@@ -30,7 +30,7 @@ def train_command(
     val_images: Optional[Path] = typer.Option(None, "--val-images", help="Folder of the validation images."),
     val_annotations: Optional[Path] = typer.Option(None, "--val-annotations", help="Validation annotations (COCO-17: AP; MPII: PCKh)."),
     init: str = typer.Option("official", "--init", help="Start weights: official, random or a checkpoint path (fitting tensors are kept)."),
-    epochs: int = typer.Option(10, "--epochs", min=1),
+    epochs: Optional[int] = typer.Option(None, "--epochs", min=1, help="Epochs to train (default 10); with --resume: extend the run to N epochs."),
     batch_size: int = typer.Option(20, "--batch-size", min=1, help="Crops per step and process."),
     lr: float = typer.Option(1e-4, "--lr", help="Adam learning rate (cosine decay to --lr-min)."),
     lr_min: Optional[float] = typer.Option(None, "--lr-min", help="Final learning rate (default lr / 10)."),
@@ -67,7 +67,7 @@ def train_command(
         if out is not None and Path(out) != Path(resume):
             raise UserError("--resume continues a run in its own folder; leave out --out (or give the same folder)")
         cfg = TrainConfig(model=model, train_images="", train_annotations="", device=device, workers=workers)
-        result = train(cfg, resume, resume=True, progress=progress, console=console)
+        result = train(cfg, resume, resume=True, progress=progress, console=console, epochs=epochs)
     else:
         if train_images is None or train_annotations is None or out is None:
             raise UserError("train needs --train-images, --train-annotations and --out (or --resume RUN_DIR)")
@@ -75,7 +75,8 @@ def train_command(
             model=model, train_images=str(train_images), train_annotations=str(train_annotations),
             val_images=str(val_images) if val_images else None,
             val_annotations=str(val_annotations) if val_annotations else None,
-            init=init, epochs=epochs, batch_size=batch_size, lr=lr, lr_min=lr_min, weight_decay=weight_decay,
+            init=init, epochs=TrainConfig.epochs if epochs is None else epochs, batch_size=batch_size, lr=lr,
+            lr_min=lr_min, weight_decay=weight_decay,
             input_size=parse_size(input_size), device=device, workers=workers, freeze_backbone=freeze_backbone,
             freeze_bn=freeze_bn, dropout=dropout, augment=augment, seed=seed, val_every=val_every, amp=amp,
             sigma=sigma, repeat=repeat,

@@ -43,6 +43,8 @@ def evaluate_keypoints(coco_gt, results, image_ids=None, verbose: bool = False) 
             raise UserError(f"results do not match the annotation file: {exc or type(exc).__name__}") from None
         evaluator = COCOeval(coco_gt, coco_dt, iouType="keypoints")
         evaluator.params.kpt_oks_sigmas = np.asarray(oks_sigmas(len(results[0]["keypoints"]) // 3))
+        category_ids = {int(r["category_id"]) for r in results}
+        evaluator.params.catIds = sorted(category_ids & set(coco_gt.getCatIds())) or evaluator.params.catIds
         if image_ids is not None:
             evaluator.params.imgIds = sorted(int(i) for i in image_ids)
         evaluator.evaluate()

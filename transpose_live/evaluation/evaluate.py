@@ -88,7 +88,6 @@ def evaluate_dataset(
     max_images: int | None = None,
     workers: int | None = None,
     kpt_thr: float = KEYPOINT_THRESHOLD,
-    oks_thr: float = OKS_NMS_THRESHOLD,
     console: Console | None = None,
     progress: bool = True,
 ) -> EvalOutcome:
@@ -118,7 +117,7 @@ def evaluate_dataset(
                 batch.frames, [j.boxes for j in batch.jobs], [j.scores for j in batch.jobs]
             )
             for job, poses in zip(batch.jobs, poses_list):
-                results.extend(_image_results(job.image_id, poses, kpt_thr, oks_thr, category_id))
+                results.extend(_image_results(job.image_id, poses, kpt_thr, category_id))
                 people += len(poses)
             bar.update(task, advance=len(batch.jobs))
     seconds = time.perf_counter() - start
@@ -126,11 +125,12 @@ def evaluate_dataset(
     return EvalOutcome(results, metrics, selected, people, seconds)
 
 
-def _image_results(image_id: int, poses, kpt_thr: float, oks_thr: float, category_id: int) -> list[dict]:
+def _image_results(image_id: int, poses, kpt_thr: float, category_id: int) -> list[dict]:
+    """Rescored poses of one image after OKS-NMS (spec 2.6) as results entries."""
     if len(poses) == 0:
         return []
     scores = rescore(poses.keypoints, poses.box_scores, kpt_thr)
-    keep = oks_nms(poses.keypoints, scores, crop_areas(poses.boxes), oks_thr)
+    keep = oks_nms(poses.keypoints, scores, crop_areas(poses.boxes), OKS_NMS_THRESHOLD)
     return results_records(image_id, poses.keypoints[keep], scores[keep], category_id)
 
 

@@ -51,6 +51,22 @@ def pckh(pred_xy: np.ndarray, gt_xy: np.ndarray, visible: np.ndarray, head_sizes
     return {"alpha": alpha, "per_joint": per_joint, "table": table}
 
 
+def pckh_results(keypoints: np.ndarray, gt_joints: np.ndarray, head_sizes: np.ndarray,
+                 alphas: tuple[float, ...] = (0.5, 0.1)) -> list[dict]:
+    """`pckh` at each alpha for predicted (N, 16, >=2) keypoints against (N, 16, 3) [x, y, visible] joints."""
+    pred, gt = np.asarray(keypoints)[..., :2], np.asarray(gt_joints)
+    return [pckh(pred, gt[..., :2], gt[..., 2], head_sizes, alpha) for alpha in alphas]
+
+
+def pckh_metrics(results: list[dict]) -> dict[str, float]:
+    """The numbers of `pckh_results` (alpha 0.5 first) by name: PCKh (the mean at 0.5), PCKh@0.1, PCKh_Head ..."""
+    out = {"PCKh": float(results[0]["table"]["Mean"])}
+    out.update({f"PCKh_{k}": float(v) for k, v in results[0]["table"].items() if k != "Mean"})
+    for r in results[1:]:
+        out[f"PCKh@{r['alpha']:g}"] = float(r["table"]["Mean"])
+    return out
+
+
 def pckh_table(results: list[dict], title: str = "MPII PCKh") -> Table:
     """Rows: one per alpha; columns: Head .. Ankle, Mean."""
     table = Table(title=title)

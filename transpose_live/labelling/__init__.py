@@ -3,6 +3,6 @@
     >>> from transpose_live.labelling import label_sources
 """
 
-from transpose_live.labelling.label import LabelOutcome, label_sources
+from transpose_live.labelling.label import LabelOutcome, Selection, label_sources
 
-__all__ = ["LabelOutcome", "label_sources"]
+__all__ = ["LabelOutcome", "Selection", "label_sources"]

@@ -17,6 +17,7 @@ import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from transpose_live.coco.annotations import check_coco
 from transpose_live.errors import UserError
 from transpose_live.keypoints import KEYPOINT_NAMES, SKELETON
 from transpose_live.paths import write_atomic
@@ -80,9 +81,23 @@ def check_outputs(out: Path, images_out: Path, overwrite: bool) -> None:
             raise UserError(f"cannot write {target}: {probe} is not writable")
 
 
+@dataclass(frozen=True)
+class Selection:
+    """Which teacher people become labels: box score >= min_score and at least `min_keypoints` keypoints
+    scoring >= kpt_thr (those are the visible ones, v=2)."""
+
+    min_score: float = 0.5
+    kpt_thr: float = 0.5
+    min_keypoints: int = 5
+
+    def keep(self, people) -> list:
+        return [p for p in people
+                if p.score >= self.min_score and (p.keypoints[:, 2] >= self.kpt_thr).sum() >= self.min_keypoints]
+
+
 def label_sources(inputs: list[Path], teacher, out: Path, images_out: Path | None = None, every: int = 1,
-                  min_score: float = 0.5, kpt_thr: float = 0.5, min_keypoints: int = 5, overwrite: bool = False,
-                  progress: bool = True, console: Console | None = None) -> LabelOutcome:
+                  selection: Selection = Selection(), overwrite: bool = False, progress: bool = True,
+                  console: Console | None = None) -> LabelOutcome:
     """Labels every `every`-th frame / every image of `inputs`; writes JPEGs to images_out and COCO JSON to out."""
     out = Path(out)
     images_out = Path(images_out) if images_out else out.with_name(out.stem + "_images")
@@ -97,32 +112,38 @@ def label_sources(inputs: list[Path], teacher, out: Path, images_out: Path | Non
     except OSError as exc:
         raise UserError(f"cannot create {images_out}: {exc.strerror or exc}") from None
     console = console or Console(stderr=True)
-    images, annotations = [], []
     bar = Progress(TextColumn("[bold]label"), BarColumn(), MofNCompleteColumn(), TextColumn("frames"),
                    TextColumn("{task.fields[people]} people"), TimeElapsedColumn(), console=console,
                    disable=not progress)
     with bar:
         task = bar.add_task("label", total=None, people=0)
-        for src in inputs:
-            for stem, image in _frames(Path(src), every):
-                people = [p for p in teacher(image, min_score)
-                          if p.score >= min_score and (p.keypoints[:, 2] >= kpt_thr).sum() >= min_keypoints]
-                bar.update(task, advance=1)
-                if not people:
-                    continue
-                image_id = len(images) + 1
-                name = f"{stem}.jpg"
-                if not cv2.imwrite(str(images_out / name), image):
-                    raise UserError(f"cannot write {images_out / name}")
-                h, w = image.shape[:2]
-                images.append({"id": image_id, "file_name": name, "width": w, "height": h})
-                for person in people:
-                    annotations.append(person_annotation(person, len(annotations) + 1, image_id, kpt_thr))
-                bar.update(task, people=len(annotations))
+        images, annotations = _label_frames(inputs, teacher, images_out, every, selection, bar, task)
     if not annotations:
-        raise UserError(f"the teacher found no person scoring >= {min_score} with {min_keypoints}+ keypoints "
-                        "in the inputs; lower --min-score or check the inputs")
+        raise UserError(f"the teacher found no person scoring >= {selection.min_score} with "
+                        f"{selection.min_keypoints}+ keypoints in the inputs; lower --min-score or check the inputs")
     data = {"info": {"description": "transpose-live label (teacher pseudo-labels)"}, "images": images,
             "annotations": annotations, "categories": [person_category()]}
-    write_atomic(out, json.dumps(data), "--out annotations")
+    check_coco(data, out)  # what train and eval read: label's own output must pass unchanged
+    write_atomic(out, json.dumps(data), "annotation file")
     return LabelOutcome(out, images_out, len(images), len(annotations))
+
+
+def _label_frames(inputs, teacher, images_out: Path, every: int, selection: Selection, bar, task):
+    """(images, annotations) of the frames where the teacher found people to keep; JPEGs into images_out."""
+    images, annotations = [], []
+    for src in inputs:
+        for stem, image in _frames(Path(src), every):
+            people = selection.keep(teacher(image, selection.min_score))
+            bar.update(task, advance=1)
+            if not people:
+                continue
+            image_id = len(images) + 1
+            name = f"{stem}.jpg"
+            if not cv2.imwrite(str(images_out / name), image):
+                raise UserError(f"cannot write {images_out / name}")
+            h, w = image.shape[:2]
+            images.append({"id": image_id, "file_name": name, "width": w, "height": h})
+            for person in people:
+                annotations.append(person_annotation(person, len(annotations) + 1, image_id, selection.kpt_thr))
+            bar.update(task, people=len(annotations))
+    return images, annotations

@@ -7,13 +7,15 @@ crop's center and scale (w, h in units of 200 px, padding included) in the infer
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from transpose_live.engine.boxes import box_to_center_scale
+from transpose_live.coco.annotations import CocoFile, check_coco, gt_box, print_warning
+from transpose_live.engine.boxes import PADDING, PIXEL_STD, box_to_center_scale
 from transpose_live.errors import UserError, first_line
 from transpose_live.training.keypoint_set import MPII16, KeypointSet, from_coco_category
 
@@ -29,6 +31,11 @@ class PersonRecord:
     scale: np.ndarray  # (2,) w, h / 200, padded
     image_id: int = 0
     extra: dict = field(default_factory=dict)  # e.g. head_size for PCKh
+
+    def box_xyxy(self) -> np.ndarray:
+        """The person box whose inference crop (`engine.boxes.box_to_center_scale`) is this record's center/scale."""
+        half = np.asarray(self.scale, np.float64) * (PIXEL_STD / PADDING) / 2.0
+        return np.concatenate([self.center - half, self.center + half])
 
 
 @dataclass
@@ -63,15 +70,19 @@ def detect_format(data) -> str:
     return "unknown"
 
 
-def load_dataset(annotations: str | Path, images_dir: str | Path, input_size: tuple[int, int]) -> PoseDataset:
-    """Reads COCO or MPII annotations (format detected from the content); every image must exist."""
+def load_dataset(annotations: str | Path, images_dir: str | Path, input_size: tuple[int, int],
+                 warn: Callable[[str], None] | None = print_warning) -> PoseDataset:
+    """Reads COCO or MPII annotations (format detected from the content); every image must exist.
+
+    warn: gets the reader's one warning line (fields filled in) once the file is accepted."""
     annotations, images_dir = Path(annotations), Path(images_dir)
     if not images_dir.is_dir():
         raise UserError(f"image folder not found: {images_dir}")
     data = _read_json(annotations)
     kind = detect_format(data)
     if kind == "coco":
-        ds = _coco_records(data, annotations, images_dir, input_size)
+        coco = check_coco(data, annotations)
+        ds = _coco_records(coco, images_dir, input_size)
     elif kind == "mpii":
         ds = _mpii_records(data, annotations, images_dir, input_size)
     else:
@@ -81,64 +92,36 @@ def load_dataset(annotations: str | Path, images_dir: str | Path, input_size: tu
     if missing:
         raise UserError(f"{len(missing)} image(s) of {annotations.name} missing in {images_dir}, "
                         f"e.g. {Path(missing[0]).name}; check --*-images")
+    if kind == "coco" and coco.warning and warn is not None:
+        warn(coco.warning)
     return ds
 
 
-def _keypoint_category(data, path: Path) -> dict:
-    cats = [c for c in data.get("categories") or [] if isinstance(c, dict) and c.get("keypoints")]
-    if not cats:
-        raise UserError(f"annotation file {path} has no category with keypoint names; "
-                        "keypoint annotations need categories[].keypoints")
-    if len(cats) > 1:
-        person = [c for c in cats if c.get("id") == 1]
-        if not person:
-            raise UserError(f"annotation file {path} has {len(cats)} keypoint categories; keep one")
-        return person[0]
-    return cats[0]
-
-
-def _coco_records(data: dict, path: Path, images_dir: Path, input_size) -> PoseDataset:
-    cat = _keypoint_category(data, path)
+def _coco_records(coco: CocoFile, images_dir: Path, input_size) -> PoseDataset:
+    path, cat = coco.path, coco.category
     kset = from_coco_category(cat)
     n = len(kset)
-    images = {}
-    for img in data["images"]:
-        if not isinstance(img, dict) or not {"id", "file_name"} <= img.keys():
-            raise UserError(f"annotation file {path}: every image needs 'id' and 'file_name'")
-        images[img["id"]] = img
+    images = {img["id"]: img for img in coco.data["images"]}
     aspect = input_size[1] / input_size[0]
-    records, with_keypoints = [], 0
-    for ann in data["annotations"]:
-        if not isinstance(ann, dict) or ann.get("category_id") != cat.get("id") or ann.get("iscrowd", 0):
+    ours = [a for a in coco.data["annotations"] if a["category_id"] == cat["id"]]
+    labelled = [a for a in ours if not a["iscrowd"] and (np.asarray(a["keypoints"])[2::3] > 0).any()]
+    records = []
+    for ann in labelled:
+        img = images.get(ann["image_id"])
+        box = None if img is None else gt_box(ann, img.get("width"), img.get("height"))
+        if box is None:
             continue
-        kpts = ann.get("keypoints")
-        if not isinstance(kpts, list) or len(kpts) != 3 * n:
-            continue
-        joints = np.asarray(kpts, np.float64).reshape(n, 3)
+        joints = np.asarray(ann["keypoints"], np.float64).reshape(n, 3)
         joints[:, 2] = (joints[:, 2] > 0).astype(np.float64)
-        if joints[:, 2].sum() == 0:
-            continue
-        with_keypoints += 1
-        img = images.get(ann.get("image_id"))
-        box = ann.get("bbox")
-        if img is None or not isinstance(box, list) or len(box) != 4:
-            continue
-        x, y, w, h = (float(v) for v in box)
-        x1, y1 = max(0.0, x), max(0.0, y)
-        x2, y2 = x + max(0.0, w), y + max(0.0, h)
-        if img.get("width") and img.get("height"):
-            x2, y2 = min(float(img["width"]), x2), min(float(img["height"]), y2)  # as evaluation.gt_person_boxes
-        if x2 <= x1 or y2 <= y1:
-            continue
-        center, scale = box_to_center_scale(torch.tensor([[x1, y1, x2 - x1, y2 - y1]], dtype=torch.float64), aspect)
+        center, scale = box_to_center_scale(torch.tensor([box], dtype=torch.float64), aspect)
         records.append(PersonRecord(images_dir / img["file_name"], joints, center[0].numpy(), scale[0].numpy(),
-                                    int(img["id"]), {"area": float(ann.get("area", (x2 - x1) * (y2 - y1)))}))
-    if not any(isinstance(a, dict) and a.get("category_id") == cat.get("id") for a in data["annotations"]):
+                                    int(img["id"]), {"area": float(ann["area"])}))
+    if not ours:
         raise UserError(f"annotation file {path} has no annotations of its keypoint category "
                         f"{cat.get('name', '?')!r} (id {cat.get('id')})")
     if not records:
         raise UserError(f"annotation file {path} has no person annotations with {n} keypoints "
-                        f"({with_keypoints} with keypoints but no usable box)" if with_keypoints else
+                        f"({len(labelled)} with keypoints but no usable box)" if labelled else
                         f"annotation file {path} has no annotations with keypoints (all missing or all zero)")
     return PoseDataset(records, kset, "coco", path, images_dir)
 
