@@ -17,7 +17,6 @@ from media_helpers import (decoded_images, describe, presentation_times, source_
 from transpose_live.errors import UserError
 from transpose_live.media import EncodeOptions, VideoDecoder, VideoEncoder, check_video_output
 from transpose_live.pipeline import open_video
-from transpose_live.pipeline.writers import VideoWriter
 
 SQUAT = CLIPS / "squat.mp4"
 
