@@ -116,9 +116,10 @@ def test_weights_download_then_verify(weights_mirror, capsys):
 
 
 def test_train_init_official(weights_mirror, tmp_path, capsys):
-    from helpers import train_args
+    from helpers import coco_subset, single_person_images, train_args
 
-    ann = COCO_MINI / "annotations" / "person_keypoints_val2017.json"
+    val = COCO_MINI / "annotations" / "person_keypoints_val2017.json"
+    ann = coco_subset(val, tmp_path / "two.json", single_person_images(val, count=2))  # 2 people: 1 step
     args = [str(a) for a in train_args(ann, tmp_path / "run")]
     args[args.index("--init") + 1] = "official"
     rc = main([*args, "--repeat", "1"])
