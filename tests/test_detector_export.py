@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import shutil
 import sys
 
@@ -73,6 +74,9 @@ def test_second_call_reuses_the_cache(export):
     entries = sorted(p.name for p in export["cache"].iterdir())
     assert entries == [export["path"].parent.name]  # one finished entry, no temporary folder left
     assert entries[0].endswith(f"-onnx-{IMGSZ}" + ("-dynamic" if DYNAMIC_EXPORT else ""))
+    umask = os.umask(0)
+    os.umask(umask)
+    assert export["path"].parent.stat().st_mode & 0o777 == 0o777 & ~umask  # a plain folder's mode, not 0700
 
 
 def test_nothing_is_written_beside_the_input_weights(export):

@@ -3,6 +3,7 @@ outputs at any moment, and mistakes are one line (no traceback) with exit 2."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -240,3 +241,110 @@ def test_package_exports_the_tracker():
 
     assert PoseTracker(smooth="none").update(Poses.empty(), 0.0).keypoints.shape == (0, 17, 3)
     assert PoseEstimator.__name__ == "PoseEstimator"
+
+
+# --- full and read-only disks, folder modes, a bare state_dict without --model -----------------------
+
+RUN_CHEAP = ["--model", "tp_r_a3", "--weights", "random", "--device", "cpu", "--detector", "none", "--backend", "torch",
+             "--no-progress", "--threads", "1"]
+
+
+@contextlib.contextmanager
+def mounted_tmpfs(path: Path, options: str):
+    """A real tmpfs mounted at `path` (root in a container that allows `mount`), or None where it cannot be."""
+    path.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)], capture_output=True, text=True)
+    if done.returncode != 0:
+        yield None
+        return
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], capture_output=True)
+
+
+def test_output_on_a_read_only_mount_is_one_line(tmp_path, capsys):
+    # as root, chmod does not stop writes: a real read-only mount (EROFS) is the honest test
+    require_shared(COCO_MINI)
+    image = sorted((COCO_MINI / "val2017").glob("*.jpg"))[0]
+    with mounted_tmpfs(tmp_path / "ro", "ro,size=64k") as ro:
+        if ro is None:
+            pytest.skip("cannot mount a read-only tmpfs here (mount needs root in a container that allows it)")
+        one_line_error(capsys, 2, main(["image", str(image), *RUN_CHEAP, "--json", str(ro / "poses.jsonl")]),
+                       "Read-only file system")
+
+
+def _video_into(folder: Path, limit_bytes: int | None = None) -> subprocess.CompletedProcess:
+    """`video` writing a lossless mp4 and JSON lines into `folder`; `limit_bytes`: RLIMIT_FSIZE of the
+    process (SIGXFSZ ignored, so a write past it fails with EFBIG as it would on a full disk)."""
+    import resource
+
+    def limit():
+        if limit_bytes is not None:
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+            resource.setrlimit(resource.RLIMIT_FSIZE, (limit_bytes, limit_bytes))
+
+    args = ["video", str(require_shared(CLIPS / "squat.mp4")), *RUN_CHEAP, "--max-frames", "4", "--crf", "0",
+            "--out", str(folder / "out.mp4"), "--json", str(folder / "out.jsonl")]
+    return subprocess.run([sys.executable, "-m", "transpose_live", *args], capture_output=True, text=True,
+                          timeout=300, preexec_fn=limit, env=dict(os.environ, OMP_NUM_THREADS="1"))
+
+
+def test_disk_full_during_a_run_is_one_line_and_leaves_nothing(tmp_path):
+    """A 100 KiB tmpfs fills up (ENOSPC); where mounting is not allowed, a 100 KB file-size limit stands in
+    (EFBIG): both end in one line, exit 2, and no file left behind."""
+    with mounted_tmpfs(tmp_path / "small", "size=100k") as small:
+        folder = small or tmp_path / "limited"
+        folder.mkdir(exist_ok=True)
+        done = _video_into(folder, limit_bytes=None if small else 100_000)
+        left = sorted(p.name for p in folder.iterdir())
+    needle = "error: no space left on " if small else "error: file too large for "
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert len(lines) == 1 and lines[0].startswith(needle) and str(folder) in lines[0], done.stderr[-2000:]
+    assert left == []  # the temporary mp4 and JSONL were removed, nothing published
+
+
+def test_exported_openvino_folder_follows_the_umask(tmp_path):
+    pytest.importorskip("openvino")
+    out = tmp_path / "a3_openvino_model"
+    old = os.umask(0o022)
+    try:
+        assert main(["export", "tp_r_a3", "--weights", "random", "--format", "openvino", "--out", str(out)]) == 0
+    finally:
+        os.umask(old)
+    assert out.stat().st_mode & 0o777 == 0o755
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_bare_state_dict_without_model_is_recognised(tmp_path, capsys):
+    from helpers import filled_model
+
+    a3 = tmp_path / "my.pth"
+    state = filled_model("tp_r_a3").state_dict()
+    torch.save(state, a3)
+    assert main(["weights", "verify", str(a3)]) == 0
+    assert f"ok: {a3} fits tp_r_a3" in capsys.readouterr().out
+    image = sorted((require_shared(COCO_MINI) / "val2017").glob("*.jpg"))[0]
+    args = [a for a in RUN_CHEAP if a not in ("--model", "tp_r_a3")]
+    args[args.index("--weights") + 1] = str(a3)
+    assert main(["image", str(image), *args, "--json", str(tmp_path / "p.jsonl")]) == 0
+    capsys.readouterr()
+    # a wrong --model names the right one; a state_dict that fits nothing asks for --model, in one line
+    one_line_error(capsys, 2, main(["weights", "verify", str(a3), "--model", "tp_r_a4"]), "pass --model tp_r_a3")
+    del state["final_layer.bias"]
+    torch.save(state, a3)
+    one_line_error(capsys, 2, main(["weights", "verify", str(a3)]), "fits no registry model")
+
+
+def test_checkpoint_save_on_a_full_disk_is_one_line(tmp_path):
+    """torch.save raises RuntimeError (not OSError) on a full disk: write_atomic still says what happened."""
+    from transpose_live.errors import UserError
+    from transpose_live.paths import write_atomic
+
+    with mounted_tmpfs(tmp_path / "small", "size=64k") as small:
+        if small is None:
+            pytest.skip("cannot mount a tmpfs here (mount needs root in a container that allows it)")
+        with pytest.raises(UserError, match="^no space left on .*temporary files were removed"):
+            write_atomic(small / "last.pth", lambda tmp: torch.save({"w": torch.zeros(100_000)}, tmp), "run file")
+        assert list(small.iterdir()) == []

@@ -5,7 +5,6 @@ OpenCV fallback without PyAV, and the PyAV decoder (true times, rotation, trunca
 from __future__ import annotations
 
 import re
-import sys
 from fractions import Fraction
 
 import av
@@ -18,7 +17,6 @@ from media_helpers import (decoded_images, describe, presentation_times, source_
 from transpose_live.errors import UserError
 from transpose_live.media import EncodeOptions, VideoDecoder, VideoEncoder, check_video_output
 from transpose_live.pipeline import open_video
-from transpose_live.pipeline.writers import VideoWriter
 
 SQUAT = CLIPS / "squat.mp4"
 
@@ -121,25 +119,6 @@ def test_sound_mp4_cannot_hold_is_reencoded_to_aac(tmp_path, small_frames):
     with av.open(str(out)) as c:  # the tone is still there
         samples = np.concatenate([f.to_ndarray().reshape(-1) for f in c.decode(audio=0)])
     assert np.abs(samples).max() > 0.1
-
-
-def test_without_pyav_opencv_writes_mp4v_at_constant_rate_with_one_warning(tmp_path, small_frames, monkeypatch, capsys):
-    import transpose_live.media.encoder as encoder
-
-    monkeypatch.setitem(sys.modules, "av", None)  # `import av` now fails
-    monkeypatch.setattr(encoder, "_warned_fallback", False)
-    out = tmp_path / "cv.mp4"
-    writer = VideoWriter(out, 10.0, (320, 180))
-    for img, t in zip(small_frames, [0.0, 0.1, 0.5]):  # 0.5 s: frame 2 shown from slot 5
-        writer.write(type("F", (), {"timestamp": t, "image": img})(), None, img)
-    writer.close()
-    VideoWriter(tmp_path / "cv2.mp4", 10.0, (320, 180)).close()
-    err = capsys.readouterr().err
-    assert err.count("warning: PyAV is not installed") == 1 and "browsers will not play" in err
-    monkeypatch.undo()
-    assert describe(out)["video"][:3] == ("mpeg4", 320, 180)
-    assert len(presentation_times(out)) == 6  # slots 0, 1 (frame 1), 2-4 repeat it, 5 (frame 2)
-    assert not (tmp_path / "cv2.mp4").exists()  # nothing written, nothing left
 
 
 def test_decoder_times_rotation_and_truncation(tmp_path, small_frames, squat24):

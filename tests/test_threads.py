@@ -109,3 +109,52 @@ def test_threads_option_sets_the_budget_of_a_run(tmp_path, capsys, filled_checkp
     assert rc == 0, capsys.readouterr().err
     assert budget_mod.active_budget().torch == 1 and torch.get_num_threads() == 1
     assert main(["video", str(clip), "--threads", "0", "--detector", "none"]) == 2
+
+
+# --- the one YOLO loader (pipeline/yolo.py): detector, label teacher and bench peer ------------------
+
+OPENVINO_POSE = DETECTOR_WEIGHTS.parent / "yolov8n-pose_int8_openvino_model"
+ODD_BUDGET = budget_mod.ThreadBudget(cores=3, torch=3, runtime=1, opencv=1)  # what ultralytics never picks itself
+
+
+@pytest.mark.parametrize("weights", [DETECTOR_WEIGHTS, OPENVINO_POSE], ids=["torch", "openvino"])
+def test_the_budget_holds_after_every_yolo_predict(weights):
+    """Fails when the budget silently stops applying (e.g. an ultralytics upgrade renames what
+    use_runtime_threads re-opens, or resets threads somewhere keep_threads does not cover): after a
+    predict through each user of the loader, torch, OpenCV and the exported runtime hold the budget."""
+    require_shared(weights)
+    pytest.importorskip("openvino") if weights == OPENVINO_POSE else None
+    from transpose_live.bench.pipeline_bench import PeerModel
+    from transpose_live.labelling.teacher import PoseTeacher
+    from transpose_live.pipeline import PersonDetector
+    from transpose_live.pipeline.detector_backend import runtime_threads_of
+
+    budget_mod.apply_budget(ODD_BUDGET)
+    frame = cv2.imread(str(require_shared(CLIPS.parent / "coco-mini" / "val2017" / "000000000139.jpg")))
+    backend = "openvino" if weights == OPENVINO_POSE else "torch"
+    users = [PersonDetector(weights, device="cpu", backend=backend), PoseTeacher(weights), PeerModel(weights)]
+    for user in users:
+        yolo = getattr(user, "yolo")
+        result = user(frame, 0.25) if isinstance(user, PoseTeacher) else user(frame)
+        assert len(result) > 0
+        assert (torch.get_num_threads(), cv2.getNumThreads()) == (3, 1), type(user).__name__
+        assert runtime_threads_of(yolo.model) == (1 if yolo.exported else None), type(user).__name__
+
+
+def test_label_teacher_takes_an_openvino_folder_like_detector_weights(tmp_path, capsys):
+    require_shared(OPENVINO_POSE)
+    pytest.importorskip("openvino")
+    from transpose_live.cli import main
+
+    images = tmp_path / "images"
+    images.mkdir()
+    for src in sorted((require_shared(CLIPS.parent / "coco-mini" / "val2017")).glob("*.jpg"))[:2]:
+        (images / src.name).write_bytes(src.read_bytes())
+    out = tmp_path / "labels.json"
+    rc = main(["label", str(images), "--teacher", str(OPENVINO_POSE) + "/", "--out", str(out), "--device", "cpu",
+               "--min-keypoints", "1", "--min-score", "0.3", "--no-progress"])
+    assert rc == 0, capsys.readouterr().err
+    import json
+
+    data = json.loads(out.read_text())
+    assert data["annotations"] and all(len(a["keypoints"]) == 51 for a in data["annotations"])

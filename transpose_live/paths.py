@@ -9,11 +9,13 @@ written under a temporary name in the same folder that is renamed into place whe
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
+import shutil
 import uuid
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from transpose_live.errors import UserError
 
@@ -67,19 +69,98 @@ def atomic_path(final: str | Path) -> Iterator[Path]:
     commit(tmp, final)
 
 
-def write_atomic(path: str | Path, data: str | bytes, what: str = "output") -> Path:
-    """Writes a whole file under a temporary name and renames it into place; UserError if it cannot."""
+def write_atomic(path: str | Path, data: str | bytes | Callable[[Path], object], what: str = "output") -> Path:
+    """Writes a whole file under a temporary name and renames it into place; UserError if it cannot
+    (the temporary file removed). `data`: the bytes or text, or a function writing the file it is given
+    (e.g. `lambda tmp: torch.save(state, tmp)`)."""
     path = Path(path).expanduser()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(path) as tmp:
             if isinstance(data, bytes):
                 tmp.write_bytes(data)
-            else:
+            elif isinstance(data, str):
                 tmp.write_text(data, encoding="utf-8")
+            else:
+                _call_writer(data, tmp)
     except OSError as exc:
-        raise UserError(f"cannot write {what} {path}: {exc.strerror or exc}") from None
+        raise disk_full_error(exc) or UserError(f"cannot write {what} {path}: {exc.strerror or exc}") from None
     return path
+
+
+FULL_BELOW = 1 << 20  # bytes free: a writer that failed with less than this left hit a full disk
+
+
+def _call_writer(write: Callable[[Path], object], tmp: Path) -> None:
+    """Runs a writer function; a non-OSError failure on a disk left (nearly) full (torch.save raises
+    RuntimeError there) becomes the OSError ENOSPC it stands for."""
+    try:
+        write(tmp)
+    except OSError:
+        raise
+    except Exception:
+        try:
+            stat = os.statvfs(tmp.parent)
+            full = stat.f_bavail * stat.f_frsize < FULL_BELOW
+        except (OSError, AttributeError):
+            full = False
+        if full:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(tmp)) from None
+        raise
+
+
+def temporary_dir(final: str | Path) -> Path:
+    """A new, empty folder beside `final` (`.name.<random>.partial`), with the mode a plain `mkdir`
+    gives (the umask applies; `tempfile.mkdtemp` would make it 0700)."""
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final.with_name(f".{final.name}.{uuid.uuid4().hex[:8]}.partial")
+    tmp.mkdir()
+    return tmp
+
+
+def commit_dir(tmp: str | Path, final: str | Path, replace: bool = False) -> Path:
+    """Renames a completed temporary folder into place; `replace`: an existing `final` folder is removed
+    first (otherwise the rename fails with OSError when `final` exists and is not empty)."""
+    final = Path(final)
+    if replace and final.is_dir():
+        shutil.rmtree(final)
+    os.rename(tmp, final)
+    return final
+
+
+@contextlib.contextmanager
+def atomic_dir(final: str | Path, replace: bool = True) -> Iterator[Path]:
+    """Yields a temporary folder beside `final`; renames it into place when the block ends normally
+    (replacing an existing `final` folder), removes it when the block raises."""
+    tmp = temporary_dir(final)
+    try:
+        yield tmp
+        commit_dir(tmp, final, replace)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+_DISK_FULL = {  # errno: (what happened, what to do)
+    errno.ENOSPC: ("no space left on", "free some space"),
+    errno.EDQUOT: ("disk quota exceeded on", "free some space"),
+    errno.EFBIG: ("file too large for", "raise the file-size limit (ulimit -f) or write elsewhere"),
+}
+
+
+def disk_full_error(exc: BaseException) -> UserError | None:
+    """The one-line UserError for an OSError saying the disk (or quota, or file-size limit) is full,
+    None for any other exception."""
+    err = getattr(exc, "errno", None)
+    if not isinstance(exc, OSError) or err not in _DISK_FULL:
+        return None
+    where = exc.filename if getattr(exc, "filename", None) else "the output disk"
+    if isinstance(where, str) and os.sep in where:
+        where = os.path.dirname(where) or where
+    what, todo = _DISK_FULL[err]
+    return UserError(f"{what} {where} ({exc.strerror or os.strerror(err)}); {todo} and run the command again "
+                     "(temporary files were removed)")
 
 
 class OutputGuard:
@@ -145,7 +226,8 @@ def check_writable_file(path: str | Path, what: str = "output") -> Path:
     except OSError as exc:
         raise UserError(f"cannot write {what} {path}: {exc.strerror or exc}") from None
     finally:
-        probe.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # a read-only mount answers EROFS even for a file never made
+            probe.unlink(missing_ok=True)
     if path.exists() and not os.access(path, os.W_OK):
         raise UserError(f"cannot write {what} {path}: the existing file is read-only")
     return path

@@ -7,9 +7,6 @@ Outputs are built under a temporary name in the target folder and renamed into p
 from __future__ import annotations
 
 import importlib.util
-import os
-import shutil
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -22,11 +19,11 @@ from transpose_live.backends.metadata import (
     ExportMetadata,
     file_sha256,
     metadata_path,
-    write_text_atomic,
 )
 from transpose_live.errors import UserError, first_line
 from transpose_live.keypoints import COCO17, KeypointSet
 from transpose_live.models.registry import ModelSpec
+from transpose_live.paths import atomic_dir, write_atomic
 
 FORMATS = ("onnx", "openvino")
 OPSET = 17
@@ -95,12 +92,9 @@ def export_model(model: str | None, weights=None, fmt: str = "onnx", half: bool 
     out = Path(out) if out is not None else default_out(spec.name, fmt)
     meta = build_metadata(spec, fmt, half, weights, loaded.keypoints)
     data = onnx_bytes(loaded.module, spec, half)
-    out.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "onnx":
-        tmp = out.with_name(f".{out.name}.tmp{os.getpid()}")
-        tmp.write_bytes(data)
-        os.replace(tmp, out)
-        write_text_atomic(metadata_path(out), meta.to_json())
+        write_atomic(out, data, "--out model")
+        write_atomic(metadata_path(out), meta.to_json(), "export metadata")
         return out
     _write_openvino(data, out, meta, half)
     return out
@@ -111,8 +105,7 @@ def _write_openvino(data: bytes, out: Path, meta: ExportMetadata, half: bool) ->
 
     if out.exists() and not (out.is_dir() and ((out / OPENVINO_XML).exists() or not any(out.iterdir()))):
         raise UserError(f"--out {out} exists and is not an OpenVINO export folder; choose another path")
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with atomic_dir(out) as tmp:  # a plain folder's mode (the umask applies), renamed into place when complete
         onnx_file = tmp / "model.onnx"
         onnx_file.write_bytes(data)
         try:
@@ -122,19 +115,13 @@ def _write_openvino(data: bytes, out: Path, meta: ExportMetadata, half: bool) ->
             raise UserError(f"OpenVINO conversion failed: {first_line(exc)[:200]}") from None
         onnx_file.unlink()
         (tmp / FOLDER_METADATA).write_text(meta.to_json())
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _weights_file(spec: ModelSpec, weights) -> Path:
     if str(weights) == "official":
-        from transpose_live.models.download import resolve_official  # noqa: PLC0415
+        from transpose_live.models.download import download_official  # noqa: PLC0415
 
-        return resolve_official(spec.name)
+        return download_official(spec)
     path = Path(weights)
     if not path.is_file():
         raise UserError(f"weights file not found: {weights}")

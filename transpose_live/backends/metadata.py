@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from transpose_live.errors import UserError
 from transpose_live.paths import file_sha256
 
-__all__ = ["ExportMetadata", "file_sha256", "metadata_path", "read_metadata", "write_text_atomic"]
+__all__ = ["ExportMetadata", "file_sha256", "metadata_path", "read_metadata"]
 
 METADATA_VERSION = 1
 OPENVINO_XML = "model.xml"
@@ -75,11 +74,3 @@ def read_metadata(model_path: str | Path) -> ExportMetadata:
     if not isinstance(data, dict):
         raise UserError(f"export metadata {path} is not a JSON object")
     return ExportMetadata.from_dict(data)
-
-
-def write_text_atomic(path: str | Path, text: str) -> None:
-    """Write to a temporary name in the same folder, then rename into place."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)

@@ -19,6 +19,7 @@ from typing import Callable
 from transpose_live.batch.jobs import temp_path
 from transpose_live.config import RunConfig
 from transpose_live.errors import UserError, first_line
+from transpose_live.paths import commit
 
 REPORT_EVERY_S = 0.25
 
@@ -63,7 +64,7 @@ class BatchWorker:
                 result["error"] = f"no frame could be read from {job['input']}"
             else:
                 for key in sorted(temps, key=lambda k: k == "json"):  # the JSONL last: it marks completion
-                    os.replace(self._written(temps[key], key), finals[key])
+                    commit(self._written(temps[key], key), finals[key])
                 result["status"] = "done"
         except UserError as exc:
             result["error"] = first_line(exc)
@@ -130,7 +131,7 @@ class BatchWorker:
             files = [p for p in folder.iterdir() if p.is_file()]
             if len(files) != 1:
                 raise UserError(f"expected one rendered image in {folder}, found {len(files)}")
-            os.replace(files[0], tmp)
+            commit(files[0], tmp)
             folder.rmdir()
         return tmp
 

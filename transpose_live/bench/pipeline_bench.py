@@ -23,7 +23,7 @@ from transpose_live.errors import UserError
 from transpose_live.pipeline import STAGES, PipelineOptions, VideoWriter, open_video, run_pipeline
 from transpose_live.pipeline.chain import Runtime, build_chain, build_person_detector
 from transpose_live.pipeline.runner import warm_up
-from transpose_live.runtime import apply_budget, keep_threads
+from transpose_live.runtime import apply_budget
 from transpose_live.tracking import PoseTracker
 
 
@@ -82,20 +82,18 @@ class PeerModel:
     its own defaults) on `device` (fp16 on CUDA, as `half=True` there), with the thread budget kept."""
 
     def __init__(self, weights: str | Path, device="cpu") -> None:
-        from transpose_live.pipeline.detector import _load_yolo  # noqa: PLC0415
-        from transpose_live.ultralytics_env import configure_ultralytics_offline  # noqa: PLC0415
+        from transpose_live.pipeline.yolo import YoloModel  # noqa: PLC0415
 
-        configure_ultralytics_offline()
-        if not Path(weights).is_file():
+        if not Path(weights).exists():
             raise UserError(f"--peer weights not found: {weights}")
-        self.model = _load_yolo(str(weights))
-        self.name = Path(weights).name
-        self.device = str(device)
+        self.yolo = YoloModel(weights, "--peer weights", "pass ultralytics pose weights, e.g. yolo11n-pose.pt")
+        self.model = self.yolo.model
+        self.name = self.yolo.name
+        self.device = "cpu" if self.yolo.exported else str(device)
         self.half = self.device.startswith("cuda")
 
     def __call__(self, frame: np.ndarray):
-        with keep_threads():
-            return self.model.predict(frame, device=self.device, half=self.half, verbose=False)[0]
+        return self.yolo.predict(frame, device=self.device, half=self.half)
 
 
 def bench_peer(video: str | Path, peer, max_frames: int | None = None, render: bool = False,

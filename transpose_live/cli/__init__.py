@@ -52,6 +52,13 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # stdout closed by its reader (`| head -1`): a normal end, as for Unix tools
         silence_stdout()
         return 0
+    except OSError as exc:  # a disk that fills up during a run: one line (the writers removed their temporaries)
+        from transpose_live.paths import disk_full_error  # noqa: PLC0415
+
+        full = disk_full_error(exc)
+        if full is None:
+            raise
+        return _fail(str(full), full.exit_code)
     except Exception as exc:  # click's usage errors and Abort (typer vendors click, so match by shape)
         if type(exc).__name__ == "Abort":  # click's wrapper of KeyboardInterrupt
             return _fail("interrupted by Ctrl-C", 130)

@@ -12,7 +12,7 @@ from transpose_live.cli.options import DeviceOpt
 
 def label_command(
     inputs: List[Path] = typer.Argument(..., help="Videos, image folders or images."),
-    teacher: Path = typer.Option(..., "--teacher", help="Ultralytics pose weights (e.g. yolo11n-pose.pt)."),
+    teacher: Path = typer.Option(..., "--teacher", help="Ultralytics pose weights: a .pt (e.g. yolo11n-pose.pt), .onnx or *_openvino_model/ folder."),
     out: Path = typer.Option(..., "--out", "-o", help="COCO keypoint annotations JSON to write."),
     images_out: Optional[Path] = typer.Option(None, "--images-out", help="Folder for the labelled frames (default: OUT_images beside --out)."),
     every: int = typer.Option(1, "--every", min=1, help="Label every N-th video frame."),

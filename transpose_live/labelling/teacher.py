@@ -1,4 +1,6 @@
-"""A teacher pose model (any ultralytics pose weights): image -> confident people with COCO-17 keypoints."""
+"""A teacher pose model (any ultralytics pose weights: a `.pt`, an exported `.onnx` or `*_openvino_model/`
+folder): image -> confident people with COCO-17 keypoints. Loaded and called through the one YOLO
+loader (`pipeline.yolo.YoloModel`), so the thread budget holds as for the person detector."""
 
 from __future__ import annotations
 
@@ -7,7 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
-from transpose_live.errors import UserError, first_line
+from transpose_live.errors import UserError
+from transpose_live.pipeline.yolo import YoloModel
+
+_HINT = "--teacher takes ultralytics pose weights, e.g. yolo11n-pose.pt or an exported *_openvino_model/ folder"
 
 
 @dataclass
@@ -19,24 +24,14 @@ class TeacherPerson:
 
 class PoseTeacher:
     def __init__(self, weights: str | Path, device: str = "cpu") -> None:
-        from transpose_live.ultralytics_env import configure_ultralytics_offline
-
-        path = Path(weights)
-        if not path.is_file():
-            raise UserError(f"teacher weights not found: {path} (an ultralytics pose model, e.g. yolo11n-pose.pt)")
-        configure_ultralytics_offline()
-        from ultralytics import YOLO
-
-        try:
-            self.model = YOLO(str(path))
-        except Exception as exc:  # noqa: BLE001 - ultralytics raises many types for a bad file
-            raise UserError(f"cannot load teacher {path}: {first_line(exc)}") from None
-        if getattr(self.model, "task", None) != "pose":
-            raise UserError(f"teacher {path.name} is a {self.model.task} model; use pose weights (e.g. yolo11n-pose.pt)")
-        self.device = device
+        self.yolo = YoloModel(weights, "teacher weights", _HINT)
+        if self.yolo.task != "pose":
+            raise UserError(f"teacher {self.yolo.name} is a {self.yolo.task} model; use pose weights (e.g. yolo11n-pose.pt)")
+        self.model = self.yolo.model
+        self.device = "cpu" if self.yolo.exported else device  # an export runs on its own CPU runtime
 
     def __call__(self, image_bgr: np.ndarray, min_score: float) -> list[TeacherPerson]:
-        result = self.model.predict(image_bgr, classes=[0], conf=min_score, device=self.device, verbose=False)[0]
+        result = self.yolo.predict(image_bgr, classes=[0], conf=min_score, device=self.device)
         if result.keypoints is None or result.boxes is None or len(result.boxes) == 0:
             return []
         boxes = result.boxes.xyxy.cpu().numpy()

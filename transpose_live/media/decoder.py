@@ -31,6 +31,7 @@ _ROTATE = {90: cv2.ROTATE_90_COUNTERCLOCKWISE, -90: cv2.ROTATE_90_CLOCKWISE, 270
 
 
 def have_pyav() -> bool:
+    """PyAV is a required dependency; kept only until pipeline/sources.py drops its OpenCV fallback."""
     try:
         import av  # noqa: F401
     except ImportError:

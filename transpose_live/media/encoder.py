@@ -6,15 +6,11 @@ The picture is yuv420p (what browsers decode); an odd width or height is padded 
 repeating the last column/row. MP4/MOV files get `+faststart` (the index first, so a browser can
 start playing while downloading). The file is written under a temporary name beside the final one
 (`transpose_live.paths.temporary_sibling`) and renamed into place by `close()`; `abort()` removes it.
-
-Without PyAV, `OpenCvEncoder` writes MPEG-4 Part 2 (mp4v) through OpenCV, which browsers do not
-play, at a constant rate (frames repeated or skipped to follow their timestamps) and silently.
 """
 
 from __future__ import annotations
 
 import contextlib
-import sys
 from fractions import Fraction
 from pathlib import Path
 
@@ -24,8 +20,6 @@ import numpy as np
 from transpose_live.errors import UserError, first_line
 from transpose_live.media.options import AudioTrack, EncodeOptions, check_video_output, container_for
 from transpose_live.paths import commit, temporary_sibling
-
-_warned_fallback = False
 
 
 def even_size(size: tuple[int, int]) -> tuple[int, int]:
@@ -169,7 +163,6 @@ class VideoEncoder:
         else:
             self._partial.unlink(missing_ok=True)
 
-
     def abort(self) -> None:
         """Stops without publishing: the temporary file is removed (the run failed)."""
         if not self._closed:
@@ -177,73 +170,3 @@ class VideoEncoder:
             with contextlib.suppress(Exception):
                 self._out.close()
         self._partial.unlink(missing_ok=True)
-
-
-class OpenCvEncoder:
-    """Fallback without PyAV: OpenCV's mp4v at a constant rate, frames repeated or skipped so
-    that each one appears at its timestamp; no sound."""
-
-    def __init__(self, path: str | Path, fps: float, size: tuple[int, int], options: EncodeOptions | None = None,
-                 audio: AudioTrack | None = None) -> None:
-        self.path = Path(path)
-        self.options = options or EncodeOptions()
-        self.size = (int(size[0]), int(size[1]))
-        self.padded = self.size
-        self.fps = float(fps) if fps and fps > 0 else 30.0
-        self.frames = 0
-        self.slots = 0
-        self.has_audio = False
-        self._origin: float | None = None
-        self._partial = temporary_sibling(self.path)
-        self._writer = cv2.VideoWriter(str(self._partial), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, self.size)
-        if not self._writer.isOpened():
-            self._partial.unlink(missing_ok=True)
-            raise UserError(f"cannot open a video writer for {self.path} (use a .mp4 name)")
-
-    def write(self, image: np.ndarray, timestamp: float | None = None) -> None:
-        image = fit_frame(image, self.size, self.size)
-        if timestamp is None:
-            copies = 1
-        else:
-            if self._origin is None:
-                self._origin = float(timestamp)
-            copies = max(0, round((float(timestamp) - self._origin) * self.fps) + 1 - self.slots)
-            if self.slots == 0:
-                copies = max(copies, 1)
-        for _ in range(copies):
-            self._writer.write(image)
-        self.slots += copies
-        self.frames += 1
-
-    def close(self) -> None:
-        if self._writer is None:
-            return
-        self._writer.release()
-        self._writer = None
-        if self.frames:
-            commit(self._partial, self.path)
-        else:
-            self._partial.unlink(missing_ok=True)
-
-
-    def abort(self) -> None:
-        if self._writer is not None:
-            self._writer.release()
-            self._writer = None
-        self._partial.unlink(missing_ok=True)
-
-
-def open_video_encoder(path: str | Path, fps: float, size: tuple[int, int], options: EncodeOptions | None = None,
-                       audio: AudioTrack | None = None, warn=None):
-    """A `VideoEncoder`, or the OpenCV fallback (with one warning per process) without PyAV."""
-    global _warned_fallback
-    try:
-        import av  # noqa: F401
-    except ImportError:
-        if not _warned_fallback:
-            _warned_fallback = True
-            message = ("warning: PyAV is not installed (pip install av): writing MPEG-4 Part 2 with OpenCV, "
-                       "without sound; browsers will not play this file")
-            (warn or (lambda text: print(text, file=sys.stderr)))(message)
-        return OpenCvEncoder(path, fps, size, options, audio)
-    return VideoEncoder(path, fps, size, options, audio)

@@ -8,6 +8,7 @@ registry's input size.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -18,9 +19,9 @@ from torch import nn
 from transpose_live.errors import WeightsError
 from transpose_live.keypoints import COCO17, NUM_KEYPOINTS, KeypointSet
 from transpose_live.models.baselines import PoseHRNet, SimpleBaseline
-from transpose_live.models.checkpoint import check_state_dict, read_checkpoint_with_meta
+from transpose_live.models.checkpoint import check_state_dict, read_checkpoint, read_checkpoint_with_meta
 from transpose_live.models.download import download_official
-from transpose_live.models.registry import DEFAULT_MODEL, ModelSpec, model_info
+from transpose_live.models.registry import DEFAULT_MODEL, MODELS, ModelSpec, model_info
 from transpose_live.models.transpose import TransPoseH, TransPoseR
 
 # family -> builder(**spec.arch, input_size=spec.input_size)
@@ -65,11 +66,39 @@ def spec_from_meta(meta: dict) -> tuple[ModelSpec, KeypointSet]:
         raise WeightsError(f"the checkpoint's training metadata is incomplete ({exc}); re-save it with `train`") from None
 
 
-def model_for(name: str | ModelSpec | None, meta: dict | None, path) -> tuple[ModelSpec, KeypointSet]:
-    """(spec, keypoints) of the model asked for (None: the one a training checkpoint's `meta` names, else
-    DEFAULT_MODEL), checked against the one the checkpoint at `path` holds: the checkpoint's crop size and
-    keypoint set when it has training meta, the registry's spec and COCO-17 otherwise."""
+@functools.lru_cache(maxsize=None)
+def _registry_shapes(name: str) -> tuple[tuple[str, tuple[int, ...]], ...]:
+    """Keys and shapes of registry model `name`'s state_dict (built on the meta device: no memory, fast)."""
+    with torch.device("meta"):
+        model = create_model(name)
+    return tuple(sorted((k, tuple(v.shape)) for k, v in model.state_dict().items()))
+
+
+def registry_model_of(state: dict[str, torch.Tensor]) -> str | None:
+    """The registry model whose keys and shapes a bare state_dict has exactly (COCO-17 heads), else None."""
+    shapes = tuple(sorted((k, tuple(v.shape)) for k, v in state.items()))
+    names = [DEFAULT_MODEL, *(n for n in MODELS if n != DEFAULT_MODEL)]  # the usual one first: fewer builds
+    return next((name for name in names if _registry_shapes(name) == shapes), None)
+
+
+def _model_of_bare_checkpoint(path, state: dict | None) -> str:
+    """--model left out with a plain state_dict: the registry model it fits, else one line asking for --model."""
+    name = registry_model_of(state if state is not None else read_checkpoint(path))
+    if name is None:
+        raise WeightsError(f"{path} holds a state_dict that fits no registry model as it is (its keys or shapes "
+                           f"differ); pass --model NAME, one of: {', '.join(MODELS)}")
+    return name
+
+
+def model_for(name: str | ModelSpec | None, meta: dict | None, path,
+              state: dict[str, torch.Tensor] | None = None) -> tuple[ModelSpec, KeypointSet]:
+    """(spec, keypoints) of the model asked for (None: the one a training checkpoint's `meta` names, or
+    the registry model a plain state_dict at `path` fits, else DEFAULT_MODEL), checked against the one the
+    checkpoint at `path` holds: the checkpoint's crop size and keypoint set when it has training meta, the
+    registry's spec and COCO-17 otherwise. `state`: the checkpoint's state_dict when already read."""
     held = meta.get("model") if meta else None
+    if name is None and held is None and path is not None and str(path) != "official":
+        name = _model_of_bare_checkpoint(path, state)
     if name is None:
         name = held or DEFAULT_MODEL
     asked = name.name if isinstance(name, ModelSpec) else str(name)
@@ -88,12 +117,16 @@ def load_model(name: str | ModelSpec | None = None, weights: str | Path | None =
     if weights is not None and str(weights) != "official":
         path = Path(weights)
         state, meta = read_checkpoint_with_meta(path)
-    spec, keypoints = model_for(name, meta, path)
+    spec, keypoints = model_for(name, meta, path, state)
     model = create_model(spec, num_keypoints=len(keypoints))
     if weights is not None and state is None:
         state, _ = read_checkpoint_with_meta(resolve_weights(spec, weights))
     if state is not None:
-        check_state_dict(model, state, spec.name)
+        try:
+            check_state_dict(model, state, spec.name)
+        except WeightsError as exc:
+            fits = registry_model_of(state) if meta is None else None
+            raise WeightsError(f"{exc}; it fits {fits}: pass --model {fits}" if fits else str(exc)) from None
         model.load_state_dict(state, strict=True)
     return LoadedModel(model.eval().to(device=device, dtype=dtype), spec, keypoints, meta)
 

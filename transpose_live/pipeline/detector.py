@@ -16,11 +16,12 @@ import numpy as np
 import torch
 
 from transpose_live.errors import UserError, first_line
-from transpose_live.runtime.threads import keep_threads
+from transpose_live.pipeline.yolo import YoloModel, local_weights
 
 DEFAULT_DETECTOR_WEIGHTS = "yolo11n.pt"
 DETECTOR_ENV = "TRANSPOSE_LIVE_DETECTOR"
 PERSON_CLASS = 0
+_HINT = f"pass --detector-weights PATH (or set {DETECTOR_ENV}), or --detector none"
 
 
 def resolve_detector_weights(weights: str | Path | None = None) -> str:
@@ -59,29 +60,23 @@ class PersonDetector:
         backend: str = "torch",
         threads: int | None = None,
     ) -> None:
-        from transpose_live.ultralytics_env import configure_ultralytics_offline
-
-        configure_ultralytics_offline()
         self.weights = resolve_detector_weights(weights)
         self.backend = backend
         self.device = torch.device(device) if backend == "torch" else torch.device("cpu")
         self.half = bool(half) and self.device.type == "cuda"
         self.conf, self.iou, self.imgsz, self.max_det = conf, iou, imgsz, max_det
         model_path = self.weights if backend == "torch" else _exported_path(self.weights, backend, imgsz)
-        self.model = _load_yolo(model_path)
+        self.yolo = YoloModel(model_path, "detector weights", _HINT, threads)
+        self.model = self.yolo.model
         self.name = Path(self.weights).name
         self._check_runs()
         if backend != "torch":
-            from transpose_live.pipeline.detector_backend import use_runtime_threads
-            from transpose_live.runtime.threads import runtime_threads
-
             self.imgsz = _model_imgsz(self.model, imgsz)  # an export runs at the size it was exported for
-            use_runtime_threads(self.model, model_path, threads or runtime_threads())
 
     def _check_runs(self) -> None:
         """ultralytics loads the weights on the first predict: do it now, so a wrong file (a pose
         checkpoint, a missing runtime for an exported model) is one clear line before any work."""
-        hint = f"pass --detector-weights PATH to YOLO weights (or set {DETECTOR_ENV}), or --detector none"
+        hint = _HINT.replace("PATH", "PATH to YOLO weights")
         try:
             self(np.zeros((64, 64, 3), np.uint8))
         except ModuleNotFoundError as exc:
@@ -92,14 +87,9 @@ class PersonDetector:
             raise UserError(f"cannot use detector weights {self.weights}: {first_line(exc)}; {hint}") from None
 
     def __call__(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        # ultralytics sets torch's (and OpenCV's) thread count to 1 on its first predict: put the
-        # thread budget back afterwards so the pose model keeps its cores.
-        with keep_threads():
-            results = self.model.predict(
-                image, classes=[PERSON_CLASS], conf=self.conf, iou=self.iou, imgsz=self.imgsz,
-                max_det=self.max_det, device=str(self.device), half=self.half, verbose=False,
-            )
-        boxes = results[0].boxes
+        result = self.yolo.predict(image, classes=[PERSON_CLASS], conf=self.conf, iou=self.iou, imgsz=self.imgsz,
+                                   max_det=self.max_det, device=str(self.device), half=self.half)
+        boxes = result.boxes
         if boxes is None or len(boxes) == 0:
             return np.zeros((0, 4), np.float32), np.zeros((0,), np.float32)
         xyxy = boxes.xyxy.float().cpu().numpy().astype(np.float32)
@@ -115,7 +105,8 @@ def _exported_path(weights: str, backend: str, imgsz: int) -> str:
 
     if exported_format(weights) is not None:
         return weights
-    return str(exported_detector(_local_weights(weights), export_format(backend), imgsz, dynamic=DYNAMIC_EXPORT))
+    local = local_weights(weights, "detector weights", _HINT)
+    return str(exported_detector(local, export_format(backend), imgsz, dynamic=DYNAMIC_EXPORT))
 
 
 def _model_imgsz(yolo, default: int) -> int:
@@ -123,58 +114,6 @@ def _model_imgsz(yolo, default: int) -> int:
     if isinstance(size, (list, tuple)) and size:
         return int(max(size))
     return int(size) if isinstance(size, int) else default
-
-
-def _load_yolo(weights: str):
-    """YOLO(weights) with a one-line error naming the option when the file is missing/unusable."""
-    from ultralytics import YOLO
-
-    hint = f"pass --detector-weights PATH (or set {DETECTOR_ENV}), or --detector none"
-    path = _local_weights(weights)
-    try:
-        return YOLO(str(path))
-    except UserError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - ultralytics raises many kinds
-        raise UserError(f"cannot load detector weights {weights}: {first_line(exc)}; {hint}") from None
-
-
-def _local_weights(weights: str) -> Path:
-    """The weights file on this machine: a path, or an ultralytics asset name (downloaded if needed)."""
-    from ultralytics.utils import SETTINGS
-
-    hint = f"pass --detector-weights PATH (or set {DETECTOR_ENV}), or --detector none"
-    path = Path(weights).expanduser()
-    bare_name = path.name == weights and not path.exists()
-    if not path.exists() and not bare_name:
-        raise UserError(f"detector weights not found: {weights}; {hint}")
-    if bare_name and not (Path(SETTINGS["weights_dir"]) / weights).exists():
-        local = _download_default(weights)
-        if local is None:
-            raise UserError(f"detector weights {weights!r} are not on this machine and could not be downloaded "
-                            f"(offline?); {hint}")
-        path = Path(local)
-    elif bare_name:
-        path = Path(SETTINGS["weights_dir"]) / weights
-    return path
-
-
-def _download_default(name: str) -> str | None:
-    """Lets ultralytics fetch one of its own asset names when the network is there; None if not."""
-    from ultralytics.utils import is_online
-    from ultralytics.utils.downloads import attempt_download_asset
-
-    saved = os.environ.pop("YOLO_OFFLINE", None)  # downloads of weights are allowed, telemetry is not
-    try:
-        if not is_online():
-            return None
-        local = attempt_download_asset(name)
-        return local if Path(local).exists() else None
-    except Exception:  # noqa: BLE001
-        return None
-    finally:
-        if saved is not None:
-            os.environ["YOLO_OFFLINE"] = saved
 
 
 def build_detector(kind: str = "yolo", weights: str | Path | None = None, device="cpu", half: bool = False,

@@ -18,9 +18,10 @@ OpenVINO's IoU >= 0.966 at 640 and >= 0.985 at 480, the same people on every fra
 ultralytics' AutoBackend opens onnxruntime with default session options and OpenVINO with
 `PERFORMANCE_HINT: LATENCY`, both on every core; `use_runtime_threads` re-opens the loaded session /
 compiled model with the thread budget's `runtime` threads (`transpose_live.runtime`), so
-`--threads N` holds for the detector too. `keep_threads` stays around every detector call on any
-backend: ultralytics' predictor still calls `select_device` (which sets torch's thread count) and
-letterboxes / runs NMS with torch and OpenCV.
+`--threads N` holds for the detector too (ultralytics has no public option for it; this is the one
+place that reaches inside it, and `pipeline.yolo.YoloModel` calls it for every YOLO user). `keep_threads`
+stays around every YOLO call on any backend (in `YoloModel.predict`): ultralytics' predictor still calls
+`select_device` (which sets torch's thread count) and letterboxes / runs NMS with torch and OpenCV.
 """
 
 from __future__ import annotations

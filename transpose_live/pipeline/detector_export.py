@@ -9,7 +9,7 @@ pose weights use), default `~/.cache/transpose-live/detectors/`.
 - Nothing is written beside the user's `.pt` (ultralytics exports next to its source): the weights
   are copied into a private temporary folder inside the cache and exported there.
 - Atomic: the temporary folder is renamed into place only when the export succeeded; a failed or
-  interrupted export leaves no cache entry (a killed process leaves a `.tmp-*` folder, removed by a
+  interrupted export leaves no cache entry (a killed process leaves a `.<entry>.<random>.partial` folder, removed by a
   later export once it is an hour old).
 - Offline: `configure_ultralytics_offline()` turns ultralytics' pip auto-install off; the packages
   an export needs are checked first and a missing one is one `UserError` line with the pip command.
@@ -25,13 +25,12 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
-import tempfile
 import time
 import warnings
 from pathlib import Path
 
 from transpose_live.errors import UserError, first_line
-from transpose_live.paths import file_sha256
+from transpose_live.paths import commit_dir, file_sha256, temporary_dir
 
 FORMATS = ("onnx", "openvino")
 STALE_TMP_S = 3600
@@ -125,9 +124,8 @@ def _export_into(root: Path, entry: Path, weights: Path, fmt: str, imgsz: int, d
         raise UserError(f"cannot create the detector cache {root}: {first_line(exc)}; "
                         f"set {CACHE_ENV} to a writable folder") from None
     _remove_stale_temporaries(root)
-    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=root))
+    tmp = temporary_dir(entry)  # a plain folder's mode: it becomes the cache entry
     try:
-        tmp.chmod(0o755)  # mkdtemp's 0700 would become the cache entry's mode
         source = tmp / weights.name
         shutil.copyfile(weights, source)  # ultralytics writes its export beside this copy, never beside the input
         from ultralytics import YOLO  # noqa: PLC0415
@@ -143,7 +141,7 @@ def _export_into(root: Path, entry: Path, weights: Path, fmt: str, imgsz: int, d
         if entry.exists() and find_exported(entry) is None:  # an entry emptied by hand: replaced
             shutil.rmtree(entry, ignore_errors=True)
         try:
-            os.rename(tmp, entry)
+            commit_dir(tmp, entry)
         except OSError:
             done = find_exported(entry)  # another process (a batch worker) finished the same export first
             if done is None:
@@ -162,7 +160,7 @@ def _export_into(root: Path, entry: Path, weights: Path, fmt: str, imgsz: int, d
 def _remove_stale_temporaries(root: Path) -> None:
     """Temporary folders of exports killed mid-way (older than an hour: not a running export)."""
     now = time.time()
-    for tmp in root.glob(".tmp-*"):
+    for tmp in root.glob(".*.partial"):
         try:
             if now - tmp.stat().st_mtime > STALE_TMP_S:
                 shutil.rmtree(tmp, ignore_errors=True)

@@ -31,7 +31,7 @@ from transpose_live.config import RunConfig
 from transpose_live.pipeline.keypoint_boxes import BoxScheduler
 from transpose_live.pipeline.render import Hud, render_frame
 from transpose_live.pipeline.sources import Frame, FrameSource
-from transpose_live.pipeline.writers import Writer
+from transpose_live.pipeline.writers import Writer, close_writers
 from transpose_live.poses import Poses
 
 # "read" is video/image decoding in the capture thread; heatmap decoding is part of "pose".
@@ -376,8 +376,7 @@ class _Run:
         source.close()
         self.output.finish()
         failed = failed or self.output.error is not None
-        for writer in self.writers:
-            writer.abort() if failed else writer.close()
+        close_writers(self.writers, failed)
         if self.display is not None:
             self.display.close()
         result.wall_seconds = time.perf_counter() - self.t_start

@@ -10,6 +10,7 @@ the last completed frame).
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 from typing import Callable, Protocol
@@ -32,6 +33,24 @@ class Writer(Protocol):
     def close(self) -> None: ...
 
     def abort(self) -> None: ...
+
+
+def close_writers(writers, failed: bool) -> None:
+    """Ends a run's writers: all aborted when the run failed; else each closed (published), the writers
+    of rendered frames (the big files, the likeliest to hit a full disk) first, and when one close
+    fails, the rest are aborted (their temporary files removed) before the error goes on."""
+    ordered = sorted(writers, key=lambda w: not w.needs_image)
+    for i, writer in enumerate(ordered):
+        if failed:
+            writer.abort()
+            continue
+        try:
+            writer.close()
+        except BaseException:
+            for rest in ordered[i + 1:]:
+                with contextlib.suppress(Exception):
+                    rest.abort()
+            raise
 
 
 class TemporaryFileWriter:
@@ -64,20 +83,19 @@ class TemporaryFileWriter:
 
 class VideoWriter:
     """Rendered video through `transpose_live.media` (H.264 MP4 by default, the input's sound
-    kept, each frame at its own timestamp so live recordings play at real speed; OpenCV mp4v
-    with a warning when PyAV is missing). Writes to a temporary name, renamed on `close()`.
+    kept, each frame at its own timestamp so live recordings play at real speed). Writes to a
+    temporary name, renamed on `close()`.
 
     `write(frame, poses, image)` encodes `image` at `frame.timestamp`."""
 
     needs_image = True
 
-    def __init__(self, path: str | Path, fps: float, size: tuple[int, int], options=None, audio=None,
-                 warn=None) -> None:
-        from transpose_live.media import open_video_encoder
+    def __init__(self, path: str | Path, fps: float, size: tuple[int, int], options=None, audio=None) -> None:
+        from transpose_live.media import VideoEncoder
 
         self.path = check_writable_file(path, "--out video")
         self.size = (int(size[0]), int(size[1]))
-        self._encoder = open_video_encoder(self.path, fps, self.size, options, audio, warn=warn)
+        self._encoder = VideoEncoder(self.path, fps, self.size, options, audio)
 
     @property
     def frames(self) -> int:

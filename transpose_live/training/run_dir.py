@@ -17,20 +17,14 @@ from pathlib import Path
 import torch
 
 from transpose_live.errors import UserError
+from transpose_live.paths import write_atomic
 
 LAST, BEST, METRICS, PLOT = "last.pth", "best.pth", "metrics.csv", "curves.png"
 FORMAT = "transpose-live-train/1"
 
 
 def _atomic_write(path: Path, write) -> Path:
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise UserError(f"cannot write {path}: {exc.strerror or exc}") from None
-    return path
+    return write_atomic(path, write, "run file")
 
 
 def check_new_run_dir(out: Path, overwrite: bool) -> None:
