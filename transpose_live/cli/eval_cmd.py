@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 from rich.console import Console
 
-from transpose_live.cli.options import option_for, weights_arg
+from transpose_live.cli.options import Command, option_for, weights_arg
 from transpose_live.errors import UserError
 from transpose_live.tables import print_table
 from transpose_live.paths import OutputGuard, inside
@@ -119,4 +119,4 @@ def _make_estimator(model, weights, device, half, flip_test, decoder, batch):
 
 def register(app: typer.Typer) -> None:
     """Adds `eval` to the app."""
-    app.command("eval")(eval_command)
+    app.command("eval", cls=Command)(eval_command)
