@@ -197,7 +197,8 @@ def test_hud_off_for_files_on_with_hud_and_no_output_warns(clip, common, tmp_pat
     """The HUD is drawn only with --hud (kpt-thr 1: no skeleton, --detector none: the box is the frame's
     edge, so the corner shows the input or the HUD); `video` without outputs warns; --detector none
     prints no detect stage."""
-    base = ["video", str(clip), "--max-frames", "2", "--detector", "none", "--kpt-thr", "1", *common]
+    base = ["video", str(clip), "--max-frames", "2", "--detector", "none", "--kpt-thr", "1", "--backend", "torch",
+            *common]
     plain, hud = tmp_path / "plain.mp4", tmp_path / "hud.mp4"
     assert main([*base, "--out", str(plain)]) == 0
     assert main([*base, "--out", str(hud), "--hud"]) == 0
@@ -214,7 +215,7 @@ def test_closed_stdout_pipe_is_a_normal_end(clip, common, tmp_path):
     """`video --json - | head -1`: the reader went away; exit 0, no traceback, the other outputs kept."""
     csv = tmp_path / "o.csv"
     cmd = [sys.executable, "-m", "transpose_live", "video", str(clip), "--json", "-", "--csv", str(csv),
-           "--detector", "none", *common]
+           "--detector", "none", "--backend", "torch", *common]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     proc.stdout.close()  # the reader is gone before the first line
     err = proc.stderr.read()
@@ -231,7 +232,7 @@ def test_image_takes_several_inputs_and_searches_folders(common, tmp_path, capsy
     shutil.copy(paths[0], tmp_path / "a" / "deep" / "one.jpg")
     (tmp_path / "a" / "broken.jpg").write_bytes(b"not a jpeg")
     shutil.copy(paths[1], tmp_path / "b.jpg")
-    args = ["image", str(tmp_path / "a"), str(tmp_path / "b.jpg"), "--detector", "none", *common]
+    args = ["image", str(tmp_path / "a"), str(tmp_path / "b.jpg"), "--detector", "none", "--backend", "torch", *common]
     rc = main([*args, "--json", "-"])
     captured = capsys.readouterr()
     assert rc == 0, captured.err
