@@ -55,16 +55,16 @@ class RunConfig:
 
     # --- the pose model
     model: Optional[str] = option(
-        None, "Pose model ({models}) [default: the one --weights names, else {default_model}].",
+        None, "Pose model, see `transpose-live models` (default: the one --weights names, else {default_model}).",
         panel=MODEL, commands=RUN + ("eval", "explain"), short="-m", show_default=False)
     weights: str = option(
         "official", "Checkpoint path, exported model, 'official' (download once) or 'random' (untrained).",
         panel=MODEL, commands=COMMANDS, per_command={"bench": "random"}, short="-w", file=True)
     device: str = option("auto", "auto, cpu or cuda[:index].", panel=MODEL, commands=COMMANDS, short="-d")
-    half: Optional[bool] = option(None, "fp16 inference [default: on for CUDA, off on the CPU].",
+    half: Optional[bool] = option(None, "fp16 inference (default: on for CUDA, off on the CPU).",
                                   panel=MODEL, commands=COMMANDS)
     backend: Optional[str] = option(
-        "auto", "Pose runtime: auto, torch, onnxruntime or openvino [auto: onnxruntime on the CPU].",
+        "auto", "Pose runtime: auto (onnxruntime on the CPU), torch, onnxruntime or openvino.",
         panel=MODEL, commands=RUN + ("bench",), per_command={"eval": None})
     flip_test: bool = option(False, "Also run the mirrored crop (slower, a bit more accurate).",
                              panel=MODEL, commands=COMMANDS, per_command={"eval": True})
@@ -74,7 +74,7 @@ class RunConfig:
     detector: str = option("yolo", "yolo, or none: the whole frame is one person.", panel=DETECTOR,
                            commands=RUN + ("bench", "explain"))
     detector_weights: Optional[str] = option(
-        None, "YOLO weights [default: $TRANSPOSE_LIVE_DETECTOR, else yolo11n.pt].", panel=DETECTOR,
+        None, "YOLO weights (default: $TRANSPOSE_LIVE_DETECTOR, else yolo11n.pt).", panel=DETECTOR,
         commands=RUN + ("bench", "explain"), file=True)
     detector_imgsz: int = option(
         640, "Detector input size in pixels (smaller: faster, misses far people).", panel=DETECTOR,
@@ -102,11 +102,11 @@ class RunConfig:
         None, "Count reps per person and draw the angle and count: squat, push-up, lunge, jumping-jack, "
         "biceps-curl or a .yaml/.toml exercise file.", panel=TRACKING, commands=("webcam", "video"), file=True)
     # --- what never changes an output
-    show: Optional[bool] = option(None, "Open a window (q/Esc quits) [default: webcam with a display].",
+    show: Optional[bool] = option(None, "Open a window, q or Esc quits (default: on for webcam with a display).",
                                   panel=DISPLAY, changes_output=False)
     progress: bool = option(True, "Progress bar.", panel=DISPLAY, commands=RUN + ("eval",),
                             changes_output=False)
-    threads: Optional[int] = option(None, "CPU threads for the models [default: all usable cores].",
+    threads: Optional[int] = option(None, "CPU threads for the models (default: all usable cores).",
                                     panel=SPEED, commands=RUN + ("bench",), changes_output=False, min=1)
 
     @classmethod

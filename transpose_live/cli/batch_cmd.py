@@ -9,7 +9,7 @@ from typing import Optional
 import typer
 from rich.console import Console
 
-from transpose_live.cli.options import run_options
+from transpose_live.cli.options import Command, run_options
 from transpose_live.config import RunConfig
 from transpose_live.errors import UserError
 
@@ -17,7 +17,7 @@ from transpose_live.errors import UserError
 def register(app: typer.Typer) -> None:
     """Adds `batch` to the app."""
 
-    @app.command()
+    @app.command(cls=Command)
     @run_options("batch")
     def batch(
         cfg: RunConfig,

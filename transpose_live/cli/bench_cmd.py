@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from transpose_live.cli.options import run_options
+from transpose_live.cli.options import Command, run_options
 from transpose_live.config import RunConfig
 from transpose_live.errors import UserError
 from transpose_live.models.registry import ATTENTION_IMPLS
@@ -28,10 +28,10 @@ PIPE = "With --pipeline"
 def bench(
     cfg: RunConfig,
     models: str = typer.Option(
-        None, "--models", help=f"Comma-separated model names, or 'all' [default: all; {PIPELINE_MODEL} with --pipeline]."),
+        None, "--models", help=f"Comma-separated model names, or 'all' (default: all; {PIPELINE_MODEL} with --pipeline)."),
     batch: str = typer.Option("1,8,32", "--batch", "-b", help="Comma-separated batch sizes (crops per forward)."),
-    warmup: int = typer.Option(None, "--warmup", min=0, help=f"Untimed forwards per run [default: {DEFAULT_WARMUP}]."),
-    iters: int = typer.Option(None, "--iters", min=1, help=f"Timed forwards per run [default: {DEFAULT_ITERS}]."),
+    warmup: int = typer.Option(None, "--warmup", min=0, help=f"Untimed forwards per run (default: {DEFAULT_WARMUP})."),
+    iters: int = typer.Option(None, "--iters", min=1, help=f"Timed forwards per run (default: {DEFAULT_ITERS})."),
     json_out: Path = typer.Option(None, "--json", help="Also write the records here."),
     quick: bool = typer.Option(
         False, "--quick", help=f"{QUICK_WARMUP} warm-up and {QUICK_ITERS} timed forwards per run "
@@ -116,4 +116,4 @@ def _bench_pipeline(console, cfg: RunConfig, video: Path, models, max_frames, js
 
 def register(app: typer.Typer) -> None:
     """Adds `bench`."""
-    app.command("bench")(bench)
+    app.command("bench", cls=Command)(bench)

@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 from rich.console import Console
 
-from transpose_live.cli.options import option_for, weights_arg
+from transpose_live.cli.options import Command, option_for, weights_arg
 from transpose_live.errors import UserError
 from transpose_live.tables import print_table
 from transpose_live.paths import OutputGuard, inside
@@ -16,7 +16,7 @@ from transpose_live.paths import OutputGuard, inside
 
 def eval_command(
     images: Path = typer.Option(..., "--images", help="Folder of the images (e.g. coco/val2017)."),
-    annotations: Path = typer.Option(..., "--annotations", help="COCO keypoint annotations (person_keypoints_val2017.json)."),
+    annotations: Path = typer.Option(..., "--annotations", help="COCO keypoint annotations JSON, e.g. the val2017 person keypoints file."),
     boxes: Optional[Path] = typer.Option(None, "--boxes", help="COCO detection results file (image_id, category_id, bbox xywh, score)."),
     gt_boxes: bool = typer.Option(False, "--gt-boxes", help="Use the ground-truth person boxes (non-crowd)."),
     model: Optional[str] = option_for("model", "eval"),
@@ -128,4 +128,4 @@ def _make_estimator(model, weights, device, half, flip_test, decoder, batch):
 
 def register(app: typer.Typer) -> None:
     """Adds `eval` to the app."""
-    app.command("eval")(eval_command)
+    app.command("eval", cls=Command)(eval_command)

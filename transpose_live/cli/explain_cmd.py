@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 from rich.console import Console
 
-from transpose_live.cli.options import run_options
+from transpose_live.cli.options import Command, run_options
 from transpose_live.config import RunConfig
 from transpose_live.errors import UserError
 from transpose_live.paths import OutputGuard
@@ -58,4 +58,4 @@ def explain_command(
 
 def register(app: typer.Typer) -> None:
     """Adds `explain` to the app."""
-    app.command("explain")(explain_command)
+    app.command("explain", cls=Command)(explain_command)

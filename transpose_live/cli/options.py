@@ -8,13 +8,33 @@ import typing
 from dataclasses import fields
 
 import typer
+from typer.core import TyperCommand, TyperOption
 
 from transpose_live.config import RunConfig, default_for, options_of
 
 
+# what --help shows after an option taking a value (flags show nothing)
+METAVARS = {"<int>": "N", "<int range>": "N", "<float>": "X", "<float range>": "X", "<path>": "PATH"}
+
+
+class Command(TyperCommand):
+    """A command whose --help fits 80 columns: flags without a `<bool>` placeholder, values as N, X,
+    PATH or TEXT (use `@app.command(cls=Command)`)."""
+
+    def get_params(self, ctx):
+        params = super().get_params(ctx)
+        for p in params:
+            if isinstance(p, TyperOption) and p.metavar is None and p.nargs == 1:
+                if p.is_flag:
+                    p.metavar = ""
+                else:
+                    p.metavar = METAVARS.get(p.display_type(ctx), "TEXT")
+        return params
+
+
 def _typer_option(f, command: str):
     """One RunConfig field as a Typer option for `command`."""
-    from transpose_live.models.registry import DEFAULT_MODEL, MODELS
+    from transpose_live.models.registry import DEFAULT_MODEL
 
     meta, cli = f.metadata, dict(f.metadata["cli"])
     flag = cli.pop("flag", "--" + f.name.replace("_", "-"))
@@ -25,7 +45,7 @@ def _typer_option(f, command: str):
     if "short" in cli:
         decls.append(cli.pop("short"))
     default = default_for(f, command)
-    help_text = meta["help"].format(models=", ".join(MODELS), default_model=DEFAULT_MODEL)
+    help_text = meta["help"].format(default_model=DEFAULT_MODEL)
     cli.setdefault("show_default", default is not None and not isinstance(default, bool))
     return typer.Option(default, *decls, help=help_text, rich_help_panel=meta["panel"], **cli), hint
 

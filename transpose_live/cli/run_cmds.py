@@ -14,7 +14,7 @@ from typing import Optional
 import typer
 from rich.console import Console
 
-from transpose_live.cli.options import run_options
+from transpose_live.cli.options import Command, run_options
 from transpose_live.config import RunConfig
 from transpose_live.errors import UserError
 
@@ -153,7 +153,7 @@ def _open_writers(outputs: Outputs, source, keypoints) -> list:
 def register(app: typer.Typer) -> None:
     """Adds `webcam`, `video` and `image` to the app."""
 
-    @app.command()
+    @app.command(cls=Command)
     @run_options("webcam")
     def webcam(
         cfg: RunConfig,
@@ -174,7 +174,7 @@ def register(app: typer.Typer) -> None:
         _run("webcam", cfg, lambda: open_camera(camera), [Path(camera)] if Path(camera).is_file() else [], outputs,
              max_frames=max_frames)
 
-    @app.command()
+    @app.command(cls=Command)
     @run_options("video")
     def video(
         cfg: RunConfig,
@@ -194,11 +194,11 @@ def register(app: typer.Typer) -> None:
         outputs = Outputs(video=out, json=json_out, csv=csv_out, video_options=EncodeOptions(codec, crf, audio=not no_audio))
         _run("video", cfg, lambda: open_video(path), [path], outputs, max_frames=max_frames)
 
-    @app.command()
+    @app.command(cls=Command)
     @run_options("image")
     def image(
         cfg: RunConfig,
-        paths: Optional[list[Path]] = typer.Argument(None, help="Images or folders (recursive) [default: ultralytics' bus.jpg and zidane.jpg]."),
+        paths: Optional[list[Path]] = typer.Argument(None, help="Images or folders, searched recursively (default: ultralytics' bus.jpg and zidane.jpg)."),
         out: Optional[Path] = typer.Option(None, "--out", "-o", help="Folder for the rendered images.", rich_help_panel=OUTPUTS),
         coco: Optional[Path] = typer.Option(None, "--coco", help="COCO keypoint results JSON.", rich_help_panel=OUTPUTS),
         json_out: Optional[str] = typer.Option(None, "--json", help=JSON_HELP, rich_help_panel=OUTPUTS),
@@ -213,8 +213,8 @@ def register(app: typer.Typer) -> None:
             twice = next(n for n in names if names.count(n) > 1)
             raise UserError(f"two inputs are named {twice}; their rendered images would share one name in {out}")
         source = inputs[0] if len(inputs) == 1 else inputs
-        _run("image", cfg, lambda: ImageSource(source), inputs, Outputs(json=json_out, image_dir=out, coco=coco,
-                                                                       csv=csv_out))
+        outputs = Outputs(json=json_out, image_dir=out, coco=coco, csv=csv_out)
+        _run("image", cfg, lambda: ImageSource(source), [*(paths or []), *inputs], outputs)
 
 
 def image_inputs(args: list[Path]) -> list[Path]:

@@ -311,6 +311,8 @@ def run_pipeline(source: FrameSource, estimator, detector: Callable, *, tracker:
     e.g. `analytics.live.LiveExercise` (--exercise). Live sources start only
     after the detector and the pose model have warmed up. The source is closed.
     """
+    if options is not None and settings:
+        raise TypeError(f"run_pipeline: pass options= or its fields ({', '.join(settings)}), not both")
     opts = options or PipelineOptions(**settings)
     run = _Run(source, writers, opts, console, getattr(estimator, "keypoints", None), overlay)
     error: BaseException | None = None
