@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from helpers import CLIPS, DETECTOR_WEIGHTS, filled_model, require_shared
+from helpers import CLIPS, CONFORMANCE, DETECTOR_WEIGHTS, filled_model, require_shared
 from media_helpers import cut_clip
 
 torch.set_num_threads(2)
@@ -27,6 +27,29 @@ def detector_cache(tmp_path_factory):
         os.environ.pop("TRANSPOSE_LIVE_CACHE", None)
     else:
         os.environ["TRANSPOSE_LIVE_CACHE"] = saved
+
+
+@pytest.fixture(scope="session")
+def weights_mirror_server(tmp_path_factory):
+    """The loopback weights mirror (tests/weights_mirror.py) for the session: fill.py checkpoints under
+    the official file names, built on first request."""
+    require_shared(CONFORMANCE / "fill.py")
+    from weights_mirror import WeightsMirror
+
+    with WeightsMirror(tmp_path_factory.mktemp("weights-mirror")) as mirror:
+        yield mirror
+
+
+@pytest.fixture
+def weights_mirror(weights_mirror_server, tmp_path, monkeypatch):
+    """`--weights official` through the loopback mirror: TRANSPOSE_LIVE_WEIGHTS_URL names it, and an
+    empty TRANSPOSE_LIVE_HOME and local weights folder of this test hold the downloads (subprocess CLI
+    runs inherit both)."""
+    monkeypatch.setenv("TRANSPOSE_LIVE_WEIGHTS_URL", weights_mirror_server.url)
+    monkeypatch.setenv("TRANSPOSE_LIVE_HOME", str(tmp_path / "tl-home"))
+    monkeypatch.setenv("TRANSPOSE_LIVE_WEIGHTS_DIR", str(tmp_path / "tl-local-weights"))
+    weights_mirror_server.requests.clear()
+    return weights_mirror_server
 
 
 @pytest.fixture(scope="session")

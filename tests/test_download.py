@@ -148,3 +148,75 @@ def test_cli_drive_only_model_explains_manual_download(capsys):
     assert main(["weights", "download", "hrnet_w32"]) != 0
     err = capsys.readouterr().err
     assert "pose_hrnet_w32_256x192.pth" in err and err.count("\n") == 1
+
+
+# --- TRANSPOSE_LIVE_WEIGHTS_URL: the loopback mirror of tests/weights_mirror.py ----------------------
+
+TP_R_A3 = MODELS["tp_r_a3"]
+
+
+@pytest.mark.parametrize("slash", ["", "/"])
+def test_mirror_serves_the_official_file_name(weights_mirror, monkeypatch, slash):
+    monkeypatch.setenv("TRANSPOSE_LIVE_WEIGHTS_URL", weights_mirror.url + slash)
+    path = download.download_official(TP_R_A3, show_progress=False)
+    assert path == download.cache_dir() / TP_R_A3.checkpoint
+    assert path.read_bytes() == weights_mirror.file(TP_R_A3.checkpoint).read_bytes()
+    assert weights_mirror.requests == [(f"/{TP_R_A3.checkpoint}", None)]  # never the official host
+    assert download.recorded_hashes() == {TP_R_A3.checkpoint: download.sha256_of(path)}
+
+
+def test_mirror_downloads_models_without_an_official_url(weights_mirror):
+    spec = MODELS["hrnet_w32"]
+    assert spec.url is None
+    weights_mirror.put(spec.checkpoint, PAYLOAD)
+    path = download.download_official(spec, show_progress=False)
+    assert path.read_bytes() == PAYLOAD and weights_mirror.requests == [(f"/{spec.checkpoint}", None)]
+
+
+def test_mirror_resumes_a_part_file_and_enforces_the_recorded_hash(weights_mirror):
+    served = weights_mirror.file(TP_R_A3.checkpoint).read_bytes()
+    weights_mirror.cut_next_after(1_000_000)
+    with pytest.raises(WeightsError, match="(interrupted|incomplete).*again to resume"):
+        download.download_official(TP_R_A3, show_progress=False)
+    part = download.cache_dir() / (TP_R_A3.checkpoint + ".part")
+    assert part.stat().st_size == 1_000_000
+    path = download.download_official(TP_R_A3, show_progress=False)
+    assert path.read_bytes() == served and not part.exists()
+    assert weights_mirror.requests[-1] == (f"/{TP_R_A3.checkpoint}", "bytes=1000000-")
+    recorded = download.recorded_hashes()[TP_R_A3.checkpoint]
+    assert recorded == hashlib.sha256(served).hexdigest()
+    # the file changes on the mirror: a fresh download is refused against the hash recorded first
+    path.unlink()
+    weights_mirror.put("changed.pth", served[:-4] + b"\0\0\0\0")
+    try:
+        (weights_mirror.folder / TP_R_A3.checkpoint).rename(weights_mirror.folder / "orig.pth")
+        (weights_mirror.folder / "changed.pth").rename(weights_mirror.folder / TP_R_A3.checkpoint)
+        with pytest.raises(WeightsError, match="sha256 mismatch.*removed"):
+            download.download_official(TP_R_A3, show_progress=False)
+        assert not list(download.cache_dir().glob(TP_R_A3.checkpoint + "*"))
+    finally:
+        (weights_mirror.folder / "orig.pth").replace(weights_mirror.folder / TP_R_A3.checkpoint)
+
+
+def test_mirror_404_and_unreachable_are_one_line(weights_mirror, monkeypatch, capsys):
+    spec = dataclasses.replace(TP_R_A3, checkpoint="not_there.pth")
+    with pytest.raises(WeightsError) as info:
+        download.download_official(spec, show_progress=False)
+    msg = str(info.value)
+    assert msg.startswith(f"not_there.pth is not on the mirror {weights_mirror.url}/ (HTTP 404") and "\n" not in msg
+    monkeypatch.setenv("TRANSPOSE_LIVE_WEIGHTS_URL", "http://127.0.0.1:9/mirror")  # discard port: refused
+    assert main(["weights", "download", "tp_r_a3"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: cannot reach http://127.0.0.1:9/mirror/tp_r_256x192") and err.count("\n") == 1
+    assert "TRANSPOSE_LIVE_WEIGHTS_URL=http://127.0.0.1:9/mirror/" in err
+
+
+def test_mirror_download_shows_progress(weights_mirror, monkeypatch):
+    from helpers import cli
+
+    monkeypatch.setenv("TTY_COMPATIBLE", "1")  # rich draws its progress bar as on a terminal
+    run = cli("weights", "download", "tp_r_a3", timeout=120)
+    assert run.returncode == 0, run.stderr
+    shown = run.stdout + run.stderr
+    assert f"downloading {TP_R_A3.checkpoint}" in shown and "MB" in shown
+    assert f"sha256 {download.recorded_hashes()[TP_R_A3.checkpoint]}" in run.stdout

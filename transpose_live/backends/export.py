@@ -132,9 +132,9 @@ def _write_openvino(data: bytes, out: Path, meta: ExportMetadata, half: bool) ->
 
 def _weights_file(spec: ModelSpec, weights) -> Path:
     if str(weights) == "official":
-        from transpose_live.models.download import resolve_official  # noqa: PLC0415
+        from transpose_live.models.download import download_official  # noqa: PLC0415
 
-        return resolve_official(spec.name)
+        return download_official(spec)
     path = Path(weights)
     if not path.is_file():
         raise UserError(f"weights file not found: {weights}")

@@ -58,7 +58,7 @@ def weights_download(name: str = typer.Argument(..., help="Model name, or 'all'.
 
 @weights_app.command("verify")
 def weights_verify(
-    path: Path = typer.Argument(..., help="Checkpoint file."),
+    path: Path = typer.Argument(..., help="Checkpoint file, or 'official' (the --model's official file: cache, else download)."),
     model: Optional[str] = typer.Option(None, "--model", "-m", show_default=False,
                                         help="Model the checkpoint is for [default: the one a `train` checkpoint names]."),
 ) -> None:
@@ -68,6 +68,10 @@ def weights_verify(
 
     if model is not None:
         model_info(model)
+    if str(path) == "official" and not path.exists():
+        from transpose_live.models.registry import DEFAULT_MODEL
+
+        path = download.download_official(model_info(model or DEFAULT_MODEL))
     loaded = load_model(model, weights=path)
     spec, keypoints = loaded.spec, loaded.keypoints
     digest = download.sha256_of(Path(path))

@@ -4,7 +4,9 @@ Lookup order for `download_official(spec)`:
   1. `./weights/<checkpoint>` (or $TRANSPOSE_LIVE_WEIGHTS_DIR), then the checkout's own `weights/` folder
      (for files placed by hand),
   2. `$TRANSPOSE_LIVE_HOME/weights/<checkpoint>` (default home `~/.cache/transpose-live`),
-  3. download from the registry URL into (2).
+  3. download into (2) from the registry URL, or from `$TRANSPOSE_LIVE_WEIGHTS_URL` + the checkpoint's
+     file name when that variable names a mirror (a company mirror, proxy or air-gapped server; like
+     HF_ENDPOINT / PIP_INDEX_URL). With a mirror, models without a direct official URL download too.
 A download goes to `<file>.part` (resumed with an HTTP Range request when a partial file exists),
 is checked against the expected size and sha256, and only then renamed into place. A hash not yet
 in the registry is recorded in `$TRANSPOSE_LIVE_HOME/hashes.json` on first download and checked
@@ -22,11 +24,12 @@ from pathlib import Path
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 
 from transpose_live.errors import WeightsError
-from transpose_live.paths import file_sha256
+from transpose_live.paths import commit, file_sha256, write_atomic
 from transpose_live.models.registry import ModelSpec
 
 CHUNK = 1 << 16
 TIMEOUT_S = 30
+MIRROR_ENV = "TRANSPOSE_LIVE_WEIGHTS_URL"
 
 
 def home_dir() -> Path:
@@ -71,10 +74,20 @@ def expected_sha256(spec: ModelSpec) -> str | None:
 def record_sha256(checkpoint: str, digest: str) -> None:
     book = recorded_hashes()
     book[checkpoint] = digest
-    _hash_book().parent.mkdir(parents=True, exist_ok=True)
-    tmp = _hash_book().with_suffix(".tmp")
-    tmp.write_text(json.dumps(book, indent=2, sort_keys=True))
-    os.replace(tmp, _hash_book())
+    write_atomic(_hash_book(), json.dumps(book, indent=2, sort_keys=True), "the weights hash book")
+
+
+def mirror_base() -> str | None:
+    """The weights mirror named by $TRANSPOSE_LIVE_WEIGHTS_URL (with a trailing slash), or None."""
+    base = os.environ.get(MIRROR_ENV, "").strip()
+    return base.rstrip("/") + "/" if base else None
+
+
+def source_url(spec: ModelSpec) -> str | None:
+    """Where the checkpoint of `spec` is downloaded from: the mirror's BASE + file name, else the
+    registry URL (None when the authors publish no direct link)."""
+    base = mirror_base()
+    return base + spec.checkpoint if base else spec.url
 
 
 def find_local(spec: ModelSpec) -> Path | None:
@@ -140,7 +153,7 @@ def _finish(part: Path, dest: Path, sha256: str | None, expected_size: int | Non
     if sha256 and digest != sha256:
         part.unlink()
         raise WeightsError(f"sha256 mismatch for {dest.name}: expected {sha256}, got {digest}; the file was removed")
-    os.replace(part, dest)
+    commit(part, dest)
     return digest
 
 
@@ -149,16 +162,30 @@ def download_official(spec: ModelSpec, show_progress: bool = True) -> Path:
     found = find_local(spec)
     if found:
         return found
-    if spec.url is None:
+    url = source_url(spec)
+    if url is None:
         raise WeightsError(
             f"{spec.name}: the authors publish {spec.checkpoint} only on a drive folder ({spec.manual_download}); "
-            + _manual_hint(spec)
+            + _manual_hint(spec) + f", or set {MIRROR_ENV} to a mirror that holds it"
         )
     dest = cache_dir() / spec.checkpoint
     try:
-        digest = download_url(spec.url, dest, expected_sha256(spec), show_progress)
+        digest = download_url(url, dest, expected_sha256(spec), show_progress)
     except WeightsError as exc:
-        raise WeightsError(f"{exc}; {_manual_hint(spec)}") from None
+        raise WeightsError(f"{_on_mirror(exc, spec)}; {_manual_hint(spec)}") from None
     if expected_sha256(spec) is None:
         record_sha256(spec.checkpoint, digest)
     return dest
+
+
+def _on_mirror(exc: WeightsError, spec: ModelSpec) -> str:
+    """A download error restated for the mirror when one is set (404: the file is not on it)."""
+    base = mirror_base()
+    text = str(exc)
+    if base is None:
+        return text
+    if "HTTP 404" in text:
+        return f"{spec.checkpoint} is not on the mirror {base} (HTTP 404; {MIRROR_ENV})"
+    if text.startswith("cannot reach"):
+        return text.replace("; you appear to be offline", f"; check the mirror {MIRROR_ENV}={base}")
+    return text
