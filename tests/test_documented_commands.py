@@ -4,7 +4,8 @@ The blocks are parsed from the pages themselves, so a command added to the docs 
 without touching this file (ids: `page:line`). Each page runs in its own sandbox folder, its commands in
 page order (a later command may use what an earlier one wrote, e.g. `export` then `--weights FILE.onnx`);
 the sandbox holds the input names the docs use (INPUTS below: short clips cut from ../shared, a few COCO
-images, the YOLO11n-pose detector). Official checkpoints come from the loopback weights mirror
+images, the YOLO11n-pose detector), and `../shared` from a sandbox is the shared data folder, as it is from
+the root of a checkout. Official checkpoints come from the loopback weights mirror
 (tests/weights_mirror.py) through TRANSPOSE_LIVE_WEIGHTS_URL, the person detector from ../shared through
 TRANSPOSE_LIVE_DETECTOR, and no GPU is visible (`--device auto` is the CPU).
 
@@ -29,7 +30,7 @@ from pathlib import Path
 import pytest
 
 from forked_cli import ForkedCli
-from helpers import CLIPS, COCO_MINI, DETECTOR_WEIGHTS, require_shared
+from helpers import CLIPS, COCO_MINI, DETECTOR_WEIGHTS, SHARED, require_shared
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -245,6 +246,7 @@ class PageRuns:
     def __init__(self, inputs: Path, env: dict[str, str], root: Path, cli: ForkedCli | None) -> None:
         self.inputs, self.env, self.root, self.cli = inputs, env, root, cli
         self.done: set[Command] = set()
+        (root / "shared").symlink_to(SHARED)  # `../shared/...` in a page means what it means beside a checkout
 
     def sandbox(self, page: str) -> Path:
         folder = self.root / re.sub(r"\W", "_", page)
