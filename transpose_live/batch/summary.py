@@ -46,7 +46,8 @@ class BatchReport:
 
     def throughput(self) -> str:
         wall = max(self.wall_seconds, 1e-9)
-        parts = [f"{len(self.rows)} inputs: {self.count('done')} done, {self.count('skipped')} skipped, "
+        inputs = "1 input" if len(self.rows) == 1 else f"{len(self.rows)} inputs"
+        parts = [f"{inputs}: {self.count('done')} done, {self.count('skipped')} skipped, "
                  f"{self.count('failed')} failed"]
         if self.count("interrupted"):
             parts[0] += f", {self.count('interrupted')} interrupted"

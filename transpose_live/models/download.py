@@ -15,6 +15,8 @@ on later downloads; it is never invented.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import urllib.error
@@ -169,13 +171,29 @@ def download_official(spec: ModelSpec, show_progress: bool = True) -> Path:
             + _manual_hint(spec) + f", or set {MIRROR_ENV} to a mirror that holds it"
         )
     dest = cache_dir() / spec.checkpoint
-    try:
-        digest = download_url(url, dest, expected_sha256(spec), show_progress)
-    except WeightsError as exc:
-        raise WeightsError(f"{_on_mirror(exc, spec)}; {_manual_hint(spec)}") from None
-    if expected_sha256(spec) is None:
-        record_sha256(spec.checkpoint, digest)
+    with _one_download_at_a_time(dest):
+        if dest.is_file():  # another process finished it while this one waited
+            return dest
+        try:
+            digest = download_url(url, dest, expected_sha256(spec), show_progress)
+        except WeightsError as exc:
+            raise WeightsError(f"{_on_mirror(exc, spec)}; {_manual_hint(spec)}") from None
+        if expected_sha256(spec) is None:
+            record_sha256(spec.checkpoint, digest)
     return dest
+
+
+@contextlib.contextmanager
+def _one_download_at_a_time(dest: Path):
+    """Processes that need the same checkpoint at once (batch workers, DDP ranks, Ray actors on one node)
+    download it once: an exclusive lock on `.<file>.lock` beside it; the others wait, then find the file."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with open(dest.with_name(f".{dest.name}.lock"), "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _on_mirror(exc: WeightsError, spec: ModelSpec) -> str:
