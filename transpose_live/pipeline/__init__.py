@@ -5,8 +5,8 @@
 
 from transpose_live.pipeline.detector import PersonDetector, WholeFrameDetector, build_detector
 from transpose_live.pipeline.runner import STAGES, PipelineResult, Tracker, run_pipeline
+from transpose_live.pipeline.stream_source import ReconnectPolicy, SourceEvent, StreamSource
 from transpose_live.pipeline.sources import (
-    CameraSource,
     Frame,
     ImageSource,
     LiveFileSource,
@@ -25,7 +25,7 @@ from transpose_live.pipeline.writers import (
 )
 
 __all__ = [
-    "STAGES", "CallbackWriter", "CameraSource", "CocoResultsWriter", "Frame", "ImageDirWriter", "ImageSource",
+    "STAGES", "CallbackWriter", "CocoResultsWriter", "Frame", "ImageDirWriter", "ImageSource",
     "JsonlWriter", "LiveFileSource", "PersonDetector", "PipelineResult", "Tracker", "VideoFileSource", "VideoWriter",
-    "WholeFrameDetector", "Writer", "build_detector", "open_camera", "open_video", "run_pipeline", "to_bgr",
+    "ReconnectPolicy", "SourceEvent", "StreamSource", "WholeFrameDetector", "Writer", "build_detector", "open_camera", "open_video", "run_pipeline", "to_bgr",
 ]
