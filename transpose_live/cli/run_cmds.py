@@ -24,6 +24,10 @@ from transpose_live.errors import UserError
 JSON_HELP = "One JSON line per frame (frame, timestamp, persons) to this file, or - for stdout."
 CSV_HELP = "One CSV row per person per frame: frame, timestamp, track_id, box, box_score, <keypoint>_x/_y/_score."
 CODEC_HELP = "Video codec for --out: h264 (default, plays in every browser), hevc, vp9 or mp4v."
+CAMERA_HELP = ("Camera index, /dev/videoN, stream URL (rtsp://, http:// MJPEG, HLS) or a video file played live; "
+               "NAME=SOURCE names it. Repeat for several cameras (one model for all).")
+SERVE_HELP = ("Serve a live view at HOST:PORT (page /, GET /poses, /events); beyond 127.0.0.1 it needs the "
+              "token printed at start.")
 CRF_HELP = "Quality for --out (lower is better and bigger): h264/hevc 0-51 (23/28), vp9 0-63 (32), mp4v quantiser 1-31 (4)."
 
 
@@ -103,14 +107,18 @@ class Outputs:
         return [str(p) for p in (self.video, self.json, self.image_dir, self.coco, self.csv) if p and str(p) != "-"]
 
 
-def _run(kind: str, opts: RunOptions, open_source, inputs: list, outputs: Outputs, max_frames=None) -> None:
+def _run(kind: str, opts: RunOptions, open_source, inputs: list, outputs: Outputs, max_frames=None, live=None,
+         serve: str | None = None) -> None:
     """Validates everything cheap first (model name, options, output paths against the inputs), then
-    opens the source, loads the detector and the pose model, opens the writers and runs the pipeline."""
+    opens the source (`live`: every camera, `cli.live_run.LiveRequest`), loads the detector and the pose
+    model, opens the writers and runs the pipeline (`live`: `pipeline.live.run_cameras`)."""
     from transpose_live.backends import choose_backend
+    from transpose_live.cli.live_run import open_cameras, run_live, serving
     from transpose_live.device import resolve_device, resolve_half
     from transpose_live.engine import PoseEstimator, describe_model
     from transpose_live.paths import OutputGuard
     from transpose_live.pipeline import build_detector, run_pipeline
+    from transpose_live.pipeline.live import LiveOptions
     from transpose_live.runtime import apply_budget
     from transpose_live.tracking import SMOOTHERS, PoseTracker
 
@@ -120,14 +128,15 @@ def _run(kind: str, opts: RunOptions, open_source, inputs: list, outputs: Output
     if opts.smooth not in SMOOTHERS:
         raise UserError(f"unknown --smooth {opts.smooth!r}; use {', '.join(SMOOTHERS)}")
     guard = OutputGuard(inputs)
-    for path, what in ((outputs.video, "--out video"), (outputs.json, "--json file"), (outputs.coco, "--coco file"),
-                       (outputs.csv, "--csv file")):
-        if path and str(path) != "-":
-            guard.file(path, what)
-    if outputs.video:
-        from transpose_live.media import check_video_output
+    for each in (live.outputs if live else [outputs]):
+        for path, what in ((each.video, "--out video"), (each.json, "--json file"), (each.coco, "--coco file"),
+                           (each.csv, "--csv file")):
+            if path and str(path) != "-":
+                guard.file(path, what)
+        if each.video:
+            from transpose_live.media import check_video_output
 
-        check_video_output(outputs.video, outputs.video_options)
+            check_video_output(each.video, each.video_options)
     device = resolve_device(opts.device)
     half = resolve_half(opts.half, device)
     backend = choose_backend(opts.backend, weights_arg(opts.weights), device, need_attention=attention is not None)
@@ -138,9 +147,10 @@ def _run(kind: str, opts: RunOptions, open_source, inputs: list, outputs: Output
         console.print("warning: no display found; running headless (--show ignored)")
         show = False
 
-    source = open_source()
-    if kind == "webcam" and not show and not outputs.named() and outputs.json != "-":
-        console.print("warning: no window, --out or --json: results are not shown or saved", highlight=False)
+    sources = open_cameras(live.cameras, live.policy, console) if live else [open_source()]
+    source = sources[0]
+    if kind == "webcam" and not show and not outputs.named() and outputs.json != "-" and not (live and live.serve):
+        console.print("warning: no window, --out, --json or --serve: results are not shown or saved", highlight=False)
     try:
         if outputs.image_dir:
             guard.folder(outputs.image_dir, "--out folder", names=[p.name for p in getattr(source, "paths", [])])
@@ -149,22 +159,33 @@ def _run(kind: str, opts: RunOptions, open_source, inputs: list, outputs: Output
         estimator = PoseEstimator(model=opts.model, weights=weights_arg(opts.weights), device=device, half=half,
                                   flip_test=opts.flip_test, backend=backend)
         tracker = PoseTracker(smooth=opts.smooth) if kind != "image" or opts.smooth != "none" else None
-        writers = _open_writers(outputs, source, estimator.keypoints)
+        writers = [] if live else _open_writers(outputs, source, estimator.keypoints)
     except BaseException:
-        source.close()
+        for each in sources:
+            each.close()
         raise
-    result = run_pipeline(
-        source, estimator, detector, tracker=tracker, writers=writers, det_every=opts.det_every,
-        kpt_thr=opts.kpt_thr, max_persons=opts.max_persons, attention_keypoint=attention, show=show,
-        progress=opts.progress, max_frames=max_frames, console=console, hud=kind != "image",
-    )
+    if live:
+        options = LiveOptions(det_every=opts.det_every, kpt_thr=opts.kpt_thr, max_persons=opts.max_persons,
+                              attention_keypoint=attention, show=show, max_frames=max_frames)
+        chain = (estimator, detector, lambda: PoseTracker(smooth=opts.smooth),
+                 lambda o, s: _open_writers(o, s, estimator.keypoints), options)
+        result = run_live(live, sources, chain, console)
+    else:
+        with serving(serve, [source.name], console) as view:
+            result = run_pipeline(
+                source, estimator, detector, tracker=tracker, writers=writers + ([view.writer(0)] if view else []),
+                det_every=opts.det_every, kpt_thr=opts.kpt_thr, max_persons=opts.max_persons,
+                attention_keypoint=attention, show=show, progress=opts.progress, max_frames=max_frames,
+                console=console, hud=kind != "image",
+            )
     console.print(result.summary(), soft_wrap=True, highlight=False)
     for path in result.skipped:
         console.print(f"warning: skipped unreadable image {path}", soft_wrap=True, highlight=False)
     for text in result.warnings:
         console.print(f"warning: {text}", soft_wrap=True, highlight=False, markup=False)
-    if outputs.named():
-        console.print(f"wrote {', '.join(outputs.named())}", soft_wrap=True, highlight=False)
+    named = [n for each in (live.outputs if live else [outputs]) for n in each.named()]
+    if named:
+        console.print(f"wrote {', '.join(named)}", soft_wrap=True, highlight=False)
     if result.interrupted is not None:
         code = 143 if result.interrupted == signal.SIGTERM else 130
         name = "SIGTERM" if code == 143 else "Ctrl-C"
@@ -184,7 +205,7 @@ def _open_writers(outputs: Outputs, source, keypoints) -> list:
 
     makers = []
     if outputs.json == "-":
-        makers.append(lambda: CallbackWriter(_print_json_line))
+        makers.append(lambda: CallbackWriter(_print_json_line, on_event=_print_json_record))
     elif outputs.json:
         makers.append(lambda: JsonlWriter(outputs.json))
     if outputs.coco:
@@ -236,22 +257,33 @@ def register(app: typer.Typer) -> None:
     @with_run_options("live")
     def webcam(
         opts: RunOptions,
-        camera: str = typer.Option("0", "--camera", "-c", help="Camera index, /dev/videoN, stream URL (rtsp://...) or a video file played live."),
-        out: Optional[Path] = typer.Option(None, "--out", "-o", help="Record the rendered stream (H.264 mp4; plays at real speed)."),
-        json_out: Optional[str] = typer.Option(None, "--json", help=JSON_HELP),
-        max_frames: Optional[int] = typer.Option(None, "--max-frames", min=1, help="Stop after this many frames."),
+        camera: list[str] = typer.Option(["0"], "--camera", "-c", help=CAMERA_HELP),
+        out: Optional[Path] = typer.Option(None, "--out", "-o", help="Record the rendered stream (H.264 mp4; plays at real speed; {camera} per camera)."),
+        json_out: Optional[str] = typer.Option(None, "--json", help=JSON_HELP + " Live: also loss/reconnection event lines; {camera} per camera."),
+        max_frames: Optional[int] = typer.Option(None, "--max-frames", min=1, help="Stop after this many frames (per camera)."),
         csv_out: Optional[Path] = typer.Option(None, "--csv", help=CSV_HELP),
         codec: str = typer.Option("h264", "--codec", help=CODEC_HELP),
         crf: Optional[int] = typer.Option(None, "--crf", help=CRF_HELP),
         no_audio: bool = typer.Option(False, "--no-audio", help="Recordings of a camera are always silent."),
+        reconnect: bool = typer.Option(True, "--reconnect/--no-reconnect", help="Reconnect a lost stream (back-off 0.5 s doubling to 10 s), never giving up unless --give-up-after."),
+        give_up_after: Optional[float] = typer.Option(None, "--give-up-after", min=0.0, help="Stop retrying a camera that stays down this many seconds."),
+        read_timeout: float = typer.Option(5.0, "--read-timeout", min=0.1, help="Seconds without a frame that count as a lost stream."),
+        rtsp_udp: bool = typer.Option(False, "--rtsp-udp", help="RTSP over UDP (default TCP: no smeared frames on a lossy network)."),
+        serve: Optional[str] = typer.Option(None, "--serve", help=SERVE_HELP),
     ) -> None:
-        """Live pose estimation from a camera (newest frame only: latency never grows)."""
+        """Live pose estimation from one or more cameras (newest frame only: latency never grows;
+        lost streams reconnect)."""
+        from transpose_live.cli.live_run import LiveRequest, camera_names, per_camera
         from transpose_live.media import EncodeOptions
-        from transpose_live.pipeline import open_camera
+        from transpose_live.pipeline.stream_source import ReconnectPolicy
 
+        named = camera_names(camera)
         outputs = Outputs(video=out, json=json_out, csv=csv_out, video_options=EncodeOptions(codec, crf, audio=not no_audio))
-        _run("webcam", opts, lambda: open_camera(camera), [Path(camera)] if Path(camera).is_file() else [], outputs,
-             max_frames=max_frames)
+        policy = ReconnectPolicy(reconnect=reconnect, give_up_after=give_up_after, read_timeout=read_timeout,
+                                 rtsp_udp=rtsp_udp)
+        live = LiveRequest(named, per_camera(outputs, [n for n, _ in named]), policy, serve)
+        inputs = [Path(spec) for _, spec in named if Path(spec).is_file()]
+        _run("webcam", opts, None, inputs, outputs, max_frames=max_frames, live=live)
 
     @app.command()
     @with_run_options("live")
@@ -265,13 +297,14 @@ def register(app: typer.Typer) -> None:
         codec: str = typer.Option("h264", "--codec", help=CODEC_HELP),
         crf: Optional[int] = typer.Option(None, "--crf", help=CRF_HELP),
         no_audio: bool = typer.Option(False, "--no-audio", help="Drop the input's sound from --out."),
+        serve: Optional[str] = typer.Option(None, "--serve", help=SERVE_HELP),
     ) -> None:
         """Pose estimation on every frame of a video file."""
         from transpose_live.media import EncodeOptions
         from transpose_live.pipeline import open_video
 
         outputs = Outputs(video=out, json=json_out, csv=csv_out, video_options=EncodeOptions(codec, crf, audio=not no_audio))
-        _run("video", opts, lambda: open_video(path), [path], outputs, max_frames=max_frames)
+        _run("video", opts, lambda: open_video(path), [path], outputs, max_frames=max_frames, serve=serve)
 
     @app.command()
     @with_run_options("image")
@@ -307,4 +340,8 @@ def _demo_images() -> list[Path]:
 def _print_json_line(frame, poses) -> None:
     from transpose_live.pipeline.writers import frame_record
 
-    print(json.dumps(frame_record(frame, poses), separators=(",", ":")), flush=True)
+    _print_json_record(frame_record(frame, poses))
+
+
+def _print_json_record(record: dict) -> None:
+    print(json.dumps(record, separators=(",", ":")), flush=True)

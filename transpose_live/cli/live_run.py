@@ -1,0 +1,143 @@
+"""The live parts of `webcam` (and `--serve` on `video`): cameras named and opened, outputs per
+camera (`{camera}` in the paths), loss/reconnection lines on stderr, the web view.
+
+    --camera 0 --camera door=rtsp://10.0.0.5/stream --json live-{camera}.jsonl --serve 0.0.0.0:8080
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import re
+from pathlib import Path
+
+from transpose_live.errors import UserError
+
+_NAMED = re.compile(r"^([A-Za-z0-9_.-]+)=(.+)$")
+PLACEHOLDER = "{camera}"
+
+
+def split_camera(text: str, index: int) -> tuple[str, str]:
+    """`NAME=SOURCE` -> (NAME, SOURCE); a bare source is named by its position (0, 1, ...)."""
+    text = str(text).strip()
+    found = _NAMED.match(text)
+    if found and "/" not in found.group(1) and not Path(text).exists():
+        return found.group(1), found.group(2)
+    return str(index), text
+
+
+def camera_names(cameras: list[str]) -> list[tuple[str, str]]:
+    """[(name, source)] for the --camera values; UserError on a repeated name."""
+    named = [split_camera(c, i) for i, c in enumerate(cameras)]
+    names = [n for n, _ in named]
+    for name in names:
+        if names.count(name) > 1:
+            raise UserError(f"--camera: the name {name!r} is given to {names.count(name)} cameras; name each once")
+    return named
+
+
+def per_camera(outputs, names: list[str]) -> list:
+    """One `Outputs` per camera, `{camera}` replaced by its name. Several cameras writing a path
+    without `{camera}` is a UserError (they would overwrite each other)."""
+    fields = {"video": outputs.video, "json": outputs.json, "csv": outputs.csv}
+    if len(names) > 1:
+        for option, value in (("--out", fields["video"]), ("--json", fields["json"]), ("--csv", fields["csv"])):
+            if value is not None and str(value) != "-" and PLACEHOLDER not in str(value):
+                raise UserError(f"{option} {value}: with {len(names)} cameras put {PLACEHOLDER} in the path "
+                                f"(e.g. {_example(str(value))}), one file per camera")
+        if fields["json"] == "-":
+            pass  # one stream on stdout: each line carries its camera
+    out = []
+    for name in names:
+        values = {k: (type(v)(str(v).replace(PLACEHOLDER, name)) if v is not None and str(v) != "-" else v)
+                  for k, v in fields.items()}
+        out.append(dataclasses.replace(outputs, **values))
+    return out
+
+
+def _example(path: str) -> str:
+    p = Path(path)
+    return str(p.with_name(f"{p.stem}-{PLACEHOLDER}{p.suffix}"))
+
+
+def event_printer(console):
+    """The `on_event` of a live source: one stderr line per loss, reconnection or giving up."""
+
+    def on_event(source, event) -> None:
+        console.print(event.line(source.name), soft_wrap=True, highlight=False, markup=False)
+
+    return on_event
+
+
+def open_cameras(named: list[tuple[str, str]], policy, console) -> list:
+    """The live sources, opened in order (a failure closes those already open)."""
+    from transpose_live.pipeline import open_camera
+
+    sources = []
+    try:
+        for name, spec in named:
+            sources.append(open_camera(spec, policy, name=name, on_event=event_printer(console)))
+    except BaseException:
+        for source in sources:
+            source.close()
+        raise
+    return sources
+
+
+@contextlib.contextmanager
+def serving(bind: str | None, names: list[str], console):
+    """Runs the web view while the block runs (None: no --serve); yields the `LiveView` or None."""
+    if not bind:
+        yield None
+        return
+    from transpose_live.pipeline.web_app import WebServer
+    from transpose_live.pipeline.web_view import LiveView
+
+    view = LiveView(names)
+    try:
+        server = WebServer(view, bind).start()
+    except BaseException:
+        view.close()
+        raise
+    extra = " (token required beyond loopback; keep it private)" if server.token else ""
+    console.print(f"serving the live view at {server.url}{extra}", soft_wrap=True, highlight=False, markup=False)
+    try:
+        yield view
+    finally:
+        server.stop()
+
+
+def run_live(request, sources, chain, console):
+    """webcam: every camera through `chain` (estimator, detector, make_tracker, open_writers, options)
+    with its own writers; the web view when asked. Returns the `LiveResult`."""
+    from transpose_live.pipeline.live import LiveCamera, run_cameras
+
+    estimator, detector, make_tracker, open_writers, options = chain
+    names = [s.name for s in sources]
+    cameras = []
+    try:
+        for i, (source, outputs) in enumerate(zip(sources, request.outputs)):
+            cameras.append(LiveCamera(i, names[i], source, make_tracker(), open_writers(outputs, source)))
+    except BaseException:
+        for cam in cameras:
+            for w in cam.writers:
+                w.abort()
+        for source in sources:
+            source.close()
+        raise
+    with serving(request.serve, names, console) as view:
+        if view is not None:
+            for i, cam in enumerate(cameras):
+                cam.writers.append(view.writer(i))
+        return run_cameras(cameras, estimator, detector, options, console)
+
+
+@dataclasses.dataclass
+class LiveRequest:
+    """What `webcam` was asked: cameras (name, source), outputs per camera, the reconnect policy,
+    the web view's address."""
+
+    cameras: list
+    outputs: list
+    policy: object
+    serve: str | None = None
