@@ -184,11 +184,13 @@ class StreamSource(FrameSource):
         for delay in self.policy.delays():
             down = time.perf_counter() - lost_at
             limit = self.policy.give_up_after
-            if limit is not None and down + delay > limit:
-                self._emit(SourceEvent("gave_up", self._clock(), reason or "no connection",
-                                       downtime=time.perf_counter() - lost_at, attempts=attempts, outage=self.outages))
-                self.gave_up = True
-                return None
+            if limit is not None:
+                if down >= limit:  # the last attempt was made at the limit
+                    self._emit(SourceEvent("gave_up", self._clock(), reason or "no connection",
+                                           downtime=down, attempts=attempts, outage=self.outages))
+                    self.gave_up = True
+                    return None
+                delay = min(delay, limit - down)
             if self._stop.wait(delay):
                 return None
             attempts += 1
