@@ -130,6 +130,7 @@ async def _mjpeg(view, i: int):
 async def _sse(view):
     seq, _ = view.updates(0)
     snapshot = view.snapshot()["cameras"]
+    yield "retry: 1000\n\n"  # the headers go out now; the browser reconnects within 1 s if cut
     for cam in snapshot:  # where every camera stands now, then each change
         if cam["latest"] is not None:
             yield f"event: pose\ndata: {json.dumps({**cam['latest'], 'camera': cam['camera'], 'camera_name': cam['camera_name']})}\n\n"
