@@ -54,14 +54,16 @@ def build_app(view, token: str | None):
     from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response, StreamingResponse
     from starlette.routing import Route
 
-    from transpose_live.pipeline.web_page import PAGE
+    from transpose_live.pipeline.web_page import page
+
+    html = page(view.names)
 
     def camera_of(request) -> int | None:
         i = request.path_params["i"]
         return i if 0 <= i < len(view.names) else None
 
     async def index(request):
-        return HTMLResponse(PAGE)
+        return HTMLResponse(html)
 
     async def poses(request):
         return JSONResponse(view.snapshot())

@@ -1,6 +1,15 @@
 """The page `--serve` shows at `/`: a card per camera (its MJPEG view, fps, latency, people, frame),
 updated from the `/events` stream as keypoints arrive. The token of the page's own address is
-passed on to every request it makes."""
+passed on to every request it makes. `page(names)` fills in the cameras."""
+
+import json
+
+
+def page(names: list[str]) -> str:
+    """The HTML with the camera names (JSON, with "<" escaped so no name can close the script)."""
+    return PAGE.replace("__CAMERAS__", json.dumps(list(names)).replace("<", "\\u003c"))
+
+
 
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>transpose-live</title>
@@ -17,6 +26,7 @@ header{padding:8px 16px;background:#222;display:flex;gap:16px;align-items:baseli
 <body><header><b>transpose-live</b><span id="status">connecting</span></header>
 <div id="grid"></div>
 <script>
+const CAMERAS = __CAMERAS__;
 const token = new URLSearchParams(location.search).get("token");
 const q = token ? "?token=" + encodeURIComponent(token) : "";
 const cards = {};
@@ -36,7 +46,7 @@ function card(i, name) {
   return cards[i] = el;
 }
 function set(el, cls, v) { el.querySelector("." + cls).textContent = v; }
-fetch("/poses" + q).then(r => r.json()).then(d => d.cameras.forEach(c => card(c.camera, c.camera_name)));
+CAMERAS.forEach((name, i) => card(i, name));
 const events = new EventSource("/events" + q);
 events.onopen = () => { document.getElementById("status").textContent = "live"; };
 events.onerror = () => { document.getElementById("status").textContent = "reconnecting"; };
