@@ -5,16 +5,15 @@
 
 from transpose_live.pipeline.detector import PersonDetector, WholeFrameDetector, build_detector
 from transpose_live.pipeline.runner import STAGES, PipelineResult, Tracker, run_pipeline
-from transpose_live.pipeline.stream_source import ReconnectPolicy, SourceEvent, StreamSource
 from transpose_live.pipeline.sources import (
     Frame,
     ImageSource,
     LiveFileSource,
     VideoFileSource,
-    open_camera,
     open_video,
     to_bgr,
 )
+from transpose_live.pipeline.stream_source import ReconnectPolicy, SourceEvent, StreamSource, open_camera
 from transpose_live.pipeline.writers import (
     CallbackWriter,
     CocoResultsWriter,

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from transpose_live.errors import UserError
-from transpose_live.images import IMAGE_SUFFIXES, read_image, to_bgr, try_read_image
+from transpose_live.images import IMAGE_SUFFIXES, read_image, to_bgr, try_read_image  # noqa: F401 - to_bgr re-exported
 
 
 STREAM_PREFIXES = ("rtsp://", "rtmp://", "http://", "https://", "udp://", "tcp://")
@@ -301,18 +301,3 @@ def _check_file(path: Path, what: str) -> None:
 def open_video(path: str | Path) -> FrameSource:
     """Every frame of a video file, in order (PyAV)."""
     return VideoFileSource(path)
-
-
-def open_camera(spec: int | str, policy=None, name: str | None = None, on_event=None) -> FrameSource:
-    """`webcam --camera` value -> live source: index, /dev/videoN or stream URL (PyAV, reconnecting
-    as `policy`, a `stream_source.ReconnectPolicy`, says), or a video file played at its own frame
-    rate with stale frames dropped (it ends normally)."""
-    from transpose_live.pipeline.stream_source import StreamSource, is_stream_url
-
-    text = str(spec).strip()
-    if text.isdigit() or is_stream_url(text) or text.startswith("/dev/"):
-        return StreamSource(text, policy, name=name, on_event=on_event)
-    source = LiveFileSource(text)
-    if name:
-        source.name = name
-    return source

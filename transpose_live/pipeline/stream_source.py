@@ -28,7 +28,7 @@ from datetime import datetime, timezone
 import cv2
 
 from transpose_live.errors import UserError, first_line
-from transpose_live.pipeline.sources import STREAM_PREFIXES, Frame, FrameSource
+from transpose_live.pipeline.sources import STREAM_PREFIXES, Frame, FrameSource, LiveFileSource
 
 BACKOFF_START = 0.5
 BACKOFF_CAP = 10.0
@@ -274,3 +274,17 @@ def _reason(exc: BaseException) -> str:
     if "Immediate exit" in text or "ExitError" in type(exc).__name__:
         return "no data (read timeout)"
     return text
+
+
+def open_camera(spec: int | str, policy: ReconnectPolicy | None = None, name: str | None = None,
+                on_event=None) -> FrameSource:
+    """`webcam --camera` value -> live source: index, /dev/videoN or stream URL (`StreamSource`,
+    reconnecting as `policy` says), or a video file played at its own frame rate with stale frames
+    dropped (`LiveFileSource`; it ends normally)."""
+    text = str(spec).strip()
+    if text.isdigit() or is_stream_url(text) or text.startswith("/dev/"):
+        return StreamSource(text, policy, name=name, on_event=on_event)
+    source = LiveFileSource(text)
+    if name:
+        source.name = name
+    return source

@@ -149,11 +149,10 @@ class WebServer:
     """uvicorn serving `build_app(view, token)` in a daemon thread."""
 
     def __init__(self, view, bind: str) -> None:
-        try:
-            import starlette  # noqa: F401
-            import uvicorn  # noqa: F401
-        except ImportError:
-            raise UserError(INSTALL_HINT) from None
+        import importlib.util
+
+        if importlib.util.find_spec("starlette") is None or importlib.util.find_spec("uvicorn") is None:
+            raise UserError(INSTALL_HINT)
         self.view = view
         self.host, self.port = parse_bind(bind)
         self.token = None if is_loopback(self.host) else secrets.token_urlsafe(16)
