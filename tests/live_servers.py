@@ -2,7 +2,8 @@
 
 `MjpegCamera`: an MJPEG-over-HTTP IP camera (multipart/x-mixed-replace, like most cheap IP cameras)
 playing a clip's frames in a loop; `stop()` cuts every open connection and closes the port (the
-camera is gone), `start()` brings it back on the same port.
+camera is gone), `start()` brings it back on the same port; `paused = True` stalls it (connections
+stay open, no frames).
 
 `RtspCamera`: GStreamer's RTSP server (Debian gir1.2-gst-rtsp-server-1.0 + python3-gi) in its own
 process serving the clip as H.264 (or MJPEG) over RTSP; `stop()` kills the process, `start()` starts a
@@ -55,6 +56,7 @@ class MjpegCamera:
         self.served = 0
         self._server = None
         self._alive = threading.Event()
+        self.paused = False  # True: connections stay open but no frame is sent (a stalled camera)
 
     def start(self) -> "MjpegCamera":
         camera = self
@@ -71,6 +73,9 @@ class MjpegCamera:
                 i = 0
                 try:
                     while camera._alive.is_set():
+                        if camera.paused:
+                            time.sleep(0.05)
+                            continue
                         data = camera.jpegs[i % len(camera.jpegs)]
                         self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: "
                                          + str(len(data)).encode() + b"\r\n\r\n" + data + b"\r\n")

@@ -138,10 +138,7 @@ class LiveResult(PipelineResult):
         return sum(c.downtime for c in self.cameras)
 
     def summary(self) -> str:
-        lines = [super().summary()]
-        if len(self.cameras) > 1 or self.outages:
-            lines += [c.line() for c in self.cameras]
-        return "\n".join(lines)
+        return "\n".join([super().summary(), *(c.line() for c in self.cameras)])
 
 
 class LiveOutputStage(OutputStage):
