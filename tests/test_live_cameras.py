@@ -110,8 +110,8 @@ def test_crops_of_every_camera_go_through_the_model_as_one_batch(filled_checkpoi
     """Python API: two MJPEG cameras, one estimator; the batches hold both cameras' crops, and each
     camera keeps its own tracker (ids start at 1 in each)."""
     from transpose_live.engine import PoseEstimator
-    from transpose_live.pipeline import CallbackWriter, build_detector, open_camera
-    from transpose_live.pipeline.live import LiveCamera, LiveOptions, run_cameras
+    from transpose_live.pipeline import CallbackWriter, PipelineOptions, build_detector, open_camera
+    from transpose_live.pipeline.live import LiveCamera, run_cameras
     from transpose_live.tracking import PoseTracker
 
     class CountingEstimator(PoseEstimator):
@@ -129,7 +129,7 @@ def test_crops_of_every_camera_go_through_the_model_as_one_batch(filled_checkpoi
         cams = [LiveCamera(i, name, open_camera(server.url, name=name), PoseTracker(smooth="none"),
                            [CallbackWriter(lambda f, p: seen[f.camera].append((f.camera_name, p.track_ids.tolist())))])
                 for i, (name, server) in enumerate(zip("ab", servers))]
-        result = run_cameras(cams, estimator, build_detector("none"), LiveOptions(max_frames=3))
+        result = run_cameras(cams, estimator, build_detector("none"), PipelineOptions(max_frames=3))
     finally:
         for server in servers:
             server.stop()

@@ -107,17 +107,24 @@ def serving(bind: str | None, names: list[str], console):
         server.stop()
 
 
-def run_live(request, sources, chain, console):
-    """webcam: every camera through `chain` (estimator, detector, make_tracker, open_writers, options)
-    with its own writers; the web view when asked. Returns the `LiveResult`."""
+def reconnect_policy(cfg):
+    """The `ReconnectPolicy` of a RunConfig's live options."""
+    from transpose_live.pipeline.stream_source import ReconnectPolicy
+
+    return ReconnectPolicy(reconnect=cfg.reconnect, give_up_after=cfg.give_up_after, read_timeout=cfg.read_timeout,
+                           rtsp_udp=cfg.rtsp_udp)
+
+
+def run_live(request, sources, chain, open_writers, options, console):
+    """webcam: every camera through `chain` (a `pipeline.chain.Chain`: one detector and pose model, a
+    tracker per camera), each with its own writers (`open_writers(outputs, source)`), the web view when
+    `--serve` asks. Returns the `LiveResult`."""
     from transpose_live.pipeline.live import LiveCamera, run_cameras
 
-    estimator, detector, make_tracker, open_writers, options = chain
-    names = [s.name for s in sources]
     cameras = []
     try:
         for i, (source, outputs) in enumerate(zip(sources, request.outputs)):
-            cameras.append(LiveCamera(i, names[i], source, make_tracker(), open_writers(outputs, source)))
+            cameras.append(LiveCamera(i, source.name, source, chain.tracker(), open_writers(outputs, source)))
     except BaseException:
         for cam in cameras:
             for w in cam.writers:
@@ -125,19 +132,16 @@ def run_live(request, sources, chain, console):
         for source in sources:
             source.close()
         raise
-    with serving(request.serve, names, console) as view:
+    with serving(chain.cfg.serve, [s.name for s in sources], console) as view:
         if view is not None:
             for i, cam in enumerate(cameras):
                 cam.writers.append(view.writer(i))
-        return run_cameras(cameras, estimator, detector, options, console)
+        return run_cameras(cameras, chain.estimator, chain.detector, options)
 
 
 @dataclasses.dataclass
 class LiveRequest:
-    """What `webcam` was asked: cameras (name, source), outputs per camera, the reconnect policy,
-    the web view's address."""
+    """What `webcam` was asked: cameras [(name, source)] and the outputs of each (`{camera}` filled in)."""
 
     cameras: list
     outputs: list
-    policy: object
-    serve: str | None = None

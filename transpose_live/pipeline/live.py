@@ -9,7 +9,7 @@ writers (JSONL event lines) in order with its frames.
 
     >>> cams = [LiveCamera(0, "door", open_camera(url0), PoseTracker(), [JsonlWriter("door.jsonl")]),
     ...         LiveCamera(1, "desk", open_camera(url1), PoseTracker(), [JsonlWriter("desk.jsonl")])]
-    >>> result = run_cameras(cams, estimator, detector, LiveOptions(max_frames=100))
+    >>> result = run_cameras(cams, estimator, detector, PipelineOptions(max_frames=100))
     >>> print(result.summary())
 """
 
@@ -25,24 +25,18 @@ import numpy as np
 from transpose_live.pipeline.keypoint_boxes import BoxScheduler
 from transpose_live.pipeline.live_display import TiledDisplay
 from transpose_live.pipeline.render import Hud
-from transpose_live.pipeline.runner import OutputStage, PipelineResult, StageTimes, stop_on_signals, top_boxes, warm_up
+from transpose_live.pipeline.runner import (
+    OutputStage,
+    PipelineOptions,
+    PipelineResult,
+    StageTimes,
+    stop_on_signals,
+    top_boxes,
+    warm_up,
+)
 from transpose_live.pipeline.sources import ENDED, Frame, FrameSource
 from transpose_live.pipeline.stream_source import SourceEvent
 from transpose_live.poses import Poses
-
-
-@dataclass
-class LiveOptions:
-    """How the live loop runs (the per-camera parts are in `LiveCamera`)."""
-
-    det_every: int = 1
-    kpt_thr: float = 0.3
-    max_persons: int | None = None
-    attention_keypoint: int | None = None
-    show: bool = False
-    hud: bool = True
-    max_frames: int | None = None  # per camera
-    queue_size: int = 4
 
 
 class CameraStats:
@@ -157,12 +151,12 @@ class LiveOutputStage(OutputStage):
         self._camera = (index, name)
 
 
-def run_cameras(cameras: Sequence[LiveCamera], estimator, detector: Callable, options: LiveOptions | None = None,
-                console=None) -> LiveResult:
+def run_cameras(cameras: Sequence[LiveCamera], estimator, detector: Callable,
+                options: PipelineOptions | None = None) -> LiveResult:
     """Runs every camera until each has ended (a file played live, a stream given up), reached
-    `max_frames`, or the run is stopped (Ctrl-C, SIGTERM, q/Esc in the window). Writers are closed
+    `options.max_frames` (per camera), or the run is stopped (Ctrl-C, SIGTERM, q/Esc in the window). Writers are closed
     (aborted on failure) and sources closed at the end. Returns a `LiveResult`."""
-    options = options or LiveOptions()
+    options = options or PipelineOptions()
     times, stop, signals, notify = StageTimes(), threading.Event(), [], threading.Event()
     display = TiledDisplay(len(cameras)) if options.show else None
     for cam in cameras:
@@ -193,7 +187,7 @@ def run_cameras(cameras: Sequence[LiveCamera], estimator, detector: Callable, op
     return result
 
 
-def _output_stage(cam: LiveCamera, options: LiveOptions, times: StageTimes, display, keypoints) -> LiveOutputStage:
+def _output_stage(cam: LiveCamera, options: PipelineOptions, times: StageTimes, display, keypoints) -> LiveOutputStage:
     shown = display.for_camera(cam.index) if display is not None else None
     stage = LiveOutputStage([*cam.writers, cam.stats], times, options.kpt_thr, options.attention_keypoint,
                             Hud() if options.hud else None, shown, None, options.queue_size, keypoints)
@@ -201,7 +195,7 @@ def _output_stage(cam: LiveCamera, options: LiveOptions, times: StageTimes, disp
     return stage
 
 
-def _loop(cameras: Sequence[LiveCamera], estimator, detector, options: LiveOptions, shared) -> None:
+def _loop(cameras: Sequence[LiveCamera], estimator, detector, options: PipelineOptions, shared) -> None:
     times, stop, notify, display = shared
     want_attention = options.attention_keypoint is not None
     while not stop.is_set():
@@ -227,7 +221,8 @@ def _loop(cameras: Sequence[LiveCamera], estimator, detector, options: LiveOptio
                                                 return_attention=want_attention)
             for (cam, frame), raw in zip(ticked, raws):
                 _deliver(cam, frame, raw, times, options)
-        if (display is not None and display.show()) or any(c.output.error is not None for c in cameras):
+        if (display is not None and display.show()) or any(c.output.error is not None or c.output.ended
+                                                            for c in cameras):
             stop.set()
 
 
@@ -253,7 +248,7 @@ def _forward_events(cam: LiveCamera) -> None:
         cam.output.put((events.popleft(),))
 
 
-def _deliver(cam: LiveCamera, frame: Frame, raw: Poses, times: StageTimes, options: LiveOptions) -> None:
+def _deliver(cam: LiveCamera, frame: Frame, raw: Poses, times: StageTimes, options: PipelineOptions) -> None:
     poses = raw
     if cam.tracker is not None:
         with times.time("smooth"):
