@@ -153,3 +153,15 @@ def test_tiles_keep_portrait_frames_whole():
     cols = np.where(right[450, :, 0] == 200)[0]
     assert len(cols) == round(1080 * 900 / 1920)
     assert fit(landscape, (800, 900)).shape == (900, 800, 3)
+
+
+def test_bench_plays_a_video_as_several_cameras(common, tmp_path, capsys):
+    out = tmp_path / "cams.json"
+    clip = str(require_shared(CLIPS / "squat.mp4"))
+    rc = main(["bench", "--pipeline", clip, "--cameras", "2", "--max-frames", "2", "--models", "tp_r_a3",
+               *common[2:], "--json", str(out)])
+    assert rc == 0, capsys.readouterr().err
+    summary = json.loads(out.read_text())["live_cameras"]
+    assert summary["cameras"] == 2 and [c["frames"] for c in summary["per_camera"]] == [2, 2]
+    assert all(c["latency_p95_ms"] >= c["latency_p50_ms"] > 0 and c["fps"] > 0 for c in summary["per_camera"])
+    assert "latency p95 ms" in capsys.readouterr().out
