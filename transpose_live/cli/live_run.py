@@ -38,15 +38,14 @@ def camera_names(cameras: list[str]) -> list[tuple[str, str]]:
 
 def per_camera(outputs, names: list[str]) -> list:
     """One `Outputs` per camera, `{camera}` replaced by its name. Several cameras writing a path
-    without `{camera}` is a UserError (they would overwrite each other)."""
+    without `{camera}` is a UserError (they would overwrite each other); `--json -` is shared (every
+    line carries its camera)."""
     fields = {"video": outputs.video, "json": outputs.json, "csv": outputs.csv}
     if len(names) > 1:
         for option, value in (("--out", fields["video"]), ("--json", fields["json"]), ("--csv", fields["csv"])):
             if value is not None and str(value) != "-" and PLACEHOLDER not in str(value):
                 raise UserError(f"{option} {value}: with {len(names)} cameras put {PLACEHOLDER} in the path "
                                 f"(e.g. {_example(str(value))}), one file per camera")
-        if fields["json"] == "-":
-            pass  # one stream on stdout: each line carries its camera
     out = []
     for name in names:
         values = {k: (type(v)(str(v).replace(PLACEHOLDER, name)) if v is not None and str(v) != "-" else v)
