@@ -107,12 +107,12 @@ def test_several_cameras_need_camera_in_the_paths(common, tmp_path, capsys):
 
 
 def test_crops_of_every_camera_go_through_the_model_as_one_batch(filled_checkpoint):
-    """Python API: two MJPEG cameras, one estimator; the batches hold both cameras' crops, and each
-    camera keeps its own tracker (ids start at 1 in each)."""
+    """`bench --cameras` (Python API): a clip played as two live cameras through one estimator; the
+    batches hold both cameras' crops, and each camera reports its own fps and latency."""
+    from transpose_live.bench.live_bench import bench_cameras
+    from transpose_live.config import RunConfig
     from transpose_live.engine import PoseEstimator
-    from transpose_live.pipeline import CallbackWriter, PipelineOptions, build_detector, open_camera
-    from transpose_live.pipeline.live import LiveCamera, run_cameras
-    from transpose_live.tracking import PoseTracker
+    from transpose_live.pipeline import build_detector
 
     class CountingEstimator(PoseEstimator):
         batches: list = []
@@ -122,22 +122,14 @@ def test_crops_of_every_camera_go_through_the_model_as_one_batch(filled_checkpoi
             return super().estimate_batch(frames, boxes, scores, return_attention)
 
     estimator = CountingEstimator(model="tp_r_a3", weights=str(filled_checkpoint("tp_r_a3")), device="cpu",
-                                 flip_test=False)
-    seen = {0: [], 1: []}
-    servers = [MjpegCamera(clip_jpegs(require_shared(CLIPS / "squat.mp4"), count=10), fps=15).start() for _ in range(2)]
-    try:
-        cams = [LiveCamera(i, name, open_camera(server.url, name=name), PoseTracker(smooth="none"),
-                           [CallbackWriter(lambda f, p: seen[f.camera].append((f.camera_name, p.track_ids.tolist())))])
-                for i, (name, server) in enumerate(zip("ab", servers))]
-        result = run_cameras(cams, estimator, build_detector("none"), PipelineOptions(max_frames=3))
-    finally:
-        for server in servers:
-            server.stop()
-    assert [c.frames for c in result.cameras] == [3, 3]
+                                  flip_test=False)
+    cfg = RunConfig.for_command("bench", model="tp_r_a3", device="cpu", detector="none", smooth="none")
+    summary = bench_cameras(require_shared(CLIPS / "squat.mp4"), cfg, 2, max_frames=3, estimator=estimator,
+                            detector=build_detector("none"))
     assert estimator.batches[0] == 1  # the warm-up
     assert max(estimator.batches[1:]) == 2 and sum(estimator.batches[1:]) == 6
-    assert seen[0][0] == ("a", [1]) and seen[1][0] == ("b", [1])
-    assert all(c.latency_p95_ms >= c.latency_p50_ms > 0 for c in result.cameras)
+    assert summary["cameras"] == 2 and [c["frames"] for c in summary["per_camera"]] == [3, 3]
+    assert all(c["latency_p95_ms"] >= c["latency_p50_ms"] > 0 and c["fps"] > 0 for c in summary["per_camera"])
 
 
 def test_tiles_keep_portrait_frames_whole():
@@ -154,14 +146,3 @@ def test_tiles_keep_portrait_frames_whole():
     assert len(cols) == round(1080 * 900 / 1920)
     assert fit(landscape, (800, 900)).shape == (900, 800, 3)
 
-
-def test_bench_plays_a_video_as_several_cameras(common, tmp_path, capsys):
-    out = tmp_path / "cams.json"
-    clip = str(require_shared(CLIPS / "squat.mp4"))
-    rc = main(["bench", "--pipeline", clip, "--cameras", "2", "--max-frames", "2", "--models", "tp_r_a3",
-               *common[2:], "--json", str(out)])
-    assert rc == 0, capsys.readouterr().err
-    summary = json.loads(out.read_text())["live_cameras"]
-    assert summary["cameras"] == 2 and [c["frames"] for c in summary["per_camera"]] == [2, 2]
-    assert all(c["latency_p95_ms"] >= c["latency_p50_ms"] > 0 and c["fps"] > 0 for c in summary["per_camera"])
-    assert "latency p95 ms" in capsys.readouterr().out

@@ -13,12 +13,17 @@ from transpose_live.pipeline import PipelineOptions, open_camera
 from transpose_live.pipeline.chain import build_chain
 from transpose_live.pipeline.live import LiveCamera, run_cameras
 from transpose_live.runtime import apply_budget
+from transpose_live.tracking import PoseTracker
 
 
-def bench_cameras(video: str | Path, cfg: RunConfig, cameras: int, max_frames: int | None = None) -> dict:
-    """A JSON-ready summary: per camera frames, fps, latency_p50_ms, latency_p95_ms; all-camera fps."""
+def bench_cameras(video: str | Path, cfg: RunConfig, cameras: int, max_frames: int | None = None, *,
+                  estimator=None, detector=None) -> dict:
+    """A JSON-ready summary: per camera frames, fps, latency_p50_ms, latency_p95_ms; all-camera fps.
+    estimator / detector: already-built parts to use instead of building `cfg`'s."""
     budget = apply_budget(cfg.threads)
-    chain = build_chain(cfg)
+    chain = build_chain(cfg, detector=detector is None) if estimator is None else None
+    estimator = estimator or chain.estimator
+    detector = detector or chain.detector
     sources = []
     try:
         for i in range(cameras):
@@ -27,12 +32,12 @@ def bench_cameras(video: str | Path, cfg: RunConfig, cameras: int, max_frames: i
         for s in sources:
             s.close()
         raise
-    cams = [LiveCamera(i, s.name, s, chain.tracker()) for i, s in enumerate(sources)]
-    result = run_cameras(cams, chain.estimator, chain.detector, PipelineOptions.from_config(cfg, max_frames=max_frames))
+    cams = [LiveCamera(i, s.name, s, PoseTracker(smooth=cfg.smooth)) for i, s in enumerate(sources)]
+    result = run_cameras(cams, estimator, detector, PipelineOptions.from_config(cfg, max_frames=max_frames))
     per = [dict(camera=c.index, frames=c.frames, fps=round(c.fps, 2), latency_p50_ms=round(c.latency_p50_ms, 1),
                 latency_p95_ms=round(c.latency_p95_ms, 1), dropped=c.dropped) for c in result.cameras]
-    return dict(video=str(video), cameras=cameras, model=chain.estimator.spec.name, device=str(chain.estimator.device),
-                backend=getattr(chain.estimator, "backend", "torch"), threads=budget.as_dict(),
+    return dict(video=str(video), cameras=cameras, model=estimator.spec.name, device=str(estimator.device),
+                backend=getattr(estimator, "backend", "torch"), threads=budget.as_dict(),
                 frames=result.frames, wall_s=round(result.wall_seconds, 3), fps_all_cameras=round(result.fps, 2),
                 per_camera=per)
 
