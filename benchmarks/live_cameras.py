@@ -13,8 +13,10 @@ import argparse
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
+import tempfile
 import sys
 import threading
 import time
@@ -61,20 +63,19 @@ def main() -> None:
     ap.add_argument("--name", default="live-cameras-cpu")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="live-cameras-"))  # weights and JSONL stay out of the results
     weights = args.weights
     if weights is None:
         import torch
         from helpers import filled_model
 
-        weights = args.out / ".tp_r_a3_fill.pth"
-        if not weights.exists():
-            torch.save(filled_model("tp_r_a3").state_dict(), weights)
+        weights = work / "tp_r_a3_fill.pth"
+        torch.save(filled_model("tp_r_a3").state_dict(), weights)
     common = ["--model", "tp_r_a3", "--weights", str(weights), "--device", args.device,
               "--detector-weights", str(SHARED / "weights" / "yolo11n-pose.pt"), "--det-every", "3",
-              "--json", str(args.out / ".live-{camera}.jsonl"), "--no-show"]
+              "--json", str(work / "live-{camera}.jsonl"), "--no-show"]
     rows = [run(int(n), args.seconds, common) for n in args.cameras.split(",")]
-    for p in args.out.glob(".live-*.jsonl"):
-        p.unlink()
+    shutil.rmtree(work, ignore_errors=True)
     (args.out / f"{args.name}.json").write_text(json.dumps(rows, indent=1))
     md = [f"# Cameras x fps ({args.device}, tp_r_a3 + yolo11n-pose detector every 3rd frame, 15 fps 640 px MJPEG "
           f"cameras on loopback, {args.seconds:g} s each; {os.cpu_count()} CPUs shared with other jobs)", "",

@@ -20,7 +20,9 @@ import json
 import os
 import re
 import signal
+import shutil
 import subprocess
+import tempfile
 import sys
 import threading
 import time
@@ -84,8 +86,7 @@ def main() -> None:
     ap.add_argument("--name", default="live-soak-cpu")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    work = args.out / f".{args.name}-work"
-    work.mkdir(exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="live-soak-"))  # weights and the JSONL stay out of the results
     camera = MjpegCamera(clip_jpegs(SHARED / "data" / "clips" / "squat.mp4", count=120, width=640), fps=15).start()
     jsonl = work / "soak.jsonl"
     cmd = [sys.executable, "-m", "transpose_live", "webcam", "--camera", camera.url, "--json", str(jsonl),
@@ -112,6 +113,7 @@ def main() -> None:
     camera.stop()
     time.sleep(0.5)
     report(args, proc.returncode, crashed_early, "".join(err), jsonl, memory, loads, outages.done)
+    shutil.rmtree(work, ignore_errors=True)
 
 
 def report(args, rc, crashed_early, stderr, jsonl, memory, loads, outages) -> None:
