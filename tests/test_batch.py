@@ -266,3 +266,62 @@ def test_ray_option_without_ray_says_how_to_install(archive, common, tmp_path, c
     err = capsys.readouterr().err
     assert rc == 2 and err.count("\n") == 1 and "pip install" in err and "[ray]" in err, err
     assert not (tmp_path / "out").exists()
+
+
+def _another(value, hint):
+    """A different valid-looking value of a RunConfig field's type."""
+    import typing
+
+    if hint in (bool, typing.Optional[bool]):
+        return not value if value is not None else True
+    if value is None:
+        return 3 if hint == typing.Optional[int] else "other"
+    if isinstance(value, float):
+        return value / 2 + 0.01
+    if isinstance(value, int):
+        return value + 1
+    return value + "-other"
+
+
+def test_options_hash_counts_every_output_changing_option(filled_checkpoint, tmp_path):
+    """Each RunConfig field marked as changing outputs (also one added later) changes the batch options
+    hash; the others (window, progress bar, threads) do not; a changed weights file changes it too."""
+    import dataclasses
+    import typing
+
+    from transpose_live.batch.jobs import options_hash
+    from transpose_live.config import RunConfig
+
+    weights = tmp_path / "w.pth"
+    shutil.copy(filled_checkpoint("tp_r_a3"), weights)
+    cfg = RunConfig.for_command("batch", model="tp_r_a3", weights=str(weights), device="cpu")
+    hints = typing.get_type_hints(RunConfig)
+    base = options_hash(cfg)
+    changing = [f.name for f in dataclasses.fields(RunConfig) if f.metadata["changes_output"]]
+    assert {"detector_imgsz", "backend", "detector_backend", "hud", "det_conf", "weights"} <= set(changing)
+    for f in dataclasses.fields(RunConfig):
+        other = options_hash(cfg.replace(**{f.name: _another(getattr(cfg, f.name), hints[f.name])}))
+        assert (other != base) == f.metadata["changes_output"], f.name
+    with weights.open("ab") as fh:
+        fh.write(b"\0")
+    assert options_hash(cfg) != base
+
+
+def test_rerun_with_another_detector_size_redoes_the_input(filled_checkpoint, tmp_path, capsys):
+    """The same input and options is skipped; with another --detector-imgsz it is run again, into its own file."""
+    from helpers import DETECTOR_WEIGHTS
+
+    out, clip = tmp_path / "out", tmp_path / "people.mp4"
+    write_clip(clip, require_shared(CLIPS / "exercise.avi"), 2)
+    args = ["batch", str(clip), "--out-dir", str(out), "--backend", "torch", "--model", "tp_r_a3", "--weights",
+            str(filled_checkpoint("tp_r_a3")), "--device", "cpu", "--detector-weights",
+            str(require_shared(DETECTOR_WEIGHTS)), "--detector-backend", "torch", "--no-progress", "--workers", "1",
+            *THREADS]
+    for size, done in (("320", "1 done, 0 skipped"), ("320", "0 done, 1 skipped"), ("640", "1 done, 0 skipped")):
+        rc = main([*args, "--detector-imgsz", size])
+        err = capsys.readouterr().err
+        assert rc == 0 and done in err, err
+    (runs,) = outputs(out).values()
+    small, large = sorted(runs, key=lambda p: json.loads((out / f"options-{p.name.split('.')[-2]}.json")
+                                                        .read_text())["detector_imgsz"])
+    assert small.read_text() != large.read_text() and len(large.read_text().splitlines()) == 2

@@ -181,3 +181,74 @@ def test_sigterm_mid_video_leaves_valid_outputs(common, tmp_path):
     assert 2 <= len(records) < 150 and [r["frame"] for r in records] == list(range(len(records)))
     frames, w, h = count_frames(out)
     assert frames == len(records) and (w, h) == (384, 288)
+
+
+# --- defaults and conveniences of the run commands ------------------------------------------------
+
+def _top_left(path):
+    cap = cv2.VideoCapture(str(path))
+    ok, img = cap.read()
+    cap.release()
+    assert ok
+    return img[8:40, 8:120].astype(int)
+
+
+def test_hud_off_for_files_on_with_hud_and_no_output_warns(clip, common, tmp_path, capsys):
+    """The HUD is drawn only with --hud (kpt-thr 1: no skeleton, --detector none: the box is the frame's
+    edge, so the corner shows the input or the HUD); `video` without outputs warns; --detector none
+    prints no detect stage."""
+    base = ["video", str(clip), "--max-frames", "2", "--detector", "none", "--kpt-thr", "1", "--backend", "torch",
+            *common]
+    plain, hud = tmp_path / "plain.mp4", tmp_path / "hud.mp4"
+    assert main([*base, "--out", str(plain)]) == 0
+    assert main([*base, "--out", str(hud), "--hud"]) == 0
+    src = _top_left(clip)
+    assert np.abs(_top_left(plain) - src).mean() < 8 < np.abs(_top_left(hud) - src).mean()
+    capsys.readouterr()
+    assert main(base) == 0
+    err = capsys.readouterr().err
+    assert "warning: no --out, --json or --csv: results are not saved" in err
+    assert "stage fps" in err and "detect" not in err and "detector on" not in err
+
+
+def test_closed_stdout_pipe_is_a_normal_end(clip, common, tmp_path):
+    """`video --json - | head -1`: the reader went away; exit 0, no traceback, the other outputs kept."""
+    csv = tmp_path / "o.csv"
+    cmd = [sys.executable, "-m", "transpose_live", "video", str(clip), "--json", "-", "--csv", str(csv),
+           "--detector", "none", "--backend", "torch", *common]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc.stdout.close()  # the reader is gone before the first line
+    err = proc.stderr.read()
+    assert proc.wait(timeout=300) == 0, err
+    assert "Traceback" not in err and "Exception ignored" not in err and "BrokenPipe" not in err, err
+    assert csv.read_text().startswith("frame,")
+
+
+def test_image_takes_several_inputs_and_searches_folders(common, tmp_path, capsys):
+    """`image a/ b.jpg` (what a shell glob gives): folders recursively, as batch; an unreadable image
+    is a counted warning; two inputs of one name are refused when --out would get both."""
+    paths = sorted((require_shared(COCO_MINI) / "val2017").glob("*.jpg"))[:2]
+    (tmp_path / "a" / "deep").mkdir(parents=True)
+    shutil.copy(paths[0], tmp_path / "a" / "deep" / "one.jpg")
+    (tmp_path / "a" / "broken.jpg").write_bytes(b"not a jpeg")
+    shutil.copy(paths[1], tmp_path / "b.jpg")
+    args = ["image", str(tmp_path / "a"), str(tmp_path / "b.jpg"), "--detector", "none", "--backend", "torch", *common]
+    rc = main([*args, "--json", "-"])
+    captured = capsys.readouterr()
+    assert rc == 0, captured.err
+    assert [json.loads(line)["image"] for line in captured.out.splitlines()] == ["one.jpg", "b.jpg"]
+    assert "2 frames" in captured.err and "| 1 warning" in captured.err and "skipped unreadable image" in captured.err
+    shutil.copy(paths[1], tmp_path / "a" / "b.jpg")
+    one_line_error(capsys, 2, main([*args, "--out", str(tmp_path / "out")]), "two inputs are named b.jpg")
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("command", ["video", "image", "webcam", "batch", "bench", "eval", "explain"])
+def test_help_fits_80_columns(command, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    assert main([command, "--help"]) == 0
+    out = capsys.readouterr().out
+    assert out.strip() and "<bool>" not in out and "…" not in out, out  # no placeholder, nothing cut
+    assert max(len(line) for line in out.splitlines()) <= 80
+    if command == "video":
+        assert len(out.splitlines()) <= 100

@@ -378,3 +378,49 @@ def test_pipeline_renders_attention_overlay_with_render_frame(clip, estimator, d
         assert len(poses) == 3 and poses.attention is not None and poses.attention.shape == (3, 17, 32, 24)
         np.testing.assert_array_equal(image, render_frame(frame.image, poses, 0.3, attention_keypoint=9))
         assert np.abs(image.astype(int) - render_frame(frame.image, poses, 0.3).astype(int)).sum() > 0
+
+
+def test_closed_output_ends_the_run_like_the_end_of_input(clip):
+    """A writer raising EndOfOutput (a closed stdout pipe) stops the run after that frame; the other
+    writers are closed (kept), not aborted; --detector none has no detect stage."""
+    from transpose_live.pipeline import EndOfOutput, PipelineOptions, WholeFrameDetector, open_video, run_pipeline
+
+    class Boxes:  # one confident pose per box
+        def estimate(self, frame, boxes, box_scores=None, return_attention=False):
+            boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
+            k = np.ones((len(boxes), 17, 3), np.float32)
+            return Poses(k, boxes, np.ones(len(boxes), np.float32))
+
+    class Pipe:
+        needs_image = False
+
+        def __init__(self, lines):
+            self.lines, self.state = lines, "open"
+
+        def write(self, frame, poses, image):
+            if frame.index >= self.lines:
+                raise EndOfOutput
+            self.state = f"wrote {frame.index}"
+
+        def close(self):
+            self.state += ", closed"
+
+        def abort(self):
+            self.state += ", aborted"
+
+    pipe, other = Pipe(2), Pipe(CLIP_FRAMES)
+    result = run_pipeline(open_video(clip), Boxes(), WholeFrameDetector(), writers=[pipe, other],
+                          options=PipelineOptions(progress=False, queue_size=1))
+    assert pipe.state == "wrote 1, closed" and other.state.endswith(", closed")
+    assert 3 <= result.frames < CLIP_FRAMES and result.interrupted is None
+    assert "detect" not in result.stage_fps() and "detect" not in result.summary() and "detector on" not in result.summary()
+
+
+def test_pipeline_options_follow_the_run_config():
+    from transpose_live.config import RunConfig
+    from transpose_live.pipeline import PipelineOptions
+
+    assert PipelineOptions() == PipelineOptions.from_config(RunConfig())
+    opts = PipelineOptions.from_config(RunConfig.for_command("webcam", det_every=4, kpt_thr=0.5), max_frames=3)
+    assert (opts.det_every, opts.kpt_thr, opts.hud, opts.max_frames) == (4, 0.5, True, 3)
+    assert not PipelineOptions.from_config(RunConfig.for_command("video")).hud

@@ -16,7 +16,7 @@ from transpose_live.paths import OutputGuard, inside
 
 def eval_command(
     images: Path = typer.Option(..., "--images", help="Folder of the images (e.g. coco/val2017)."),
-    annotations: Path = typer.Option(..., "--annotations", help="COCO keypoint annotations (person_keypoints_val2017.json)."),
+    annotations: Path = typer.Option(..., "--annotations", help="COCO keypoint annotations JSON, e.g. the val2017 person keypoints file."),
     boxes: Optional[Path] = typer.Option(None, "--boxes", help="COCO detection results file (image_id, category_id, bbox xywh, score)."),
     gt_boxes: bool = typer.Option(False, "--gt-boxes", help="Use the ground-truth person boxes (non-crowd)."),
     model: Optional[str] = option_for("model", "eval"),

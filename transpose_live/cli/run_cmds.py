@@ -230,8 +230,8 @@ def register(app: typer.Typer) -> None:
             twice = next(n for n in names if names.count(n) > 1)
             raise UserError(f"two inputs are named {twice}; their rendered images would share one name in {out}")
         source = inputs[0] if len(inputs) == 1 else inputs
-        _run("image", cfg, lambda: ImageSource(source), inputs, Outputs(json=json_out, image_dir=out, coco=coco,
-                                                                       csv=csv_out))
+        outputs = Outputs(json=json_out, image_dir=out, coco=coco, csv=csv_out)
+        _run("image", cfg, lambda: ImageSource(source), [*(paths or []), *inputs], outputs)
 
 
 def image_inputs(args: list[Path]) -> list[Path]:
