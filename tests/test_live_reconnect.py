@@ -174,3 +174,25 @@ def test_wrong_address_is_one_line(common, capsys):
     rc = main(["webcam", "--camera", f"http://127.0.0.1:{free_port()}/none.mjpg", *common])
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1 and err[0].startswith("error: cannot open camera"), err
+
+
+def test_no_reconnect_run_ends_with_exit_1_and_complete_outputs(jpegs, common, tmp_path, capsys):
+    from transpose_live.cli import main
+
+    camera = MjpegCamera(jpegs, fps=15).start()
+    js = tmp_path / "live.jsonl"
+
+    def cut_after_frames():
+        deadline = time.time() + 90
+        while lines_written(js) < 2 and time.time() < deadline:
+            time.sleep(0.05)
+        camera.stop()
+
+    threading.Thread(target=cut_after_frames, daemon=True).start()
+    rc = main(["webcam", "--camera", camera.url, "--no-reconnect", "--json", str(js), *common])
+    err = capsys.readouterr().err
+    assert rc == 1, err
+    assert "not reconnecting (--no-reconnect)" in err and "lost" in err.splitlines()[-3]
+    assert err.strip().splitlines()[-1].startswith("error: every camera was lost")
+    lines = records(js)
+    assert len(lines) >= 3 and lines[-1]["event"] == "ended" and all("frame" in r for r in lines[:-1])

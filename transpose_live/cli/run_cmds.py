@@ -91,6 +91,9 @@ def _run(kind: str, cfg: RunConfig, open_source, inputs: list, outputs: Outputs,
                                   tracker=chain.tracker(still_images=kind == "image"),
                                   writers=writers + ([view.writer(0)] if view else []), options=options, console=console)
     _report(console, result, every)
+    if live and all(c.lost for c in result.cameras):
+        raise UserError("every camera was lost and not recovered (--give-up-after / --no-reconnect); outputs closed",
+                        exit_code=1)
 
 
 def _check_outputs(guard, outputs: Outputs) -> None:

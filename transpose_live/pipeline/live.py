@@ -107,6 +107,7 @@ class CameraReport:
     outages: int = 0
     downtime: float = 0.0
     dropped: int = 0
+    lost: bool = False  # ended by a loss not recovered from (gave up, --no-reconnect)
 
     def line(self) -> str:
         label = f"camera {self.index}" + (f" ({self.name})" if self.name != str(self.index) else "")
@@ -114,7 +115,7 @@ class CameraReport:
                 f"latency p50 {self.latency_p50_ms:.0f} ms p95 {self.latency_p95_ms:.0f} ms")
         if self.outages:
             text += f", {self.outages} outage{'s' * (self.outages != 1)}, {self.downtime:.1f} s down"
-        return text
+        return text + (", lost" if self.lost else "")
 
 
 @dataclass
@@ -280,7 +281,8 @@ def _finish(cameras: Sequence[LiveCamera], error, display, times: StageTimes) ->
         result.warnings += [f"camera {cam.name}: {w}" for w in src.warnings]
         result.cameras.append(CameraReport(cam.index, cam.name, cam.stats.frames, cam.stats.persons, cam.stats.fps,
                                            cam.stats.latency_ms(50), cam.stats.latency_ms(95),
-                                           getattr(src, "outages", 0), getattr(src, "downtime", 0.0), src.dropped))
+                                           getattr(src, "outages", 0), getattr(src, "downtime", 0.0), src.dropped,
+                                           getattr(src, "lost", False)))
     if display is not None:
         display.close()
     result.stage_seconds, result.stage_calls = dict(times.seconds), dict(times.calls)

@@ -125,6 +125,7 @@ class StreamSource(FrameSource):
         self.downtime = 0.0
         self.outage_seconds: list[float] = []
         self.gave_up = False
+        self.lost = False  # ended by a loss it did not recover from (gave up, or --no-reconnect)
         self._start: float | None = None
         self._lock = threading.Lock()
         self._url, self._format = (self.spec, None) if is_stream_url(self.spec) else device_url(self.spec)
@@ -188,7 +189,7 @@ class StreamSource(FrameSource):
                 if down >= limit:  # the last attempt was made at the limit
                     self._emit(SourceEvent("gave_up", self._clock(), reason or "no connection",
                                            downtime=down, attempts=attempts, outage=self.outages))
-                    self.gave_up = True
+                    self.gave_up = self.lost = True
                     return None
                 delay = min(delay, limit - down)
             if self._stop.wait(delay):
@@ -250,6 +251,7 @@ class StreamSource(FrameSource):
             lost_at = time.perf_counter()
             self.outages += 1
             if not self.policy.reconnect:
+                self.lost = True
                 self._emit(SourceEvent("ended", self._clock(), reason, outage=self.outages))
                 return
             self._emit(SourceEvent("lost", self._clock(), reason, outage=self.outages))
