@@ -196,3 +196,19 @@ def test_no_reconnect_run_ends_with_exit_1_and_complete_outputs(jpegs, common, t
     assert err.strip().splitlines()[-1].startswith("error: every camera was lost")
     lines = records(js)
     assert len(lines) >= 3 and lines[-1]["event"] == "ended" and all("frame" in r for r in lines[:-1])
+
+
+@pytest.mark.skipif(not have_rtsp_server(), reason="GStreamer's RTSP server is not installed (.ci/run installs it)")
+def test_rtsp_over_udp_and_tcp():
+    camera = RtspCamera(require_shared(SQUAT)).start()
+    try:
+        for udp in (False, True):
+            src = StreamSource(camera.url, ReconnectPolicy(rtsp_udp=udp, read_timeout=3))
+            try:
+                frames = take(src, 5)
+                assert src._options()["rtsp_transport"] == ("udp" if udp else "tcp")
+                assert len(frames) == 5 and frames[-1].image.shape == (184, 320, 3)
+            finally:
+                src.close()
+    finally:
+        camera.stop()
