@@ -82,6 +82,7 @@ def check_outage_recorded(rc, err, lines, out, down_seconds):
     kinds = [r.get("event", "frame") for r in lines]
     lost, back = kinds.index("lost"), kinds.index("reconnected")
     assert 3 <= lost < back < len(kinds) - 2 and kinds.count("frame") == len(kinds) - 2  # frames on both sides
+    assert [r["timestamp"] for r in lines] == sorted(r["timestamp"] for r in lines)  # events in time order with frames
     frames = [r for r in lines if "frame" in r]
     stamps = [r["timestamp"] for r in frames]
     assert stamps == sorted(stamps) and all(r["camera"] == 0 for r in frames)
@@ -195,6 +196,7 @@ def test_no_reconnect_run_ends_with_exit_1_and_complete_outputs(jpegs, common, t
     assert "not reconnecting (--no-reconnect)" in err and "lost" in err.splitlines()[-3]
     assert err.strip().splitlines()[-1].startswith("error: every camera was lost")
     lines = records(js)
+    assert [r["timestamp"] for r in lines] == sorted(r["timestamp"] for r in lines)
     assert len(lines) >= 3 and lines[-1]["event"] == "ended" and all("frame" in r for r in lines[:-1])
 
 

@@ -88,6 +88,7 @@ class LiveCamera:
     def __post_init__(self) -> None:
         self.stats = CameraStats()
         self.frames_in = 0
+        self.event_clock = float("-inf")  # the timestamp of the last source event passed on
         self.done = False
         self.scheduler: BoxScheduler | None = None
         self.output: LiveOutputStage | None = None
@@ -228,28 +229,35 @@ def _loop(cameras: Sequence[LiveCamera], estimator, detector, options: PipelineO
 
 
 def _newest_frames(cameras: Sequence[LiveCamera]) -> list[tuple[LiveCamera, Frame]]:
-    """(camera, newest frame) of every camera with a new frame; cameras that ended are marked done."""
+    """(camera, newest frame) of every camera with a new frame; cameras that ended are marked done.
+    A camera without a new frame passes its source events on now; one with a frame passes them on in
+    time order with it (`_deliver`). A frame older than an event already passed on is dropped as stale."""
     ticked = []
     for cam in cameras:
         if cam.done:
             continue
-        _forward_events(cam)
         item = cam.source.poll()
         if item is ENDED:
             cam.done = True
-        elif item is not None:
+        elif item is not None and item.timestamp >= cam.event_clock:
             item.camera, item.camera_name = cam.index, cam.name
             ticked.append((cam, item))
+            continue
+        _forward_events(cam)
     return ticked
 
 
-def _forward_events(cam: LiveCamera) -> None:
+def _forward_events(cam: LiveCamera, until: float | None = None) -> None:
+    """The camera's source events (up to `until` on its clock) into its output thread, in order."""
     events = getattr(cam.source, "events", None)
-    while events:
-        cam.output.put((events.popleft(),))
+    while events and (until is None or events[0].timestamp <= until):
+        event = events.popleft()
+        cam.event_clock = max(cam.event_clock, event.timestamp)
+        cam.output.put((event,))
 
 
 def _deliver(cam: LiveCamera, frame: Frame, raw: Poses, times: StageTimes, options: PipelineOptions) -> None:
+    _forward_events(cam, until=frame.timestamp)
     poses = raw
     if cam.tracker is not None:
         with times.time("smooth"):
