@@ -275,6 +275,8 @@ def _reason(exc: BaseException) -> str:
         text = text[: -len(f": {filename!r}")]
     if "Immediate exit" in text or "ExitError" in type(exc).__name__:
         return "no data (read timeout)"
+    if getattr(exc, "errno", None) == 5:  # EIO: FFmpeg's word for a connection closed mid-stream
+        return "connection closed"
     return text
 
 
