@@ -37,6 +37,7 @@ RUN = ("webcam", "video", "image", "batch")  # the commands that run the whole c
 COMMANDS = RUN + ("bench", "eval", "explain")
 # --help panels
 MODEL, DETECTOR, TRACKING, SPEED, DISPLAY = "Model", "Detector", "Tracking and drawing", "Speed", "Display"
+LIVE = "Live cameras"
 
 
 def option(default, help: str, *, panel: str, commands: tuple = RUN, per_command: dict | None = None,
@@ -108,6 +109,18 @@ class RunConfig:
                             changes_output=False)
     threads: Optional[int] = option(None, "CPU threads for the models (default: all usable cores).",
                                     panel=SPEED, commands=RUN + ("bench",), changes_output=False, min=1)
+    serve: Optional[str] = option(None, "Live view in a browser at HOST:PORT (beyond loopback: token).",
+                                  panel=DISPLAY, commands=("webcam", "video"), changes_output=False,
+                                  show_default=False)
+    # --- live cameras (pipeline.stream_source.ReconnectPolicy)
+    reconnect: bool = option(True, "Reconnect lost streams (0.5 s back-off doubling to 10 s).", panel=LIVE,
+                             commands=("webcam",), changes_output=False)
+    give_up_after: Optional[float] = option(None, "Stop retrying a camera down this long (s; default never).",
+                                            panel=LIVE, commands=("webcam",), changes_output=False, min=0.0)
+    read_timeout: float = option(5.0, "Seconds without a frame that count as a lost stream.", panel=LIVE,
+                                 commands=("webcam",), changes_output=False, min=0.1)
+    rtsp_udp: bool = option(False, "RTSP over UDP (default TCP).", panel=LIVE, commands=("webcam",),
+                            changes_output=False)
 
     @classmethod
     def for_command(cls, command: str, **values) -> "RunConfig":

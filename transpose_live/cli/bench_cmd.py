@@ -48,6 +48,8 @@ def bench(
                               rich_help_panel=PIPE),
     render: bool = typer.Option(True, "--render/--no-render", help="Draw and encode an mp4 (both sides).",
                                 rich_help_panel=PIPE),
+    cameras: int = typer.Option(None, "--cameras", min=1, help="Play the video as N live cameras on one model: "
+                                "fps and latency p50/p95 per camera.", rich_help_panel=PIPE),
 ) -> None:
     """Measure params, GFLOPs (vs the paper), ms/batch and crops/s of the pose models."""
     console = Console()
@@ -60,8 +62,13 @@ def bench(
         OutputGuard([pipeline, cfg.detector_weights, peer]).file(json_out, "--json file")
     if pipeline is not None:
         frames = max_frames if max_frames is not None else (QUICK_FRAMES if quick else None)
-        _bench_pipeline(console, cfg, pipeline, models, frames, json_out, peer=peer, render=render)
+        if cameras is not None:
+            _bench_cameras(console, cfg, pipeline, models, cameras, frames, json_out)
+        else:
+            _bench_pipeline(console, cfg, pipeline, models, frames, json_out, peer=peer, render=render)
         return
+    if cameras is not None:
+        raise UserError("--cameras plays a video as live cameras; use it with --pipeline VIDEO")
     dev = resolve_device(cfg.device)
     half = resolve_half(cfg.half, dev)
     if peer is not None:
@@ -110,6 +117,23 @@ def _bench_pipeline(console, cfg: RunConfig, video: Path, models, max_frames, js
                       f"{peer_summary['fps']:.1f} fps | ratio {ratio:.2f}x (same {summary['frames']} frames, "
                       f"{summary['threads']['torch']} threads)", soft_wrap=True, highlight=False)
     if json_out is not None:
+        write_atomic(json_out, json.dumps(out, indent=1) + "\n", "--json file")
+        console.print(f"wrote {json_out}", soft_wrap=True)
+
+
+def _bench_cameras(console, cfg: RunConfig, video: Path, models, cameras: int, max_frames, json_out) -> None:
+    from transpose_live.bench import environment, parse_models
+    from transpose_live.bench.live_bench import bench_cameras, cameras_table
+
+    names = parse_models(models or PIPELINE_MODEL)
+    if len(names) != 1 or not Path(video).is_file():
+        raise UserError("--cameras times one pose model (a single --models name) on an existing video file")
+    summary = bench_cameras(video, cfg.replace(model=names[0]), cameras, max_frames)
+    print_table(console, cameras_table(summary))
+    if json_out is not None:
+        import torch
+
+        out = dict(schema_version=1, environment=environment(torch.device(summary["device"])), live_cameras=summary)
         write_atomic(json_out, json.dumps(out, indent=1) + "\n", "--json file")
         console.print(f"wrote {json_out}", soft_wrap=True)
 

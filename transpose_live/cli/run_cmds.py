@@ -22,6 +22,7 @@ OUTPUTS = "Outputs"
 JSON_HELP = "One JSON line per frame to this file, or - for stdout."
 CSV_HELP = "One CSV row per person per frame (box, keypoints)."
 CODEC_HELP = "Codec for --out: h264 (plays everywhere), hevc, vp9 or mp4v."
+CAMERA_HELP = "Index, /dev/videoN, rtsp:// or http:// URL, or a video file; NAME=SOURCE; repeat for more."
 CRF_HELP = "Quality for --out, lower is better: h264 23, hevc 28, vp9 32, mp4v 4."
 
 
@@ -46,9 +47,11 @@ class Outputs:
         return [str(p) for p in (self.video, self.json, self.image_dir, self.coco, self.csv) if p and str(p) != "-"]
 
 
-def _run(kind: str, cfg: RunConfig, open_source, inputs: list, outputs: Outputs, max_frames=None) -> None:
+def _run(kind: str, cfg: RunConfig, open_source, inputs: list, outputs: Outputs, max_frames=None, live=None) -> None:
     """Validates everything cheap first (model name, options, output paths against the inputs), then
-    opens the source, builds the chain (detector, pose model, tracker), opens the writers and runs."""
+    opens the source (`live`: every camera, a `cli.live_run.LiveRequest`), builds the chain (detector,
+    pose model, tracker), opens the writers and runs (`live`: `pipeline.live.run_cameras`)."""
+    from transpose_live.cli.live_run import open_cameras, print_reps, reconnect_policy, run_live, serving
     from transpose_live.engine import describe_model
     from transpose_live.paths import OutputGuard
     from transpose_live.pipeline import run_pipeline
@@ -60,6 +63,44 @@ def _run(kind: str, cfg: RunConfig, open_source, inputs: list, outputs: Outputs,
     spec, keypoints = describe_model(cfg.model, cfg.weights_value)  # a trained/exported file's own
     attention_index(cfg.attention, spec, keypoints)
     guard = OutputGuard(inputs + ([Path(cfg.exercise)] if cfg.exercise and Path(cfg.exercise).is_file() else []))
+    every = live.outputs if live else [outputs]
+    for each in every:
+        _check_outputs(guard, each)
+    apply_budget(cfg.threads)
+    show = _window(kind, cfg, console)
+    sources = open_cameras(live.cameras, reconnect_policy(cfg), console) if live else [open_source()]
+    try:
+        if outputs.image_dir:
+            guard.folder(outputs.image_dir, "--out folder", names=[p.name for p in getattr(sources[0], "paths", [])])
+        chain = build_chain(cfg)
+        writers = [] if live else _open_writers(outputs, sources[0], chain.estimator.keypoints)
+    except BaseException:
+        for source in sources:
+            source.close()
+        raise
+    if not show and not outputs.named() and outputs.json != "-" and kind != "image" and not cfg.serve:
+        console.print("warning: no window, --out, --json or --serve: results are not shown or saved" if kind == "webcam"
+                      else "warning: no --out, --json or --csv: results are not saved", highlight=False)
+    options = chain.pipeline_options(show=show, max_frames=max_frames)
+    if live:
+        result = run_live(live, sources, chain, lambda o, s: _open_writers(o, s, chain.estimator.keypoints), options,
+                          console)
+    else:
+        overlay = chain.overlay()
+        with serving(cfg.serve, [sources[0].name], console) as view:
+            result = run_pipeline(sources[0], chain.estimator, chain.detector,
+                                  tracker=chain.tracker(still_images=kind == "image"),
+                                  writers=writers + ([view.writer(0)] if view else []), options=options, console=console,
+                                  overlay=overlay)
+        print_reps(console, overlay)
+    _report(console, result, every)
+    if live and all(c.lost for c in result.cameras):
+        raise UserError("every camera was lost and not recovered (--give-up-after / --no-reconnect); outputs closed",
+                        exit_code=1)
+
+
+def _check_outputs(guard, outputs: Outputs) -> None:
+    """Every output path checked against the inputs (and the video codec) before anything loads."""
     for path, what in ((outputs.video, "--out video"), (outputs.json, "--json file"), (outputs.coco, "--coco file"),
                        (outputs.csv, "--csv file")):
         if path and str(path) != "-":
@@ -68,28 +109,6 @@ def _run(kind: str, cfg: RunConfig, open_source, inputs: list, outputs: Outputs,
         from transpose_live.media import check_video_output
 
         check_video_output(outputs.video, outputs.video_options)
-    apply_budget(cfg.threads)
-    show = _window(kind, cfg, console)
-    source = open_source()
-    try:
-        if outputs.image_dir:
-            guard.folder(outputs.image_dir, "--out folder", names=[p.name for p in getattr(source, "paths", [])])
-        chain = build_chain(cfg)
-        writers = _open_writers(outputs, source, chain.estimator.keypoints)
-        overlay = chain.overlay()
-    except BaseException:
-        source.close()
-        raise
-    if not show and not outputs.named() and outputs.json != "-" and kind != "image":
-        console.print("warning: no window, --out or --json: results are not shown or saved" if kind == "webcam"
-                      else "warning: no --out, --json or --csv: results are not saved", highlight=False)
-    result = run_pipeline(source, chain.estimator, chain.detector, tracker=chain.tracker(still_images=kind == "image"),
-                          writers=writers, options=chain.pipeline_options(show=show, max_frames=max_frames),
-                          console=console, overlay=overlay)
-    if overlay is not None:
-        counts = ", ".join(f"#{tid} {n}" for tid, n in overlay.summary()) or "nobody tracked"
-        console.print(f"{overlay.exercise.name} reps: {counts}", soft_wrap=True, highlight=False)
-    _report(console, result, outputs)
 
 
 def _window(kind: str, cfg: RunConfig, console) -> bool:
@@ -101,14 +120,15 @@ def _window(kind: str, cfg: RunConfig, console) -> bool:
     return show
 
 
-def _report(console, result, outputs: Outputs) -> None:
+def _report(console, result, every: list) -> None:
     console.print(result.summary(), soft_wrap=True, highlight=False)
     for path in result.skipped:
         console.print(f"warning: skipped unreadable image {path}", soft_wrap=True, highlight=False)
     for text in result.warnings:
         console.print(f"warning: {text}", soft_wrap=True, highlight=False, markup=False)
-    if outputs.named():
-        console.print(f"wrote {', '.join(outputs.named())}", soft_wrap=True, highlight=False)
+    named = [name for outputs in every for name in outputs.named()]
+    if named:
+        console.print(f"wrote {', '.join(named)}", soft_wrap=True, highlight=False)
     if result.interrupted is not None:
         code = 143 if result.interrupted == signal.SIGTERM else 130
         name = "SIGTERM" if code == 143 else "Ctrl-C"
@@ -128,7 +148,7 @@ def _open_writers(outputs: Outputs, source, keypoints) -> list:
 
     makers = []
     if outputs.json == "-":
-        makers.append(lambda: CallbackWriter(_print_json_line))
+        makers.append(lambda: CallbackWriter(_print_json_line, on_event=_print_json_record))
     elif outputs.json:
         makers.append(lambda: JsonlWriter(outputs.json))
     if outputs.coco:
@@ -157,22 +177,25 @@ def register(app: typer.Typer) -> None:
     @run_options("webcam")
     def webcam(
         cfg: RunConfig,
-        camera: str = typer.Option("0", "--camera", "-c", help="Camera index, /dev/videoN, rtsp://... or a video file played live."),
+        camera: list[str] = typer.Option(["0"], "--camera", "-c", help=CAMERA_HELP),
         out: Optional[Path] = typer.Option(None, "--out", "-o", help="Record the rendered stream (mp4, real speed).", rich_help_panel=OUTPUTS),
         json_out: Optional[str] = typer.Option(None, "--json", help=JSON_HELP, rich_help_panel=OUTPUTS),
         csv_out: Optional[Path] = typer.Option(None, "--csv", help=CSV_HELP, rich_help_panel=OUTPUTS),
-        max_frames: Optional[int] = typer.Option(None, "--max-frames", min=1, help="Stop after this many frames."),
+        max_frames: Optional[int] = typer.Option(None, "--max-frames", min=1, help="Stop after this many frames (per camera)."),
         codec: str = typer.Option("h264", "--codec", help=CODEC_HELP, rich_help_panel=OUTPUTS),
         crf: Optional[int] = typer.Option(None, "--crf", help=CRF_HELP, rich_help_panel=OUTPUTS),
         no_audio: bool = typer.Option(False, "--no-audio", help="Recordings of a camera are always silent.", rich_help_panel=OUTPUTS),
     ) -> None:
-        """Live pose estimation from a camera (newest frame only: latency never grows)."""
+        """Live pose estimation from one or more cameras (newest frame only: latency never grows; lost
+        streams reconnect). Several cameras: {camera} in output paths."""
+        from transpose_live.cli.live_run import LiveRequest, camera_names, per_camera
         from transpose_live.media import EncodeOptions
-        from transpose_live.pipeline import open_camera
 
+        named = camera_names(camera)
         outputs = Outputs(video=out, json=json_out, csv=csv_out, video_options=EncodeOptions(codec, crf, audio=not no_audio))
-        _run("webcam", cfg, lambda: open_camera(camera), [Path(camera)] if Path(camera).is_file() else [], outputs,
-             max_frames=max_frames)
+        live = LiveRequest(named, per_camera(outputs, [n for n, _ in named]))
+        _run("webcam", cfg, None, [Path(spec) for _, spec in named if Path(spec).is_file()], outputs,
+             max_frames=max_frames, live=live)
 
     @app.command(cls=Command)
     @run_options("video")
@@ -245,11 +268,17 @@ def _demo_images() -> list[Path]:
 
 def _print_json_line(frame, poses) -> None:
     """`--json -`: one line to stdout; a closed pipe (`| head -1`) ends the run as the end of the input would."""
-    from transpose_live.pipeline import EndOfOutput
     from transpose_live.pipeline.writers import frame_record
 
+    _print_json_record(frame_record(frame, poses))
+
+
+def _print_json_record(record: dict) -> None:
+    """One JSON line to stdout (a frame, or a live camera's event line)."""
+    from transpose_live.pipeline import EndOfOutput
+
     try:
-        print(json.dumps(frame_record(frame, poses), separators=(",", ":")), flush=True)
+        print(json.dumps(record, separators=(",", ":")), flush=True)
     except BrokenPipeError:
         from transpose_live.cli import silence_stdout
 

@@ -7,15 +7,14 @@
 from transpose_live.pipeline.detector import PersonDetector, WholeFrameDetector, build_detector
 from transpose_live.pipeline.runner import STAGES, EndOfOutput, PipelineOptions, PipelineResult, Tracker, run_pipeline
 from transpose_live.pipeline.sources import (
-    CameraSource,
     Frame,
     ImageSource,
     LiveFileSource,
     VideoFileSource,
-    open_camera,
     open_video,
     to_bgr,
 )
+from transpose_live.pipeline.stream_source import ReconnectPolicy, SourceEvent, StreamSource, open_camera
 from transpose_live.pipeline.writers import (
     CallbackWriter,
     CocoResultsWriter,
@@ -26,7 +25,7 @@ from transpose_live.pipeline.writers import (
 )
 
 __all__ = [
-    "STAGES", "CallbackWriter", "EndOfOutput", "PipelineOptions", "CameraSource", "CocoResultsWriter", "Frame", "ImageDirWriter", "ImageSource",
+    "STAGES", "CallbackWriter", "EndOfOutput", "PipelineOptions", "CocoResultsWriter", "Frame", "ImageDirWriter", "ImageSource",
     "JsonlWriter", "LiveFileSource", "PersonDetector", "PipelineResult", "Tracker", "VideoFileSource", "VideoWriter",
-    "WholeFrameDetector", "Writer", "build_detector", "open_camera", "open_video", "run_pipeline", "to_bgr",
+    "ReconnectPolicy", "SourceEvent", "StreamSource", "WholeFrameDetector", "Writer", "build_detector", "open_camera", "open_video", "run_pipeline", "to_bgr",
 ]

@@ -198,7 +198,9 @@ class Display:
             return False
         import cv2
 
-        cv2.imshow("transpose-live", image)
+        from transpose_live.pipeline.live_display import screen_size, tile
+
+        cv2.imshow("transpose-live", tile([image], screen_size()))  # scaled to fit: portrait frames whole
         return (cv2.waitKey(1) & 0xFF) in (ord("q"), 27)
 
     def close(self) -> None:

@@ -10,26 +10,21 @@ never grows when inference is slower than capture; file sources hand over every 
 
 from __future__ import annotations
 
-import os
 import queue
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from transpose_live.errors import UserError
-from transpose_live.images import IMAGE_SUFFIXES, read_image, to_bgr, try_read_image
+from transpose_live.images import IMAGE_SUFFIXES, read_image, to_bgr, try_read_image  # noqa: F401 - to_bgr re-exported
 
-# OpenCV's and ffmpeg's own console messages would bury the one-line errors raised here.
-os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
-if "OPENCV_LOG_LEVEL" not in os.environ and hasattr(cv2, "utils") and hasattr(cv2.utils, "logging"):
-    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
 
 STREAM_PREFIXES = ("rtsp://", "rtmp://", "http://", "https://", "udp://", "tcp://")
 _END = object()
+ENDED = _END  # what `poll()` returns once a live source has ended
 
 
 @dataclass
@@ -41,6 +36,8 @@ class Frame:
     timestamp:   seconds: the frame's presentation time for files, time since the start for live sources.
     captured_at: `time.perf_counter()` when it was read (for latency).
     name:        file name for images, else None.
+    camera:      the camera's position in a multi-camera run (`webcam`), else None.
+    camera_name: the camera's name (NAME=SOURCE, else its position), else None.
     """
 
     index: int
@@ -48,6 +45,8 @@ class Frame:
     timestamp: float
     captured_at: float
     name: str | None = None
+    camera: int | None = None
+    camera_name: str | None = None
 
 
 class FrameSource:
@@ -76,6 +75,7 @@ class FrameSource:
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
+        self.notify: threading.Event | None = None  # set on every new frame (the multi-camera loop waits on it)
 
     # -- subclass hooks -------------------------------------------------------------------
     def _produce(self):
@@ -111,6 +111,8 @@ class FrameSource:
                 if self._latest is not _END:
                     self._latest = item
                 self._cond.notify_all()
+            if self.notify is not None:
+                self.notify.set()
             return
         while not self._stop.is_set():
             try:
@@ -123,6 +125,8 @@ class FrameSource:
         if self.is_live:
             with self._cond:
                 while self._latest is None:
+                    if self._stop.is_set():
+                        return _END
                     self._cond.wait(0.1)
                 item = self._latest
                 if item is not _END:
@@ -134,6 +138,19 @@ class FrameSource:
             except queue.Empty:
                 if self._thread is not None and not self._thread.is_alive() and self._queue.empty():
                     return _END
+
+    def poll(self):
+        """Live sources: the newest frame not yet taken, None when there is none yet, or `ENDED`."""
+        with self._cond:
+            item = self._latest
+            if item is None:
+                return ENDED if self._stop.is_set() else None
+            if item is _END:
+                if self._error is not None:
+                    raise self._error
+                return ENDED
+            self._latest = None
+            return item
 
     def __iter__(self):
         self.start()
@@ -157,79 +174,6 @@ class FrameSource:
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-
-class _CaptureSource(FrameSource):
-    """Shared cv2.VideoCapture reading; the first frame is read up front so errors surface early."""
-
-    def __init__(self, cap: cv2.VideoCapture, name: str, what: str) -> None:
-        super().__init__()
-        self.name = name
-        self._cap = cap
-        t0 = time.perf_counter()
-        ok, first = cap.read()
-        if not ok or first is None or first.size == 0:
-            cap.release()
-            raise UserError(f"no frame could be read from {what} {name}")
-        self.decode_seconds += time.perf_counter() - t0
-        self.decoded = 1
-        self._first = to_bgr(first)
-        self.size = (self._first.shape[1], self._first.shape[0])
-        fps = cap.get(cv2.CAP_PROP_FPS)
-        self.fps = float(fps) if fps and np.isfinite(fps) and 0 < fps < 1000 else 30.0
-        count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
-        self.frame_count = count if count > 0 else None
-
-    def _read(self):
-        t0 = time.perf_counter()
-        ok, img = self._cap.read()
-        if not ok or img is None:
-            return None
-        img = to_bgr(img)
-        self.decode_seconds += time.perf_counter() - t0
-        self.decoded += 1
-        return img
-
-    def _release(self) -> None:
-        self._cap.release()
-
-    def _wait_for(self, index: int, start: float) -> None:
-        """Pacing before reading frame `index` (none: read as fast as the device delivers)."""
-
-    def _timestamp(self, index: int, now: float, start: float) -> float:
-        """Seconds since the first frame (wall clock; files override with index / fps)."""
-        return now - start
-
-    def _produce(self):
-        start = time.perf_counter()
-        yield Frame(0, self._first, 0.0, start)
-        self._first = None
-        index = 1
-        while not self._stop.is_set():
-            self._wait_for(index, start)
-            img = self._read()
-            if img is None:
-                return
-            now = time.perf_counter()
-            yield Frame(index, img, self._timestamp(index, now, start), now)
-            index += 1
-
-
-class OpenCvFileSource(_CaptureSource):
-    """Every frame of a video file through OpenCV (only when PyAV is missing): timestamps from
-    the nominal frame rate, no rotation metadata."""
-
-    def __init__(self, path: str | Path) -> None:
-        path = Path(path)
-        _check_file(path, "video file")
-        cap = cv2.VideoCapture(str(path))
-        if not cap.isOpened():
-            raise UserError(f"cannot open video file {path} (corrupt or unsupported format)")
-        super().__init__(cap, str(path), "video file")
-        self.name = path.name
-
-    def _timestamp(self, index: int, now: float, start: float) -> float:
-        return index / self.fps
 
 
 class VideoFileSource(FrameSource):
@@ -289,33 +233,6 @@ class LiveFileSource(VideoFileSource):
             now = time.perf_counter()
             frame.timestamp, frame.captured_at = now - start, now
             yield frame
-
-
-class OpenCvLiveFileSource(OpenCvFileSource):
-    """LiveFileSource through OpenCV (only when PyAV is missing)."""
-
-    is_live = True
-
-    def _wait_for(self, index: int, start: float) -> None:
-        delay = start + index / self.fps - time.perf_counter()
-        if delay > 0:
-            time.sleep(delay)
-
-    def _timestamp(self, index: int, now: float, start: float) -> float:
-        return now - start
-
-
-class CameraSource(_CaptureSource):
-    """A camera (index or /dev/videoN) or network stream, newest frame only."""
-
-    is_live = True
-
-    def __init__(self, spec: int | str) -> None:
-        cap = cv2.VideoCapture(spec)
-        if not cap.isOpened():
-            cap.release()
-            raise UserError(f"cannot open camera {spec!r}; check --camera (index, /dev/videoN, URL or video file)")
-        super().__init__(cap, str(spec), "camera")
 
 
 class ImageSource(FrameSource):
@@ -382,24 +299,5 @@ def _check_file(path: Path, what: str) -> None:
 
 
 def open_video(path: str | Path) -> FrameSource:
-    """Every frame of a video file, in order (PyAV; OpenCV when PyAV is not installed)."""
-    from transpose_live.media import have_pyav
-
-    return VideoFileSource(path) if have_pyav() else OpenCvFileSource(path)
-
-
-def open_camera(spec: int | str) -> FrameSource:
-    """`webcam --camera` value -> live source: index, /dev/videoN, stream URL, or a video file
-    played at its own frame rate with stale frames dropped."""
-    if isinstance(spec, int):
-        return CameraSource(spec)
-    text = str(spec).strip()
-    if text.isdigit():
-        return CameraSource(int(text))
-    if text.lower().startswith(STREAM_PREFIXES) or text.startswith("/dev/video"):
-        if text.startswith("/dev/") and not os.path.exists(text):
-            raise UserError(f"cannot open camera {text!r}: no such device")
-        return CameraSource(text)
-    from transpose_live.media import have_pyav
-
-    return LiveFileSource(text) if have_pyav() else OpenCvLiveFileSource(text)
+    """Every frame of a video file, in order (PyAV)."""
+    return VideoFileSource(path)

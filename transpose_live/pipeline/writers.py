@@ -127,6 +127,11 @@ class JsonlWriter(TemporaryFileWriter):
         self._file.write(json.dumps(frame_record(frame, poses), separators=(",", ":")) + "\n")
         self._file.flush()
 
+    def event(self, camera: tuple[int, str], record: dict) -> None:
+        """A live camera's event line (lost / reconnected / gave_up / ended; docs/live.md)."""
+        self._file.write(json.dumps(event_record(camera, record), separators=(",", ":")) + "\n")
+        self._file.flush()
+
     def _finish(self) -> None:
         self._file.close()
 
@@ -134,10 +139,18 @@ class JsonlWriter(TemporaryFileWriter):
 def frame_record(frame: Frame, poses: Poses) -> dict:
     """The JSON object of one frame: frame index, timestamp (s), image name (images only), persons."""
     record = {"frame": int(frame.index), "timestamp": round(float(frame.timestamp), 4)}
+    if frame.camera is not None:
+        record["camera"], record["camera_name"] = frame.camera, frame.camera_name
     if frame.name is not None:
         record["image"] = frame.name
     record["persons"] = poses.to_records()
     return record
+
+
+def event_record(camera: tuple[int, str], record: dict) -> dict:
+    """A live camera's event line: {"event", "camera", "camera_name", "timestamp", "time", ...}."""
+    return {"event": record["event"], "camera": camera[0], "camera_name": camera[1],
+            **{k: v for k, v in record.items() if k != "event"}}
 
 
 class ImageDirWriter:
@@ -189,12 +202,18 @@ class CocoResultsWriter(TemporaryFileWriter):
 
 
 class CallbackWriter:
-    """Hands every frame's poses to a function (library use, `image --json -`)."""
+    """Hands every frame's poses to a function (library use, `image --json -`), and a live camera's
+    event lines to `on_event` when given."""
 
     needs_image = False
 
-    def __init__(self, callback: Callable[[Frame, Poses], None]) -> None:
+    def __init__(self, callback: Callable[[Frame, Poses], None], on_event: Callable[[dict], None] | None = None) -> None:
         self.callback = callback
+        self.on_event = on_event
+
+    def event(self, camera: tuple[int, str], record: dict) -> None:
+        if self.on_event is not None:
+            self.on_event(event_record(camera, record))
 
     def write(self, frame: Frame, poses: Poses, image: np.ndarray | None) -> None:
         self.callback(frame, poses)

@@ -1,0 +1,187 @@
+"""`--serve HOST:PORT`: a small starlette app on uvicorn (in its own thread) over a `LiveView`.
+
+Routes:
+  /                the page: every camera's annotated live view, fps, latency, people count
+  /video/{i}       camera i as an MJPEG stream (multipart/x-mixed-replace; `<img>` plays it)
+  /frame/{i}.jpg   camera i's newest annotated frame
+  /poses           the latest poses per camera (JSON: camera, camera_name, latest = a JSONL frame record)
+  /events          server-sent events: `pose` (a frame record with fps, latency_ms, people) and
+                   `source` (a camera's loss / reconnection event line)
+
+Bound to a loopback address it is open; bound beyond loopback every request needs the random
+token printed at start (`?token=...`, or an `Authorization: Bearer` header): 401 without, 403 wrong.
+
+    >>> server = WebServer(view, "127.0.0.1:8080").start()
+    >>> server.url          # http://127.0.0.1:8080/
+    >>> server.stop()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import json
+import secrets
+import threading
+
+from transpose_live.errors import UserError
+
+INSTALL_HINT = 'the web view needs starlette and uvicorn: pip install "transpose-live[serve]"'
+POLL = 0.03  # seconds between checks for a new frame in the streams
+
+
+def parse_bind(text: str) -> tuple[str, int]:
+    """"HOST:PORT" (or ":PORT", or "PORT": loopback) -> (host, port); UserError when malformed."""
+    host, _, port = str(text).rpartition(":")
+    host = host.strip("[]") or "127.0.0.1"
+    if not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise UserError(f"--serve {text!r}: give HOST:PORT, e.g. 127.0.0.1:8080 or 0.0.0.0:8080")
+    return host, int(port)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def build_app(view, token: str | None):
+    """The starlette app over `view`; `token` None: open (loopback)."""
+    from starlette.applications import Starlette
+    from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response, StreamingResponse
+    from starlette.routing import Route
+
+    from transpose_live.pipeline.web_page import page
+
+    html = page(view.names)
+
+    def camera_of(request) -> int | None:
+        i = request.path_params["i"]
+        return i if 0 <= i < len(view.names) else None
+
+    async def index(request):
+        return HTMLResponse(html)
+
+    async def poses(request):
+        return JSONResponse(view.snapshot())
+
+    async def frame(request):
+        i = camera_of(request)
+        found = view.jpeg(i) if i is not None else None
+        if found is None:
+            return PlainTextResponse("no frame yet", status_code=404)
+        return Response(found[1], media_type="image/jpeg", headers={"Cache-Control": "no-store"})
+
+    async def video(request):
+        i = camera_of(request)
+        if i is None:
+            return PlainTextResponse("no such camera", status_code=404)
+        return StreamingResponse(_mjpeg(view, i), media_type="multipart/x-mixed-replace; boundary=frame",
+                                 headers={"Cache-Control": "no-store"})
+
+    async def events(request):
+        return StreamingResponse(_sse(view), media_type="text/event-stream", headers={"Cache-Control": "no-store"})
+
+    routes = [Route("/", index), Route("/poses", poses), Route("/events", events),
+              Route("/video/{i:int}", video), Route("/frame/{i:int}.jpg", frame)]
+    app = Starlette(routes=routes)
+    return _TokenGate(app, token) if token else app
+
+
+class _TokenGate:
+    """ASGI middleware: 401 without the token, 403 with a wrong one."""
+
+    def __init__(self, app, token: str) -> None:
+        self.app, self.token = app, token
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        from starlette.requests import Request
+        from starlette.responses import PlainTextResponse
+
+        request = Request(scope)
+        given = request.query_params.get("token")
+        auth = request.headers.get("authorization", "")
+        if given is None and auth.lower().startswith("bearer "):
+            given = auth[7:].strip()
+        if given is None:
+            response = PlainTextResponse("token required: open the address printed at start (?token=...)", 401)
+        elif not secrets.compare_digest(given, self.token):
+            response = PlainTextResponse("wrong token", 403)
+        else:
+            return await self.app(scope, receive, send)
+        await response(scope, receive, send)
+
+
+async def _mjpeg(view, i: int):
+    last = None
+    while not view.closed:
+        found = view.jpeg(i)
+        if found is not None and found[0] != last:
+            last, data = found
+            yield (b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: " + str(len(data)).encode()
+                   + b"\r\n\r\n" + data + b"\r\n")
+        else:
+            await asyncio.sleep(POLL)
+
+
+async def _sse(view):
+    seq, _ = view.updates(0)
+    snapshot = view.snapshot()["cameras"]
+    yield "retry: 1000\n\n"  # the headers go out now; the browser reconnects within 1 s if cut
+    for cam in snapshot:  # where every camera stands now, then each change
+        if cam["latest"] is not None:
+            yield f"event: pose\ndata: {json.dumps({**cam['latest'], 'camera': cam['camera'], 'camera_name': cam['camera_name']})}\n\n"
+    while not view.closed:
+        seq, items = view.updates(seq)
+        if not items:
+            await asyncio.sleep(POLL)
+            continue
+        for kind, payload in items:
+            yield f"event: {kind}\ndata: {json.dumps(payload, separators=(',', ':'))}\n\n"
+
+
+class WebServer:
+    """uvicorn serving `build_app(view, token)` in a daemon thread."""
+
+    def __init__(self, view, bind: str) -> None:
+        import importlib.util
+
+        if importlib.util.find_spec("starlette") is None or importlib.util.find_spec("uvicorn") is None:
+            raise UserError(INSTALL_HINT)
+        self.view = view
+        self.host, self.port = parse_bind(bind)
+        self.token = None if is_loopback(self.host) else secrets.token_urlsafe(16)
+        self._server = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> "WebServer":
+        import uvicorn
+
+        config = uvicorn.Config(build_app(self.view, self.token), host=self.host, port=self.port, log_level="error",
+                                lifespan="off", access_log=False, timeout_graceful_shutdown=1)
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, name="serve", daemon=True)
+        self._thread.start()
+        while not self._server.started:
+            if not self._thread.is_alive():
+                raise UserError(f"--serve: cannot listen on {self.host}:{self.port} (in use, or not an address here)")
+            self._thread.join(0.02)
+        self.port = self._server.servers[0].sockets[0].getsockname()[1]
+        return self
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}/" + (f"?token={self.token}" if self.token else "")
+
+    def stop(self) -> None:
+        self.view.close()
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=3)

@@ -1,0 +1,139 @@
+"""What `--serve` shows, collected without slowing the pose loop.
+
+Each camera's output thread hands its rendered frame and poses to a `ViewWriter` (a writer like the
+others), which only stores references (the newest wins: stale frames are dropped). One encoder
+thread JPEG-encodes the newest frame of each camera when it changed. The web app
+(`pipeline.web_app`) reads `LiveView` from its own threads: `jpeg(i)`, `snapshot()` (the latest poses
+per camera, as in the JSONL) and `updates(since)` (frames and source events after a sequence number).
+
+    >>> view = LiveView(["door", "desk"])
+    >>> writers = [view.writer(0), view.writer(1)]      # one per camera, with its other writers
+"""
+
+from __future__ import annotations
+
+import collections
+import threading
+import time
+
+import cv2
+import numpy as np
+
+from transpose_live.pipeline.writers import frame_record
+
+MAX_WIDTH = 960  # the served picture is scaled down to this width (cheaper to encode and send)
+
+
+class ViewWriter:
+    """Camera `index`'s writer into a `LiveView` (needs the rendered image)."""
+
+    needs_image = True
+
+    def __init__(self, view: "LiveView", index: int) -> None:
+        self._view, self._index = view, index
+        self._last: float | None = None
+        self.fps = 0.0
+
+    def write(self, frame, poses, image) -> None:
+        now = time.perf_counter()
+        if self._last is not None:
+            dt = max(now - self._last, 1e-6)
+            self.fps = 1 / dt if self.fps == 0 else 0.9 * self.fps + 0.1 / dt
+        self._last = now
+        record = frame_record(frame, poses)
+        record.update(fps=round(self.fps, 2), latency_ms=round(1000 * (now - frame.captured_at), 1), people=len(poses))
+        self._view.offer(self._index, image, record)
+
+    def event(self, camera, record: dict) -> None:
+        self._view.add_event({"camera": camera[0], "camera_name": camera[1], **record})
+
+    def close(self) -> None:
+        pass
+
+    def abort(self) -> None:
+        pass
+
+
+class LiveView:
+    """The served state of every camera (thread-safe); `close()` stops the encoder thread."""
+
+    def __init__(self, names: list[str], quality: int = 80) -> None:
+        self.names = list(names)
+        self.quality = quality
+        self.seq = 0  # bumped on every update (frame or event)
+        self.encoded = 0
+        self._records: list[dict | None] = [None] * len(names)
+        self._images: list[np.ndarray | None] = [None] * len(names)
+        self._jpegs: list[tuple[int, bytes] | None] = [None] * len(names)
+        self._log: collections.deque = collections.deque(maxlen=256)  # (seq, kind, payload)
+        self._cond = threading.Condition()
+        self._closed = False
+        self._thread = threading.Thread(target=self._encode_loop, name="serve-encode", daemon=True)
+        self._thread.start()
+
+    def writer(self, index: int) -> ViewWriter:
+        return ViewWriter(self, index)
+
+    # -- producers (output threads) -------------------------------------------------------------
+    def offer(self, index: int, image: np.ndarray | None, record: dict) -> None:
+        with self._cond:
+            self.seq += 1
+            self._records[index] = record
+            if image is not None:
+                self._images[index] = image  # an older one not yet encoded is dropped
+            self._log.append((self.seq, "pose", {"camera": index, "camera_name": self.names[index], **record}))
+            self._cond.notify_all()
+
+    def add_event(self, record: dict) -> None:
+        with self._cond:
+            self.seq += 1
+            self._log.append((self.seq, "source", record))
+            self._cond.notify_all()
+
+    def _encode_loop(self) -> None:
+        while True:
+            with self._cond:
+                while not self._closed and all(im is None for im in self._images):
+                    self._cond.wait(0.5)
+                if self._closed:
+                    return
+                todo = [(i, im) for i, im in enumerate(self._images) if im is not None]
+                self._images = [None] * len(self._images)
+            for i, image in todo:
+                h, w = image.shape[:2]
+                if w > MAX_WIDTH:
+                    image = cv2.resize(image, (MAX_WIDTH, round(h * MAX_WIDTH / w)), interpolation=cv2.INTER_AREA)
+                ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, self.quality])
+                if ok:
+                    with self._cond:
+                        self.encoded += 1
+                        self._jpegs[i] = (self.encoded, data.tobytes())
+                        self._cond.notify_all()
+
+    # -- readers (web app) ----------------------------------------------------------------------
+    def jpeg(self, index: int) -> tuple[int, bytes] | None:
+        """(number, JPEG bytes) of camera `index`'s newest encoded frame, None before the first."""
+        with self._cond:
+            return self._jpegs[index]
+
+    def snapshot(self) -> dict:
+        """`GET /poses`: per camera its index, name and latest frame record (None before the first)."""
+        with self._cond:
+            return {"cameras": [{"camera": i, "camera_name": n, "latest": r}
+                                for i, (n, r) in enumerate(zip(self.names, self._records))]}
+
+    def updates(self, since: int) -> tuple[int, list[tuple[str, dict]]]:
+        """(newest seq, [(kind, payload)] after `since`): "pose" per frame, "source" per loss/reconnection."""
+        with self._cond:
+            items = [(kind, payload) for seq, kind, payload in self._log if seq > since]
+            return self.seq, items
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        self._thread.join(timeout=2)
