@@ -99,7 +99,7 @@ class OpenVINORunner:
             raise UserError(f"OpenVINO cannot load {model}: {first_line(exc)[:200]}") from None
         self.request = self.compiled.create_infer_request()
         self.threads = int(threads)
-        ran = str(self.compiled.get_property("INFERENCE_PRECISION_HINT"))  # e.g. "bf16", "f32"
+        ran = self.compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()  # e.g. "bf16", "f32"
         floats = {v: k for k, v in OPENVINO_HINTS.items()}.get(ran, ran)
         self.precision = "int8" if precision == "int8" else floats
 

@@ -1,7 +1,8 @@
 """`export --verify`: what an export's precision costs, measured against the same model in fp32.
 
 The reference is the source weights on OpenVINO at fp32 (the same runtime, so only the precision
-differs); the export runs as a user's run would (`--precision auto`: its INT8, or bf16 on CPUs that
+differs), both without the flip test (each crop's own error, not averaged away); the export runs as a
+user's run would (`--precision auto`: its INT8, or bf16 on CPUs that
 have it). With COCO annotations both are scored by the project's evaluation (ground-truth boxes,
 pycocotools AP); always, on the same people, the keypoint drift against fp32: median and p95 in image
 pixels and the share of keypoints moved by more than one heatmap pixel.
@@ -28,13 +29,14 @@ MAX_IMAGES = 200
 def verify_export(export_path, model, weights, images, annotations=None, max_images: int = MAX_IMAGES,
                   detector_weights=None, console: Console | None = None) -> dict:
     """The verification record stored in the export's metadata (`verify`)."""
-    reference = PoseEstimator(model, weights, device="cpu", backend="openvino", precision="fp32")
-    candidate = PoseEstimator(None, str(export_path), device="cpu", backend="openvino", precision="auto")
+    reference = PoseEstimator(model, weights, device="cpu", backend="openvino", precision="fp32", flip_test=False)
+    candidate = PoseEstimator(None, str(export_path), device="cpu", backend="openvino", precision="auto",
+                              flip_test=False)
     images = Path(images)
     if not images.is_dir():
         raise UserError(f"--images folder not found: {images}")
     record = {"reference": "fp32 (openvino, source weights)", "precision": candidate.precision,
-              "runtime": candidate.backend}
+              "runtime": candidate.backend, "flip_test": False}
     if annotations is not None:
         from transpose_live.evaluation.boxes_source import gt_person_boxes, load_coco  # noqa: PLC0415
         from transpose_live.evaluation.evaluate import evaluate_dataset, image_jobs  # noqa: PLC0415
