@@ -13,7 +13,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "transpose_live"
 # Lower layers never import higher ones (same layer: allowed, cycles are checked separately).
 LAYERS = {
     "errors": 0, "keypoints": 0, "tables": 0, "poses": 0, "paths": 0, "images": 0, "coco": 0, "device": 0,
-    "ultralytics_env": 0,
+    "ultralytics_env": 0, "config": 0,
     "models": 1, "media": 1, "backends": 1, "runtime": 0,
     "engine": 2, "tracking": 2,
     "pipeline": 3, "evaluation": 3, "explain": 3, "training": 3, "labelling": 3,
@@ -92,3 +92,38 @@ def test_layers_only_import_downwards():
 def test_every_top_level_part_has_a_layer():
     tops = {name.split(".")[1] for name in MODULES if "." in name}
     assert tops <= set(LAYERS)
+
+
+MAX_PARAMETERS, MAX_LINES = 10, 70
+# fixed on wt/train (the integrator removes these exclusions after merging that branch)
+NOT_YET_CHECKED = {"training/loop.py", "evaluation/evaluate.py", "labelling/label.py"}
+
+
+def _parameters(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> int:
+    a = fn.args
+    names = [*a.posonlyargs, *a.args, *a.kwonlyargs]
+    count = len(names) + (a.vararg is not None) + (a.kwarg is not None)
+    return count - bool(names and names[0].arg in ("self", "cls"))
+
+
+def test_functions_outside_the_cli_are_small():
+    """No function outside cli/ takes more than 10 parameters (self/cls not counted, *args and
+    **kwargs counted once each) or spans more than 70 lines (docstring included)."""
+    big = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        rel = path.relative_to(PACKAGE).as_posix()
+        if rel.startswith("cli/") or rel in NOT_YET_CHECKED:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                lines = node.end_lineno - node.lineno + 1
+                if _parameters(node) > MAX_PARAMETERS or lines > MAX_LINES:
+                    big.append(f"{rel}:{node.lineno} {node.name}: {_parameters(node)} parameters, {lines} lines")
+    assert big == []
+
+
+def test_the_size_check_sees_a_big_function():
+    """The check above counts what it should (a guard against a check that cannot fail)."""
+    src = "def f(self, a, b, c, d, e, f, g, h, i, j, *k, **m):\n" + "    pass\n" * 70
+    fn = ast.parse(src).body[0]
+    assert _parameters(fn) == 12 and fn.end_lineno - fn.lineno + 1 == 71

@@ -23,6 +23,7 @@ from transpose_live.batch.inputs import InputFile
 from transpose_live.batch.jobs import make_job, options_hash, options_record, output_paths
 from transpose_live.batch.manifest import Manifest
 from transpose_live.batch.summary import BatchReport
+from transpose_live.config import RunConfig
 from transpose_live.runtime import available_cores
 from transpose_live.errors import UserError
 from transpose_live.paths import check_writable_dir, write_atomic
@@ -46,13 +47,13 @@ class _Entry:
     result: dict = field(default_factory=dict)
 
 
-def run_batch(items: list[InputFile], out_dir: str | Path, options: dict, *, render: bool = False,
+def run_batch(items: list[InputFile], out_dir: str | Path, options: RunConfig, *, render: bool = False,
               ray: str | None = None, workers: int | None = None, gpus_per_worker: float | None = None,
               threads: int | None = None, progress: bool = True, console=None) -> BatchReport:
     """Runs every input not already done with these options; returns the report (also written to
     `out_dir/summary.json|csv`). ray: None for the local pool, else `auto` or a cluster address.
     threads: CPU threads per worker (default: the cores, or the cluster's CPUs, split between workers).
-    options: the resolved run options (`jobs.OUTPUT_OPTIONS`). SIGINT/SIGTERM stop the batch:
+    options: the resolved `RunConfig` (`cli/batch_cmd.resolve_options`). SIGINT/SIGTERM stop the batch:
     running inputs are abandoned (their `.part` files deleted or left, never renamed) and
     `report.interrupted` holds the signal; a rerun picks them up."""
     from rich.console import Console
@@ -71,7 +72,8 @@ def run_batch(items: list[InputFile], out_dir: str | Path, options: dict, *, ren
             executor, started_ray = _make_executor(options, ray, workers, gpus_per_worker, threads, len(pending))
             report.executor, report.workers, report.threads_per_worker = executor.name, executor.slots, executor.threads
             try:
-                report.interrupted = _drive(executor, entries, pending, manifest, ohash, out_dir, progress, console)
+                report.interrupted = _Dispatch(executor, entries, manifest, ohash, out_dir).drive(pending, progress,
+                                                                                                 console)
             finally:
                 if started_ray:
                     import ray as ray_module
@@ -112,7 +114,7 @@ def _plan(items, out_dir, ohash, render, manifest):
 
 
 def _make_executor(options, ray, workers, gpus_per_worker, threads, n_pending):
-    device = str(options.get("device") or "auto")
+    device = str(options.device or "auto")
     if ray:
         from transpose_live.batch.ray_executor import RayExecutor, cluster_resources, connect
 
@@ -147,18 +149,58 @@ def _local_gpus(device: str) -> int:
     return torch.cuda.device_count() if torch.cuda.is_available() else 0
 
 
-def _drive(executor, entries, pending: deque, manifest: Manifest, ohash, out_dir, progress, console) -> int | None:
-    stop, received = threading.Event(), []
-    by_id = {e.index: e for e in entries}
-    busy: dict[int, _Entry] = {}
-    free = list(range(executor.slots))[::-1]
-    bar = _Bar(entries, busy, console) if progress else None
+class _Dispatch:
+    """Hands pending inputs to free worker slots and records what comes back, until all are finished
+    or a signal stops the batch."""
 
-    def rel_outputs(e):
-        return {k: os.path.relpath(v, out_dir) for k, v in e.outputs.items()}
+    def __init__(self, executor, entries, manifest: Manifest, ohash: str, out_dir: Path) -> None:
+        self.executor, self.manifest, self.ohash, self.out_dir = executor, manifest, ohash, out_dir
+        self.by_id = {e.index: e for e in entries}
+        self.entries = entries
+        self.busy: dict[int, _Entry] = {}
+        self.free = list(range(executor.slots))[::-1]
+        self.stop, self.received = threading.Event(), []
+        self.pending: deque = deque()
+        self.bar: _Bar | None = None
+        self.console = None
 
-    def on_event(ev):
-        e = by_id.get(ev.get("job"))
+    def drive(self, pending: deque, progress: bool, console) -> int | None:
+        """Runs until done; returns the signal that stopped the batch, or None."""
+        self.pending, self.console = pending, console
+        self.bar = _Bar(self.entries, self.busy, console) if progress else None
+        interrupted = False
+        try:
+            with stop_on_signals(self.stop, self.received, second_ctrl_c_raises=False), \
+                    (self.bar or contextlib.nullcontext()):
+                while (self.pending or self.busy) and not self.stop.is_set():
+                    self._step()
+                interrupted = self.stop.is_set()
+        finally:
+            self.executor.close(interrupt=bool(self.busy))
+            for ev in self.executor.events():
+                self.on_event(ev)
+            for e in self.busy.values():
+                e.status = "interrupted"
+                self.manifest.record(e.item.path, self.ohash, e.stat, "interrupted", attempts=e.attempts,
+                                     worker=e.worker, error="batch stopped before this input finished")
+        return self.received[0] if interrupted and self.received else None
+
+    def _step(self) -> None:
+        while self.free and self.pending and not self.stop.is_set():
+            e, slot = self.pending.popleft(), self.free.pop()
+            e.status = "running"
+            self.busy[slot] = e
+            self.executor.submit(slot, make_job(e.index, e.item, e.outputs))
+        outcomes = self.executor.poll(POLL_S)
+        for ev in self.executor.events():
+            self.on_event(ev)
+        for slot, out in outcomes:
+            self.on_outcome(slot, out)
+        if self.bar is not None:
+            self.bar.update()
+
+    def on_event(self, ev: dict) -> None:
+        e = self.by_id.get(ev.get("job"))
         if e is None or e.status != "running":
             return
         if ev["type"] == "start":
@@ -166,68 +208,48 @@ def _drive(executor, entries, pending: deque, manifest: Manifest, ohash, out_dir
             e.frames_seen = 0
             e.frames_total = ev.get("frames_total")
             e.worker = f"{ev.get('host')}:{ev.get('pid')}"
-            manifest.record(e.item.path, ohash, e.stat, "running", attempts=e.attempts, worker=e.worker)
+            self.manifest.record(e.item.path, self.ohash, e.stat, "running", attempts=e.attempts, worker=e.worker)
         elif ev["type"] == "frames":
             e.frames_seen = max(e.frames_seen, int(ev.get("done", 0)))
 
-    def on_outcome(slot, out):
-        e = busy.pop(slot)
-        free.append(slot)
+    def on_outcome(self, slot: int, out: dict) -> None:
+        e = self.busy.pop(slot)
+        self.free.append(slot)
         e.attempts = max(e.attempts, 1)  # a failure before the worker's start event is still a try
         status = out.get("status")
         if status == "setup-error":
             raise UserError(f"a worker could not load the models: {out.get('error')}")
-        if status == "interrupted" and not stop.is_set():
+        if status == "interrupted" and not self.stop.is_set():
             status = "lost"  # a worker stopped by someone else's signal: like a dead worker
             out = {**out, "retry": True}
         if status == "lost":
             e.lost += 1
-            if out.get("retry") and e.lost < MAX_ATTEMPTS and not stop.is_set():
+            if out.get("retry") and e.lost < MAX_ATTEMPTS and not self.stop.is_set():
                 e.status = "pending"
-                pending.appendleft(e)
+                self.pending.appendleft(e)
                 return
             out = {**out, "error": f"{out.get('error')}; gave up after {max(e.attempts, e.lost)} attempts"}
             status = "failed"
+        self._finished(e, out, status)
+
+    def _finished(self, e: _Entry, out: dict, status: str) -> None:
         e.result = out
         e.worker = out.get("worker", e.worker)
         e.status = status if status in ("done", "failed", "interrupted") else "failed"
         if e.status == "done":
             e.frames_seen = out.get("frames", 0)
-        manifest.record(e.item.path, ohash, e.stat, e.status, frames=out.get("frames", 0),
-                        persons=out.get("persons", 0), seconds=out.get("seconds", 0.0), error=out.get("error"),
-                        attempts=e.attempts, worker=e.worker, outputs=rel_outputs(e) if e.status == "done" else {})
-        if bar is not None:
-            bar.finished(e)
+        outputs = {k: os.path.relpath(v, self.out_dir) for k, v in e.outputs.items()} if e.status == "done" else {}
+        self.manifest.record(e.item.path, self.ohash, e.stat, e.status, frames=out.get("frames", 0),
+                             persons=out.get("persons", 0), seconds=out.get("seconds", 0.0), error=out.get("error"),
+                             attempts=e.attempts, worker=e.worker, outputs=outputs)
+        if self.bar is not None:
+            self.bar.finished(e)
         if e.status == "failed":
             line = f"failed: {e.item.path}: {out.get('error')}"
-            bar.note(line) if bar is not None else console.print(line, soft_wrap=True, highlight=False, markup=False)
-
-    interrupted = False
-    try:
-        with stop_on_signals(stop, received, second_ctrl_c_raises=False), (bar or contextlib.nullcontext()):
-            while (pending or busy) and not stop.is_set():
-                while free and pending and not stop.is_set():
-                    e, slot = pending.popleft(), free.pop()
-                    e.status = "running"
-                    busy[slot] = e
-                    executor.submit(slot, make_job(e.index, e.item, e.outputs))
-                outcomes = executor.poll(POLL_S)
-                for ev in executor.events():
-                    on_event(ev)
-                for slot, out in outcomes:
-                    on_outcome(slot, out)
-                if bar is not None:
-                    bar.update()
-            interrupted = stop.is_set()
-    finally:
-        executor.close(interrupt=bool(busy))
-        for ev in executor.events():
-            on_event(ev)
-        for e in busy.values():
-            e.status = "interrupted"
-            manifest.record(e.item.path, ohash, e.stat, "interrupted", attempts=e.attempts, worker=e.worker,
-                            error="batch stopped before this input finished")
-    return received[0] if interrupted and received else None
+            if self.bar is not None:
+                self.bar.note(line)
+            else:
+                self.console.print(line, soft_wrap=True, highlight=False, markup=False)
 
 
 class _Bar:

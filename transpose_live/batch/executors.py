@@ -16,6 +16,7 @@ import queue
 from typing import Protocol
 
 from transpose_live.batch.worker import BatchWorker
+from transpose_live.config import RunConfig
 
 MAX_ATTEMPTS = 3  # tries per input when its worker dies (the first run included)
 
@@ -36,14 +37,14 @@ class Executor(Protocol):
 _WORKER: BatchWorker | None = None
 
 
-def _init_local_worker(options: dict, threads: int | None, events) -> None:
+def _init_local_worker(cfg: RunConfig, threads: int | None, events) -> None:
     global _WORKER
     import signal
 
     # Ctrl-C in a terminal reaches the whole process group: only the driver acts on it (it then
     # SIGTERMs the busy workers, whose pipeline stops cleanly).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _WORKER = BatchWorker(options, threads, report=events.put)
+    _WORKER = BatchWorker(cfg, threads, report=events.put)
 
 
 def _run_local_job(job: dict) -> dict:
@@ -59,8 +60,8 @@ class LocalExecutor:
 
     name = "local"
 
-    def __init__(self, options: dict, slots: int, threads: int | None, devices: list[str] | None = None) -> None:
-        self.options, self.slots, self.threads = options, slots, threads
+    def __init__(self, cfg: RunConfig, slots: int, threads: int | None, devices: list[str] | None = None) -> None:
+        self.cfg, self.slots, self.threads = cfg, slots, threads
         self.devices = devices
         self._ctx = mp.get_context("spawn")
         self._pools: list[cf.ProcessPoolExecutor | None] = [None] * slots
@@ -72,14 +73,12 @@ class LocalExecutor:
             self._start(slot)
 
     def _start(self, slot: int) -> None:
-        options = dict(self.options)
-        if self.devices:
-            options["device"] = self.devices[slot % len(self.devices)]
+        cfg = self.cfg.replace(device=self.devices[slot % len(self.devices)]) if self.devices else self.cfg
         events = self._ctx.Queue()  # one per slot: a killed worker can only garble its own
         self._queues[slot] = events
         self._pids[slot] = None
         self._pools[slot] = cf.ProcessPoolExecutor(1, mp_context=self._ctx, initializer=_init_local_worker,
-                                                   initargs=(options, self.threads, events))
+                                                   initargs=(cfg, self.threads, events))
 
     def submit(self, slot: int, job: dict) -> None:
         self._futures[self._pools[slot].submit(_run_local_job, job)] = slot

@@ -13,11 +13,7 @@ import json
 from pathlib import Path
 
 from transpose_live.batch.inputs import InputFile
-
-# The options that change what is written (not --show/--progress, not --render: a rerun with
-# --render redoes the inputs that lack their rendered file).
-OUTPUT_OPTIONS = ("model", "weights", "device", "half", "flip_test", "max_persons", "det_every", "kpt_thr",
-                  "smooth", "attention", "detector", "detector_weights", "det_conf")
+from transpose_live.config import RunConfig, file_options
 
 
 def _identity(value):
@@ -29,15 +25,17 @@ def _identity(value):
     return value
 
 
-def options_record(options: dict) -> dict:
-    """The output-affecting options, with file options replaced by their identity."""
-    return {k: _identity(options.get(k)) if k in ("weights", "detector_weights") else options.get(k)
-            for k in OUTPUT_OPTIONS}
+def options_record(cfg: RunConfig) -> dict:
+    """Every output-changing option of the run (`RunConfig` fields not marked `changes_output=False`,
+    so options added later count too), file options replaced by their identity. Not --render: a rerun
+    with --render redoes only the inputs that lack their rendered file."""
+    files = file_options()
+    return {k: _identity(v) if k in files else v for k, v in cfg.output_record().items()}
 
 
-def options_hash(options: dict) -> str:
-    """8 hex digits identifying the output-affecting options."""
-    text = json.dumps(options_record(options), sort_keys=True, separators=(",", ":"), default=str)
+def options_hash(cfg: RunConfig) -> str:
+    """8 hex digits identifying the output-changing options."""
+    text = json.dumps(options_record(cfg), sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:8]
 
 

@@ -82,12 +82,12 @@ class _Events:
 class _Actor:
     """The Ray actor: a BatchWorker whose progress goes to the driver's `_Events` actor."""
 
-    def __init__(self, options: dict, threads: int | None, events_name: str) -> None:
+    def __init__(self, cfg, threads: int | None, events_name: str) -> None:
         import ray
 
         # looked up by name: a handle passed as an argument would pin it in the object store
         self.events = ray.get_actor(events_name)
-        self.worker = BatchWorker(options, threads, report=self._report)
+        self.worker = BatchWorker(cfg, threads, report=self._report)
 
     def _report(self, event: dict) -> None:
         self.events.put.remote(event)  # fire and forget: progress is best effort, results are not
@@ -102,10 +102,10 @@ class RayExecutor:
 
     name = "ray"
 
-    def __init__(self, options: dict, slots: int, threads: int | None, gpus_per_worker: float = 0.0) -> None:
+    def __init__(self, cfg, slots: int, threads: int | None, gpus_per_worker: float = 0.0) -> None:
         ray = import_ray()
         self._ray = ray
-        self.options, self.slots, self.threads = options, slots, threads
+        self.cfg, self.slots, self.threads = cfg, slots, threads
         import uuid
 
         self._events_name = f"transpose-live-batch-events-{uuid.uuid4().hex[:12]}"
@@ -118,7 +118,7 @@ class RayExecutor:
         self._refs: dict = {}
 
     def _new_actor(self):
-        return self._actor_cls.remote(self.options, self.threads, self._events_name)
+        return self._actor_cls.remote(self.cfg, self.threads, self._events_name)
 
     def submit(self, slot: int, job: dict) -> None:
         self._refs[self._actors[slot].run.remote(job)] = slot

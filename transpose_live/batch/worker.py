@@ -17,18 +17,19 @@ from pathlib import Path
 from typing import Callable
 
 from transpose_live.batch.jobs import temp_path
+from transpose_live.config import RunConfig
 from transpose_live.errors import UserError, first_line
 
 REPORT_EVERY_S = 0.25
 
 
 class BatchWorker:
-    """options: the resolved run options (see `jobs.OUTPUT_OPTIONS`; `weights` None = random,
-    `attention` a keypoint index or None). threads: torch CPU threads for this worker (None: leave).
-    A model that cannot be loaded does not raise here: every job then answers `setup-error`."""
+    """cfg: the resolved run config (`cli/batch_cmd.resolve_options`). threads: CPU threads for this
+    worker (None: leave). A model that cannot be loaded does not raise here: every job then answers
+    `setup-error`."""
 
-    def __init__(self, options: dict, threads: int | None = None, report: Callable[[dict], None] | None = None) -> None:
-        self.options = dict(options)
+    def __init__(self, cfg: RunConfig, threads: int | None = None, report: Callable[[dict], None] | None = None) -> None:
+        self.cfg = cfg
         self.report = report or (lambda event: None)
         self.pid = os.getpid()
         self.host = socket.gethostname()
@@ -38,25 +39,11 @@ class BatchWorker:
                 from transpose_live.runtime import apply_budget
 
                 apply_budget(threads)
-            self._load()
+            from transpose_live.pipeline.chain import build_chain
+
+            self.chain = build_chain(cfg)
         except Exception as exc:  # noqa: BLE001 - reported with every job, the driver stops the batch
             self.setup_error = first_line(exc)
-
-    def _load(self) -> None:
-        from transpose_live.backends import choose_backend
-        from transpose_live.device import resolve_device, resolve_half
-        from transpose_live.engine import PoseEstimator
-        from transpose_live.pipeline import build_detector
-
-        o = self.options
-        device = resolve_device(o.get("device") or "auto")
-        backend = choose_backend(o.get("backend"), o.get("weights"), device)
-        half = resolve_half(o.get("half"), device) and backend == "torch"
-        self.detector = build_detector(o.get("detector") or "yolo", o.get("detector_weights"), device=device,
-                                       half=half, conf=o.get("det_conf", 0.25), imgsz=o.get("detector_imgsz", 640),
-                                       backend=o.get("detector_backend"), pose_backend=backend)
-        self.estimator = PoseEstimator(model=o["model"], weights=o.get("weights"), device=device, half=half,
-                                       flip_test=bool(o.get("flip_test")), backend=backend)
 
     def run(self, job: dict) -> dict:
         """Processes one input; never raises for a bad input (its error is in the result)."""
@@ -92,9 +79,7 @@ class BatchWorker:
     def _run_pipeline(self, job: dict, temps: dict[str, Path]):
         from transpose_live.pipeline import ImageSource, open_video, run_pipeline
         from transpose_live.pipeline.writers import CallbackWriter, ImageDirWriter, JsonlWriter, VideoWriter
-        from transpose_live.tracking import PoseTracker
 
-        o = self.options
         for tmp in temps.values():
             tmp.parent.mkdir(parents=True, exist_ok=True)
             _remove_stale_temporaries(tmp)
@@ -120,7 +105,7 @@ class BatchWorker:
                                                     audio=getattr(source, "audio", None))))
         writers = []
         try:
-            tracker = PoseTracker(smooth=o.get("smooth") or "one-euro")
+            tracker = self.chain.tracker()
             for make in makers:
                 writers.append(make())
         except BaseException:
@@ -129,11 +114,8 @@ class BatchWorker:
             source.close()
             raise
         writers.append(CallbackWriter(on_result))
-        run = run_pipeline(
-            source, self.estimator, self.detector, tracker=tracker, writers=writers,
-            det_every=o.get("det_every", 1), kpt_thr=o.get("kpt_thr", 0.3), max_persons=o.get("max_persons"),
-            attention_keypoint=o.get("attention"), show=False, progress=False, hud=not image,
-        )
+        run = run_pipeline(source, self.chain.estimator, self.chain.detector, tracker=tracker, writers=writers,
+                           options=self.chain.pipeline_options(progress=False))
         self.report({"type": "frames", "job": job["id"], "done": progress["done"]})
         return run
 

@@ -18,42 +18,41 @@ from pathlib import Path
 import numpy as np
 from rich.table import Table
 
-from transpose_live.engine import PoseEstimator
+from transpose_live.config import RunConfig
 from transpose_live.errors import UserError
-from transpose_live.pipeline import STAGES, VideoWriter, build_detector, open_video, run_pipeline
+from transpose_live.pipeline import STAGES, PipelineOptions, VideoWriter, open_video, run_pipeline
+from transpose_live.pipeline.chain import Runtime, build_chain, build_person_detector
 from transpose_live.pipeline.runner import warm_up
 from transpose_live.runtime import apply_budget, keep_threads
 from transpose_live.tracking import PoseTracker
 
 
-def bench_pipeline(video: str | Path, model: str = "tp_r_a4", weights=None, device="auto", half=None,
-                   detector: str = "yolo", detector_weights=None, max_frames: int | None = None,
-                   flip_test: bool = True, progress: bool = True, console=None, backend: str | None = None,
-                   threads: int | None = None, detector_imgsz: int = 640, det_every: int = 1,
-                   kpt_thr: float = 0.3, render: bool = True, estimator=None, det=None,
-                   detector_backend: str | None = None) -> dict:
-    """Run the chain over `video` and return a JSON-ready summary (see bench/schema.md).
+def bench_pipeline(video: str | Path, cfg: RunConfig | None = None, *, estimator=None, det=None,
+                   max_frames: int | None = None, render: bool = True, progress: bool = True, console=None,
+                   **values) -> dict:
+    """Run the chain of `cfg` (default: `RunConfig.for_command("bench")`, `values` on top) over `video`
+    and return a JSON-ready summary (see bench/schema.md).
 
-    estimator / det: already-built parts to reuse (then model/weights/backend/detector options are
-    only recorded)."""
-    budget = apply_budget(threads)
+    estimator / det: already-built parts to reuse (then the model and detector options are only recorded)."""
+    cfg = (cfg or RunConfig.for_command("bench")).replace(**values)
+    budget = apply_budget(cfg.threads)
     source = open_video(video)
     try:
         if estimator is None:
-            estimator = PoseEstimator(model=model, weights=weights, device=device, half=half, flip_test=flip_test,
-                                      backend=backend)
-        if det is None:
-            det = build_detector(detector, weights=detector_weights, device=estimator.device, half=estimator.half,
-                                 imgsz=detector_imgsz, backend=detector_backend,
-                                 pose_backend=getattr(estimator, "backend", "torch"))
+            chain = build_chain(cfg, detector=det is None)
+            estimator, det = chain.estimator, det or chain.detector
+        elif det is None:  # the detector follows the given estimator's device, precision and backend
+            det = build_person_detector(cfg, Runtime(estimator.device, estimator.half,
+                                                     getattr(estimator, "backend", "torch")))
         warm_up(estimator, det, source)
     except BaseException:
         source.close()
         raise
     with tempfile.TemporaryDirectory(prefix="tl-bench-") as tmp:
         writers = [VideoWriter(Path(tmp) / "out.mp4", source.fps, source.size)] if render else []
-        result = run_pipeline(source, estimator, det, tracker=PoseTracker(), writers=writers, det_every=det_every,
-                              kpt_thr=kpt_thr, progress=progress, max_frames=max_frames, console=console)
+        options = PipelineOptions.from_config(cfg, progress=progress, max_frames=max_frames)
+        result = run_pipeline(source, estimator, det, tracker=PoseTracker(smooth=cfg.smooth), writers=writers,
+                              options=options, console=console)
     frames = max(result.frames, 1)
     busy = sum(result.stage_seconds.get(s, 0.0) for s in STAGES) or 1.0
     stages = {
@@ -69,9 +68,9 @@ def bench_pipeline(video: str | Path, model: str = "tp_r_a4", weights=None, devi
     return dict(
         video=str(video), model=estimator.spec.name, device=str(estimator.device),
         backend=getattr(estimator, "backend", "torch"),
-        precision="fp16" if estimator.half else "fp32", detector=getattr(det, "name", detector),
+        precision="fp16" if estimator.half else "fp32", detector=getattr(det, "name", cfg.detector),
         detector_backend=getattr(det, "backend", None),
-        detector_imgsz=getattr(det, "imgsz", None), det_every=det_every, kpt_thr=kpt_thr, render=render,
+        detector_imgsz=getattr(det, "imgsz", None), det_every=cfg.det_every, kpt_thr=cfg.kpt_thr, render=render,
         flip_test=estimator.flip_test, threads=budget.as_dict(), frames=result.frames, persons=result.persons,
         detector_runs=result.detector_runs, dropped=result.dropped, wall_s=round(result.wall_seconds, 3),
         fps=round(result.fps, 3), stages=stages,

@@ -49,6 +49,9 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(str(exc), getattr(exc, "exit_code", 2))
     except KeyboardInterrupt:
         return _fail("interrupted by Ctrl-C", 130)
+    except BrokenPipeError:  # stdout closed by its reader (`| head -1`): a normal end, as for Unix tools
+        silence_stdout()
+        return 0
     except Exception as exc:  # click's usage errors and Abort (typer vendors click, so match by shape)
         if type(exc).__name__ == "Abort":  # click's wrapper of KeyboardInterrupt
             return _fail("interrupted by Ctrl-C", 130)
@@ -60,6 +63,14 @@ def main(argv: list[str] | None = None) -> int:
         for s, handler in previous.items():
             if signal.getsignal(s) is _exit_now:
                 signal.signal(s, handler)
+
+
+def silence_stdout() -> None:
+    """stdout to /dev/null, so Python's flush at exit does not report the broken pipe again."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
 
 
 def _fail(message: str, code: int) -> int:

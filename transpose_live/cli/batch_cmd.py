@@ -9,18 +9,18 @@ from typing import Optional
 import typer
 from rich.console import Console
 
-from transpose_live.cli.options import weights_arg
-from transpose_live.cli.run_cmds import RunOptions, attention_index, with_run_options
+from transpose_live.cli.options import Command, run_options
+from transpose_live.config import RunConfig
 from transpose_live.errors import UserError
 
 
 def register(app: typer.Typer) -> None:
     """Adds `batch` to the app."""
 
-    @app.command()
-    @with_run_options("live")
+    @app.command(cls=Command)
+    @run_options("batch")
     def batch(
-        opts: RunOptions,
+        cfg: RunConfig,
         inputs: list[str] = typer.Argument(..., help="Video/image files, folders (recursive), globs, or .txt lists of paths."),
         out_dir: Path = typer.Option(..., "--out-dir", help="Outputs mirror the input tree here, with manifest.jsonl and summary.json/csv."),
         ray: Optional[str] = typer.Option(None, "--ray", help="Run on Ray: auto (this machine's cluster, else a local one) or a cluster ADDRESS (host:port)."),
@@ -32,14 +32,14 @@ def register(app: typer.Typer) -> None:
         from transpose_live.batch import expand_inputs, run_batch
 
         console = Console(stderr=True)
-        options = resolve_options(opts)
+        options = resolve_options(cfg)
         if ray is not None:
             from transpose_live.batch.ray_executor import import_ray
 
             import_ray()  # one line on how to install it when it is missing
         items = expand_inputs(inputs, exclude=out_dir)
         report = run_batch(items, out_dir, options, render=render, ray=ray, workers=workers,
-                           gpus_per_worker=gpus_per_worker, threads=opts.threads, progress=opts.progress, console=console)
+                           gpus_per_worker=gpus_per_worker, threads=cfg.threads, progress=cfg.progress, console=console)
         console.print(report.throughput(), soft_wrap=True, highlight=False, markup=False)
         console.print(f"wrote {report.out_dir / 'summary.json'}, summary.csv and manifest.jsonl",
                       soft_wrap=True, highlight=False, markup=False)
@@ -56,38 +56,23 @@ def register(app: typer.Typer) -> None:
                             f"(errors in {report.out_dir / 'summary.json'})", exit_code=1)
 
 
-def resolve_options(opts: RunOptions) -> dict:
-    """The run options a worker needs, checked here so mistakes are one line before any work."""
-    from transpose_live.tracking import SMOOTHERS
-
+def resolve_options(cfg: RunConfig) -> RunConfig:
+    """The run config the workers get, checked here so mistakes are one line before any work: the model
+    name filled in from the weights, file options as absolute paths (workers may run elsewhere)."""
     from transpose_live.engine import describe_model
-
-    if opts.show:
-        raise UserError("batch runs without a window; drop --show (use video --show to watch one file)")
-    if opts.smooth not in SMOOTHERS:
-        raise UserError(f"unknown --smooth {opts.smooth!r}; use {', '.join(SMOOTHERS)}")
-    if (opts.detector or "yolo").strip().lower() not in ("yolo", "auto", "none"):
-        raise UserError(f"unknown --detector {opts.detector!r}; use yolo or none")
-    from transpose_live.pipeline.detector_backend import DETECTOR_BACKENDS
-
-    if (opts.detector_backend or "auto").strip().lower() not in DETECTOR_BACKENDS:
-        raise UserError(f"unknown --detector-backend {opts.detector_backend!r}; use {', '.join(DETECTOR_BACKENDS)}")
-    weights = _file_option(weights_arg(opts.weights), "--weights", keep=("official",))
-    spec, keypoints = describe_model(opts.model, weights)
+    from transpose_live.pipeline.chain import attention_index, check_config
     from transpose_live.pipeline.detector import resolve_detector_weights
 
-    detector_weights = _file_option(resolve_detector_weights(opts.detector_weights), "--detector-weights",
+    if cfg.show:
+        raise UserError("batch runs without a window; drop --show (use video --show to watch one file)")
+    check_config(cfg)
+    weights = _file_option(cfg.weights_value, "--weights", keep=("official",))
+    spec, keypoints = describe_model(cfg.model, weights)
+    attention_index(cfg.attention, spec, keypoints)
+    detector_weights = _file_option(resolve_detector_weights(cfg.detector_weights), "--detector-weights",
                                     bare_names=True)
-    if opts.device.strip().lower() == "cpu" and opts.half:
-        raise UserError("--half needs a CUDA device; use --no-half on the CPU")
-    return {
-        "model": spec.name, "weights": weights, "device": opts.device, "half": opts.half,
-        "flip_test": opts.flip_test, "max_persons": opts.max_persons, "det_every": opts.det_every,
-        "kpt_thr": opts.kpt_thr, "smooth": opts.smooth, "attention": attention_index(opts.attention, spec, keypoints),
-        "detector": (opts.detector or "yolo").strip().lower(), "detector_weights": detector_weights,
-        "det_conf": opts.det_conf, "detector_imgsz": opts.detector_imgsz, "backend": opts.backend,
-        "detector_backend": opts.detector_backend,
-    }
+    return cfg.replace(model=spec.name, weights=weights or "random", detector_weights=detector_weights,
+                       detector=(cfg.detector or "yolo").strip().lower(), show=False)
 
 
 def _file_option(value: str | None, what: str, keep: tuple = (), bare_names: bool = False) -> str | None:

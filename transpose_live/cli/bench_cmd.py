@@ -9,7 +9,8 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from transpose_live.cli.options import DeviceOpt, HalfOpt, weights_arg
+from transpose_live.cli.options import Command, run_options
+from transpose_live.config import RunConfig
 from transpose_live.errors import UserError
 from transpose_live.models.registry import ATTENTION_IMPLS
 from transpose_live.paths import OutputGuard, write_atomic
@@ -20,37 +21,33 @@ DEFAULT_WARMUP, DEFAULT_ITERS = 3, 20
 PIPELINE_MODEL = "tp_r_a4"
 
 
+PIPE = "With --pipeline"
+
+
+@run_options("bench")
 def bench(
+    cfg: RunConfig,
     models: str = typer.Option(
-        None, "--models", help=f"Comma-separated model names, or 'all' [default: all; {PIPELINE_MODEL} with --pipeline]."),
-    device: str = DeviceOpt,
-    half: bool = HalfOpt,
+        None, "--models", help=f"Comma-separated model names, or 'all' (default: all; {PIPELINE_MODEL} with --pipeline)."),
     batch: str = typer.Option("1,8,32", "--batch", "-b", help="Comma-separated batch sizes (crops per forward)."),
-    warmup: int = typer.Option(None, "--warmup", min=0, help=f"Untimed forwards per run [default: {DEFAULT_WARMUP}]."),
-    iters: int = typer.Option(None, "--iters", min=1, help=f"Timed forwards per run [default: {DEFAULT_ITERS}]."),
-    json_out: Path = typer.Option(None, "--json", help="Also write the records (one per model x batch x precision) here."),
+    warmup: int = typer.Option(None, "--warmup", min=0, help=f"Untimed forwards per run (default: {DEFAULT_WARMUP})."),
+    iters: int = typer.Option(None, "--iters", min=1, help=f"Timed forwards per run (default: {DEFAULT_ITERS})."),
+    json_out: Path = typer.Option(None, "--json", help="Also write the records here."),
     quick: bool = typer.Option(
         False, "--quick", help=f"{QUICK_WARMUP} warm-up and {QUICK_ITERS} timed forwards per run "
                                f"({QUICK_FRAMES} frames with --pipeline)."),
     attention: str = typer.Option(
         "fused", "--attention",
-        help="fused: our runs only. reference: also time each TransPose model reference-style "
-             "(fp32, batch 1, materialised attention) and show the speed-up of our runs over it.",
+        help="fused: our runs only. reference: also time reference-style TransPose (fp32, batch 1, "
+             "materialised attention) and show our speed-up.",
     ),
-    weights: str = typer.Option(
-        "random", "--weights", "-w", help="Pose weights: random (speed does not depend on them), official or a path."),
-    pipeline: Path = typer.Option(None, "--pipeline", help="Time the whole chain on this video instead, per stage."),
-    detector: str = typer.Option("yolo", "--detector", help="With --pipeline: yolo or none (whole frame)."),
-    detector_weights: str = typer.Option(None, "--detector-weights", help="With --pipeline: YOLO weights file."),
-    max_frames: int = typer.Option(None, "--max-frames", min=1, help="With --pipeline: stop after this many frames."),
-    peer: Path = typer.Option(None, "--peer", help="With --pipeline: also run this ultralytics YOLO-pose model on the same frames and threads (e.g. yolo11n-pose.pt) and print the fps ratio."),
-    backend: str = typer.Option("auto", "--backend", help="With --pipeline: auto, torch, onnxruntime or openvino."),
-    threads: int = typer.Option(None, "--threads", min=1, help="With --pipeline: CPU threads for the models [default: all cores]."),
-    detector_imgsz: int = typer.Option(480, "--detector-imgsz", min=32, help="With --pipeline: detector input size."),
-    det_every: int = typer.Option(1, "--det-every", min=1, help="With --pipeline: run the detector every N frames."),
-    kpt_thr: float = typer.Option(0.3, "--kpt-thr", min=0.0, max=1.0, help="With --pipeline: keypoint threshold for keypoint boxes."),
-    render: bool = typer.Option(True, "--render/--no-render", help="With --pipeline: draw and encode an mp4 (both sides)."),
-    flip_test: bool = typer.Option(False, "--flip-test/--no-flip-test", help="With --pipeline: flip test (off, as in live use)."),
+    pipeline: Path = typer.Option(None, "--pipeline", help="Time the whole chain on this video instead, per stage.",
+                                  rich_help_panel=PIPE),
+    max_frames: int = typer.Option(None, "--max-frames", min=1, help="Stop after this many frames.", rich_help_panel=PIPE),
+    peer: Path = typer.Option(None, "--peer", help="Also run this ultralytics pose model (e.g. yolo11n-pose.pt) on the same frames and threads.",
+                              rich_help_panel=PIPE),
+    render: bool = typer.Option(True, "--render/--no-render", help="Draw and encode an mp4 (both sides).",
+                                rich_help_panel=PIPE),
 ) -> None:
     """Measure params, GFLOPs (vs the paper), ms/batch and crops/s of the pose models."""
     console = Console()
@@ -60,18 +57,16 @@ def bench(
     if attention not in ATTENTION_IMPLS:
         raise UserError(f"--attention must be one of {', '.join(ATTENTION_IMPLS)}, got {attention!r}")
     if json_out is not None:  # checked before the (long) benchmark runs
-        OutputGuard([pipeline, detector_weights, peer]).file(json_out, "--json file")
-    dev = resolve_device(device)
-    half = resolve_half(half, dev)
+        OutputGuard([pipeline, cfg.detector_weights, peer]).file(json_out, "--json file")
     if pipeline is not None:
-        _bench_pipeline(console, pipeline, models, weights, dev, half, detector, detector_weights,
-                        max_frames if max_frames is not None else (QUICK_FRAMES if quick else None), json_out,
-                        dict(peer=peer, backend=backend, threads=threads, detector_imgsz=detector_imgsz,
-                             det_every=det_every, kpt_thr=kpt_thr, render=render, flip_test=flip_test))
+        frames = max_frames if max_frames is not None else (QUICK_FRAMES if quick else None)
+        _bench_pipeline(console, cfg, pipeline, models, frames, json_out, peer=peer, render=render)
         return
+    dev = resolve_device(cfg.device)
+    half = resolve_half(cfg.half, dev)
     if peer is not None:
         raise UserError("--peer compares whole pipelines; use it with --pipeline VIDEO")
-    if weights_arg(weights) is not None:
+    if cfg.weights_value is not None:
         raise UserError("--weights only applies with --pipeline (model speed does not depend on the weights)")
     config = BenchConfig(
         models=parse_models(models or "all"), device=dev, half=half, batches=parse_batches(batch),
@@ -90,29 +85,25 @@ def bench(
         console.print(f"wrote {len(records)} records to {path}", soft_wrap=True)
 
 
-def _bench_pipeline(console, video, models, weights, device, half, detector, detector_weights, max_frames,
-                    json_out, extra: dict) -> None:
-    from transpose_live.backends import choose_backend
+def _bench_pipeline(console, cfg: RunConfig, video: Path, models, max_frames, json_out, peer, render: bool) -> None:
     from transpose_live.bench import environment, parse_models
     from transpose_live.bench.pipeline_bench import PeerModel, bench_peer, bench_pipeline, pipeline_table
+    from transpose_live.pipeline.chain import check_config, resolve_runtime
 
     names = parse_models(models or PIPELINE_MODEL)
     if len(names) != 1:
         raise UserError("--pipeline times one pose model; pass a single name to --models")
     if not Path(video).is_file():
         raise UserError(f"video not found: {video}")
-    peer = PeerModel(extra["peer"], device) if extra["peer"] is not None else None  # a bad path fails before any work
-    backend = choose_backend(extra["backend"], weights_arg(weights), device)
-    summary = bench_pipeline(video, names[0], weights=weights_arg(weights), device=device,
-                             half=half and backend == "torch", detector=detector, detector_weights=detector_weights,
-                             max_frames=max_frames, console=console, backend=backend, threads=extra["threads"],
-                             detector_imgsz=extra["detector_imgsz"], det_every=extra["det_every"],
-                             kpt_thr=extra["kpt_thr"], render=extra["render"], flip_test=extra["flip_test"])
+    cfg = cfg.replace(model=names[0])
+    check_config(cfg)
+    device = resolve_runtime(cfg).device
+    peer = PeerModel(peer, device) if peer is not None else None  # a bad path fails before any work
+    summary = bench_pipeline(video, cfg, max_frames=max_frames, console=console, render=render)
     print_table(console, pipeline_table(summary))
     out = dict(schema_version=1, environment=environment(device), pipeline=summary)
     if peer is not None:
-        peer_summary = bench_peer(video, peer, max_frames=summary["frames"], render=extra["render"],
-                                  threads=extra["threads"])
+        peer_summary = bench_peer(video, peer, max_frames=summary["frames"], render=render, threads=cfg.threads)
         ratio = summary["fps"] / peer_summary["fps"] if peer_summary["fps"] else None
         out.update(peer=peer_summary, ratio=None if ratio is None else round(ratio, 3))
         console.print(f"transpose-live {summary['fps']:.1f} fps | peer {peer_summary['peer']} "
@@ -125,4 +116,4 @@ def _bench_pipeline(console, video, models, weights, device, half, detector, det
 
 def register(app: typer.Typer) -> None:
     """Adds `bench`."""
-    app.command("bench")(bench)
+    app.command("bench", cls=Command)(bench)

@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 from rich.console import Console
 
-from transpose_live.cli.options import DeviceOpt, HalfOpt, ModelOpt, WeightsOpt, weights_arg
+from transpose_live.cli.options import Command, option_for, weights_arg
 from transpose_live.errors import UserError
 from transpose_live.tables import print_table
 from transpose_live.paths import OutputGuard, inside
@@ -19,12 +19,12 @@ def eval_command(
     annotations: Path = typer.Option(..., "--annotations", help="COCO keypoint annotations (person_keypoints_val2017.json)."),
     boxes: Optional[Path] = typer.Option(None, "--boxes", help="COCO detection results file (image_id, category_id, bbox xywh, score)."),
     gt_boxes: bool = typer.Option(False, "--gt-boxes", help="Use the ground-truth person boxes (non-crowd)."),
-    model: str = ModelOpt,
-    weights: str = WeightsOpt,
-    device: str = DeviceOpt,
-    half: Optional[bool] = HalfOpt,
-    flip_test: bool = typer.Option(True, "--flip-test/--no-flip-test", help="Average with the mirrored crop (paper protocol)."),
-    decoder: str = typer.Option("dark", "--decoder", help="Heatmap decoder: dark (TransPose) or classic (HRNet)."),
+    model: Optional[str] = option_for("model", "eval"),
+    weights: str = option_for("weights", "eval"),
+    device: str = option_for("device", "eval"),
+    half: Optional[bool] = option_for("half", "eval"),
+    flip_test: bool = option_for("flip_test", "eval"),
+    decoder: str = option_for("decoder", "eval"),
     batch: int = typer.Option(64, "--batch", min=1, help="Crops per forward pass (flipped copies count); images are grouped to fill it."),
     det_thr: float = typer.Option(0.0, "--det-thr", help="Keep detections scoring at least this (with --boxes)."),
     max_images: Optional[int] = typer.Option(None, "--max-images", min=1, help="Evaluate only the first N images (by id)."),
@@ -109,15 +109,14 @@ def _image_count(coco, max_images: int | None) -> int:
 
 
 def _make_estimator(model, weights, device, half, flip_test, decoder, batch):
-    from transpose_live.device import resolve_device, resolve_half
-    from transpose_live.engine import PoseEstimator
+    from transpose_live.config import RunConfig
+    from transpose_live.pipeline.chain import build_estimator
 
-    dev = resolve_device(device)
-    use_half = resolve_half(half, dev)
-    return PoseEstimator(model=model, weights=weights_arg(weights), device=dev, half=use_half,
-                         flip_test=flip_test, decoder=decoder, max_batch=batch)
+    cfg = RunConfig.for_command("eval", model=model, weights=weights, device=device, half=half,
+                                flip_test=flip_test, decoder=decoder)
+    return build_estimator(cfg, max_batch=batch)
 
 
 def register(app: typer.Typer) -> None:
     """Adds `eval` to the app."""
-    app.command("eval")(eval_command)
+    app.command("eval", cls=Command)(eval_command)

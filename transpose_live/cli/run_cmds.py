@@ -3,8 +3,6 @@ behind three sources."""
 
 from __future__ import annotations
 
-import functools
-import inspect
 import json
 import os
 import signal
@@ -16,76 +14,21 @@ from typing import Optional
 import typer
 from rich.console import Console
 
-from transpose_live.cli.options import DeviceOpt, HalfOpt, ModelOpt, WeightsOpt, weights_arg
+from transpose_live.cli.options import Command, run_options
+from transpose_live.config import RunConfig
 from transpose_live.errors import UserError
 
-
-
-JSON_HELP = "One JSON line per frame (frame, timestamp, persons) to this file, or - for stdout."
-CSV_HELP = "One CSV row per person per frame: frame, timestamp, track_id, box, box_score, <keypoint>_x/_y/_score."
-CODEC_HELP = "Video codec for --out: h264 (default, plays in every browser), hevc, vp9 or mp4v."
-CRF_HELP = "Quality for --out (lower is better and bigger): h264/hevc 0-51 (23/28), vp9 0-63 (32), mp4v quantiser 1-31 (4)."
-
-
-class RunOptions:
-    """The options every run command shares (declared once in `_common`, added by `with_run_options`)."""
-
-    def __init__(self, **kw) -> None:
-        self.__dict__.update(kw)
-
-
-def _common(kind: str):
-    """Typer parameter defaults shared by the three commands (smoothing off for still images)."""
-    return dict(
-        model=ModelOpt,
-        weights=WeightsOpt,
-        device=DeviceOpt,
-        half=HalfOpt,
-        flip_test=typer.Option(False, "--flip-test/--no-flip-test", help="Also run the mirrored crop (slower, a bit more accurate)."),
-        max_persons=typer.Option(None, "--max-persons", min=1, help="Keep at most this many people (highest detector score)."),
-        det_every=typer.Option(1, "--det-every", min=1, help="Run the detector every N frames; between, box people from their previous keypoints."),
-        kpt_thr=typer.Option(0.3, "--kpt-thr", min=0.0, max=1.0, help="Draw keypoints scoring above this."),
-        show=typer.Option(None, "--show/--no-show", help="Open a window (q or Esc quits). Default: on for webcam when a display exists."),
-        smooth=typer.Option("none" if kind == "image" else "one-euro", "--smooth", help="Temporal smoothing per tracked person: one-euro, kalman or none."),
-        attention=typer.Option(None, "--attention", help="Overlay each person's attention for this keypoint (e.g. left_wrist); TransPose models only."),
-        detector=typer.Option("yolo", "--detector", help="yolo, or none: the whole frame is one person (pre-cropped clips)."),
-        detector_weights=typer.Option(None, "--detector-weights", help="YOLO weights for the person detector (a pose model works too). Default: $TRANSPOSE_LIVE_DETECTOR, else yolo11n.pt."),
-        det_conf=typer.Option(0.25, "--det-conf", min=0.0, max=1.0, help="Detector confidence threshold."),
-        progress=typer.Option(True, "--progress/--no-progress", help="Progress bar for files."),
-        # speed options (transpose_live.runtime, transpose_live.backends)
-        threads=typer.Option(None, "--threads", min=1, help="CPU threads for the models (default: every core this process may use)."),
-        backend=typer.Option("auto", "--backend", help="Pose model runtime: auto, torch, onnxruntime or openvino (auto: onnxruntime on the CPU when installed, else torch)."),
-        detector_imgsz=typer.Option(640 if kind == "image" else 480, "--detector-imgsz", min=32, help="Detector input size in pixels (smaller is faster; far-away people may be missed)."),
-        detector_backend=typer.Option("auto", "--detector-backend", help="Detector runtime: auto (follows --backend; exported weights run on their own runtime), torch, onnxruntime or openvino (exported once by ultralytics, cached)."),
-    )
-
-
-_COMMON_TYPES = dict(
-    model=str, weights=str, device=str, half=Optional[bool], flip_test=bool, max_persons=Optional[int],
-    det_every=int, kpt_thr=float, show=Optional[bool], smooth=str, attention=Optional[str], detector=str,
-    detector_weights=Optional[str], det_conf=float, progress=bool,
-    threads=Optional[int], backend=str, detector_imgsz=int, detector_backend=str,
-)
+OUTPUTS = "Outputs"
+JSON_HELP = "One JSON line per frame to this file, or - for stdout."
+CSV_HELP = "One CSV row per person per frame (box, keypoints)."
+CODEC_HELP = "Codec for --out: h264 (plays everywhere), hevc, vp9 or mp4v."
+CRF_HELP = "Quality for --out, lower is better: h264 23, hevc 28, vp9 32, mp4v 4."
 
 
 def _has_display() -> bool:
     if sys.platform in ("win32", "darwin"):
         return True
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
-
-
-def attention_index(name: str | None, spec, keypoints=None) -> int | None:
-    """`--attention NAME` -> the keypoint's index in the model's keypoint set (COCO-17 by default)."""
-    if name is None:
-        return None
-    from transpose_live.engine import require_attention
-    from transpose_live.keypoints import COCO17
-
-    require_attention(spec, "--attention")
-    try:
-        return (keypoints or COCO17).index(name)
-    except ValueError as exc:
-        raise UserError(f"--attention: {exc}") from None
 
 
 @dataclass
@@ -103,22 +46,19 @@ class Outputs:
         return [str(p) for p in (self.video, self.json, self.image_dir, self.coco, self.csv) if p and str(p) != "-"]
 
 
-def _run(kind: str, opts: RunOptions, open_source, inputs: list, outputs: Outputs, max_frames=None) -> None:
+def _run(kind: str, cfg: RunConfig, open_source, inputs: list, outputs: Outputs, max_frames=None) -> None:
     """Validates everything cheap first (model name, options, output paths against the inputs), then
-    opens the source, loads the detector and the pose model, opens the writers and runs the pipeline."""
-    from transpose_live.backends import choose_backend
-    from transpose_live.device import resolve_device, resolve_half
-    from transpose_live.engine import PoseEstimator, describe_model
+    opens the source, builds the chain (detector, pose model, tracker), opens the writers and runs."""
+    from transpose_live.engine import describe_model
     from transpose_live.paths import OutputGuard
-    from transpose_live.pipeline import build_detector, run_pipeline
+    from transpose_live.pipeline import run_pipeline
+    from transpose_live.pipeline.chain import attention_index, build_chain, check_config
     from transpose_live.runtime import apply_budget
-    from transpose_live.tracking import SMOOTHERS, PoseTracker
 
     console = Console(stderr=True)
-    spec, keypoints = describe_model(opts.model, weights_arg(opts.weights))  # a trained/exported file's own
-    attention = attention_index(opts.attention, spec, keypoints)
-    if opts.smooth not in SMOOTHERS:
-        raise UserError(f"unknown --smooth {opts.smooth!r}; use {', '.join(SMOOTHERS)}")
+    check_config(cfg)
+    spec, keypoints = describe_model(cfg.model, cfg.weights_value)  # a trained/exported file's own
+    attention_index(cfg.attention, spec, keypoints)
     guard = OutputGuard(inputs)
     for path, what in ((outputs.video, "--out video"), (outputs.json, "--json file"), (outputs.coco, "--coco file"),
                        (outputs.csv, "--csv file")):
@@ -128,36 +68,36 @@ def _run(kind: str, opts: RunOptions, open_source, inputs: list, outputs: Output
         from transpose_live.media import check_video_output
 
         check_video_output(outputs.video, outputs.video_options)
-    device = resolve_device(opts.device)
-    half = resolve_half(opts.half, device)
-    backend = choose_backend(opts.backend, weights_arg(opts.weights), device, need_attention=attention is not None)
-    half = half and backend == "torch"
-    apply_budget(opts.threads)
-    show = opts.show if opts.show is not None else (kind == "webcam" and _has_display())
-    if show and not _has_display():
-        console.print("warning: no display found; running headless (--show ignored)")
-        show = False
-
+    apply_budget(cfg.threads)
+    show = _window(kind, cfg, console)
     source = open_source()
-    if kind == "webcam" and not show and not outputs.named() and outputs.json != "-":
-        console.print("warning: no window, --out or --json: results are not shown or saved", highlight=False)
     try:
         if outputs.image_dir:
             guard.folder(outputs.image_dir, "--out folder", names=[p.name for p in getattr(source, "paths", [])])
-        detector = build_detector(opts.detector, opts.detector_weights, device=device, half=half, conf=opts.det_conf,
-                                  imgsz=opts.detector_imgsz, backend=opts.detector_backend, pose_backend=backend)
-        estimator = PoseEstimator(model=opts.model, weights=weights_arg(opts.weights), device=device, half=half,
-                                  flip_test=opts.flip_test, backend=backend)
-        tracker = PoseTracker(smooth=opts.smooth) if kind != "image" or opts.smooth != "none" else None
-        writers = _open_writers(outputs, source, estimator.keypoints)
+        chain = build_chain(cfg)
+        writers = _open_writers(outputs, source, chain.estimator.keypoints)
     except BaseException:
         source.close()
         raise
-    result = run_pipeline(
-        source, estimator, detector, tracker=tracker, writers=writers, det_every=opts.det_every,
-        kpt_thr=opts.kpt_thr, max_persons=opts.max_persons, attention_keypoint=attention, show=show,
-        progress=opts.progress, max_frames=max_frames, console=console, hud=kind != "image",
-    )
+    if not show and not outputs.named() and outputs.json != "-" and kind != "image":
+        console.print("warning: no window, --out or --json: results are not shown or saved" if kind == "webcam"
+                      else "warning: no --out, --json or --csv: results are not saved", highlight=False)
+    result = run_pipeline(source, chain.estimator, chain.detector, tracker=chain.tracker(still_images=kind == "image"),
+                          writers=writers, options=chain.pipeline_options(show=show, max_frames=max_frames),
+                          console=console)
+    _report(console, result, outputs)
+
+
+def _window(kind: str, cfg: RunConfig, console) -> bool:
+    """--show: on by default for webcam when a display exists; off (with a warning) without a display."""
+    show = cfg.show if cfg.show is not None else (kind == "webcam" and _has_display())
+    if show and not _has_display():
+        console.print("warning: no display found; running headless (--show ignored)")
+        show = False
+    return show
+
+
+def _report(console, result, outputs: Outputs) -> None:
     console.print(result.summary(), soft_wrap=True, highlight=False)
     for path in result.skipped:
         console.print(f"warning: skipped unreadable image {path}", soft_wrap=True, highlight=False)
@@ -206,90 +146,85 @@ def _open_writers(outputs: Outputs, source, keypoints) -> list:
     return writers
 
 
-def with_run_options(kind: str):
-    """Decorator: appends the shared run options to a command's own parameters and hands them to
-    the command as one `opts: RunOptions` argument (typer reads the combined `__signature__`)."""
-    defaults = _common(kind)
-
-    def decorate(command):
-        own = inspect.signature(command, eval_str=True)
-        params = [p for p in own.parameters.values() if p.name != "opts"]
-        params += [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default,
-                                     annotation=_COMMON_TYPES[name]) for name, default in defaults.items()]
-
-        @functools.wraps(command)
-        def wrapper(**kwargs):
-            opts = RunOptions(**{name: kwargs.pop(name) for name in defaults})
-            return command(opts=opts, **kwargs)
-
-        wrapper.__signature__ = own.replace(parameters=params)
-        wrapper.__annotations__ = {p.name: p.annotation for p in params}
-        return wrapper
-
-    return decorate
-
-
 def register(app: typer.Typer) -> None:
     """Adds `webcam`, `video` and `image` to the app."""
 
-    @app.command()
-    @with_run_options("live")
+    @app.command(cls=Command)
+    @run_options("webcam")
     def webcam(
-        opts: RunOptions,
-        camera: str = typer.Option("0", "--camera", "-c", help="Camera index, /dev/videoN, stream URL (rtsp://...) or a video file played live."),
-        out: Optional[Path] = typer.Option(None, "--out", "-o", help="Record the rendered stream (H.264 mp4; plays at real speed)."),
-        json_out: Optional[str] = typer.Option(None, "--json", help=JSON_HELP),
+        cfg: RunConfig,
+        camera: str = typer.Option("0", "--camera", "-c", help="Camera index, /dev/videoN, rtsp://... or a video file played live."),
+        out: Optional[Path] = typer.Option(None, "--out", "-o", help="Record the rendered stream (mp4, real speed).", rich_help_panel=OUTPUTS),
+        json_out: Optional[str] = typer.Option(None, "--json", help=JSON_HELP, rich_help_panel=OUTPUTS),
+        csv_out: Optional[Path] = typer.Option(None, "--csv", help=CSV_HELP, rich_help_panel=OUTPUTS),
         max_frames: Optional[int] = typer.Option(None, "--max-frames", min=1, help="Stop after this many frames."),
-        csv_out: Optional[Path] = typer.Option(None, "--csv", help=CSV_HELP),
-        codec: str = typer.Option("h264", "--codec", help=CODEC_HELP),
-        crf: Optional[int] = typer.Option(None, "--crf", help=CRF_HELP),
-        no_audio: bool = typer.Option(False, "--no-audio", help="Recordings of a camera are always silent."),
+        codec: str = typer.Option("h264", "--codec", help=CODEC_HELP, rich_help_panel=OUTPUTS),
+        crf: Optional[int] = typer.Option(None, "--crf", help=CRF_HELP, rich_help_panel=OUTPUTS),
+        no_audio: bool = typer.Option(False, "--no-audio", help="Recordings of a camera are always silent.", rich_help_panel=OUTPUTS),
     ) -> None:
         """Live pose estimation from a camera (newest frame only: latency never grows)."""
         from transpose_live.media import EncodeOptions
         from transpose_live.pipeline import open_camera
 
         outputs = Outputs(video=out, json=json_out, csv=csv_out, video_options=EncodeOptions(codec, crf, audio=not no_audio))
-        _run("webcam", opts, lambda: open_camera(camera), [Path(camera)] if Path(camera).is_file() else [], outputs,
+        _run("webcam", cfg, lambda: open_camera(camera), [Path(camera)] if Path(camera).is_file() else [], outputs,
              max_frames=max_frames)
 
-    @app.command()
-    @with_run_options("live")
+    @app.command(cls=Command)
+    @run_options("video")
     def video(
-        opts: RunOptions,
+        cfg: RunConfig,
         path: Path = typer.Argument(..., help="Input video file."),
-        out: Optional[Path] = typer.Option(None, "--out", "-o", help="Rendered video (H.264 mp4 with the input's sound, same size and timing)."),
-        json_out: Optional[str] = typer.Option(None, "--json", help=JSON_HELP),
+        out: Optional[Path] = typer.Option(None, "--out", "-o", help="Rendered video (mp4 with the input's sound and timing).", rich_help_panel=OUTPUTS),
+        json_out: Optional[str] = typer.Option(None, "--json", help=JSON_HELP, rich_help_panel=OUTPUTS),
+        csv_out: Optional[Path] = typer.Option(None, "--csv", help=CSV_HELP, rich_help_panel=OUTPUTS),
         max_frames: Optional[int] = typer.Option(None, "--max-frames", min=1, help="Process only the first N frames."),
-        csv_out: Optional[Path] = typer.Option(None, "--csv", help=CSV_HELP),
-        codec: str = typer.Option("h264", "--codec", help=CODEC_HELP),
-        crf: Optional[int] = typer.Option(None, "--crf", help=CRF_HELP),
-        no_audio: bool = typer.Option(False, "--no-audio", help="Drop the input's sound from --out."),
+        codec: str = typer.Option("h264", "--codec", help=CODEC_HELP, rich_help_panel=OUTPUTS),
+        crf: Optional[int] = typer.Option(None, "--crf", help=CRF_HELP, rich_help_panel=OUTPUTS),
+        no_audio: bool = typer.Option(False, "--no-audio", help="Drop the input's sound from --out.", rich_help_panel=OUTPUTS),
     ) -> None:
         """Pose estimation on every frame of a video file."""
         from transpose_live.media import EncodeOptions
         from transpose_live.pipeline import open_video
 
         outputs = Outputs(video=out, json=json_out, csv=csv_out, video_options=EncodeOptions(codec, crf, audio=not no_audio))
-        _run("video", opts, lambda: open_video(path), [path], outputs, max_frames=max_frames)
+        _run("video", cfg, lambda: open_video(path), [path], outputs, max_frames=max_frames)
 
-    @app.command()
-    @with_run_options("image")
+    @app.command(cls=Command)
+    @run_options("image")
     def image(
-        opts: RunOptions,
-        path: Optional[Path] = typer.Argument(None, help="Image or folder of images (default: ultralytics' bus.jpg and zidane.jpg)."),
-        out: Optional[Path] = typer.Option(None, "--out", "-o", help="Folder for the rendered images."),
-        coco: Optional[Path] = typer.Option(None, "--coco", help="Write COCO keypoint results JSON."),
-        json_out: Optional[str] = typer.Option(None, "--json", help=JSON_HELP),
-        csv_out: Optional[Path] = typer.Option(None, "--csv", help=CSV_HELP),
+        cfg: RunConfig,
+        paths: Optional[list[Path]] = typer.Argument(None, help="Images or folders, searched recursively (default: ultralytics' bus.jpg and zidane.jpg)."),
+        out: Optional[Path] = typer.Option(None, "--out", "-o", help="Folder for the rendered images.", rich_help_panel=OUTPUTS),
+        coco: Optional[Path] = typer.Option(None, "--coco", help="COCO keypoint results JSON.", rich_help_panel=OUTPUTS),
+        json_out: Optional[str] = typer.Option(None, "--json", help=JSON_HELP, rich_help_panel=OUTPUTS),
+        csv_out: Optional[Path] = typer.Option(None, "--csv", help=CSV_HELP, rich_help_panel=OUTPUTS),
     ) -> None:
         """Pose estimation on images; with no path, on the demo pictures shipped with ultralytics."""
         from transpose_live.pipeline import ImageSource
 
-        paths = path if path is not None else _demo_images()
-        inputs = paths if isinstance(paths, list) else [paths]
-        _run("image", opts, lambda: ImageSource(paths), inputs, Outputs(json=json_out, image_dir=out, coco=coco,
-                                                                     csv=csv_out))
+        inputs = image_inputs(paths) if paths else _demo_images()
+        names = [p.name for p in inputs]
+        if out is not None and len(set(names)) < len(names):
+            twice = next(n for n in names if names.count(n) > 1)
+            raise UserError(f"two inputs are named {twice}; their rendered images would share one name in {out}")
+        source = inputs[0] if len(inputs) == 1 else inputs
+        _run("image", cfg, lambda: ImageSource(source), inputs, Outputs(json=json_out, image_dir=out, coco=coco,
+                                                                       csv=csv_out))
+
+
+def image_inputs(args: list[Path]) -> list[Path]:
+    """`image` arguments -> image files: one file as given; otherwise files, folders (recursive), globs
+    and lists expanded as `batch` does, images only. Rendered images keep their names, so two inputs
+    with the same name are refused when an --out folder would get both."""
+    from transpose_live.batch.inputs import expand_inputs
+
+    if len(args) == 1 and Path(args[0]).is_file():
+        return [Path(args[0])]
+    images = [item.path for item in expand_inputs(list(args)) if item.kind == "image"]
+    if not images:
+        raise UserError(f"no images in {' '.join(map(str, args))}")
+    return images
 
 
 def _demo_images() -> list[Path]:
@@ -305,6 +240,14 @@ def _demo_images() -> list[Path]:
 
 
 def _print_json_line(frame, poses) -> None:
+    """`--json -`: one line to stdout; a closed pipe (`| head -1`) ends the run as the end of the input would."""
+    from transpose_live.pipeline import EndOfOutput
     from transpose_live.pipeline.writers import frame_record
 
-    print(json.dumps(frame_record(frame, poses), separators=(",", ":")), flush=True)
+    try:
+        print(json.dumps(frame_record(frame, poses), separators=(",", ":")), flush=True)
+    except BrokenPipeError:
+        from transpose_live.cli import silence_stdout
+
+        silence_stdout()  # Python's flush at exit then finds no broken pipe
+        raise EndOfOutput from None

@@ -27,6 +27,7 @@ from transpose_live.models.registry import ModelSpec, model_info, transpose_mode
 from transpose_live.poses import Poses
 from transpose_live.runtime import runtime_threads
 
+CHOSEN_BACKENDS = ("torch", "onnxruntime", "openvino")
 ATTENTION_BYTES_PER_CHUNK = 1 << 30  # cap on the (B, L, L) attention matrix one forward may materialise
 
 
@@ -48,8 +49,9 @@ class PoseEstimator:
         if model is not None:
             model_info(model)  # an unknown name is one line before any file is read
         dev = resolve_device(device)
-        # backend None: torch for checkpoints, the file's own runtime for exported models (.onnx, OpenVINO)
-        self.backend = choose_backend(backend, weights, dev)
+        # A chosen backend (pipeline.chain.resolve_runtime) is taken as it is; None / auto is resolved here
+        # for library use: torch for checkpoints, the file's own runtime for exported models (.onnx, OpenVINO)
+        self.backend = backend if backend in CHOSEN_BACKENDS else choose_backend(backend, weights, dev)
         if self.backend != "torch":  # crops and decoding stay torch; the runner maps crops -> heatmaps
             runner, spec, keypoints = open_runner(model, weights, self.backend, runtime_threads(), precision)
             self._setup(None, spec, "cpu", False, flip_test, decoder, max_batch, False, False, keypoints)

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from transpose_live.config import RunConfig
 from transpose_live.errors import UserError, first_line
 from transpose_live.runtime.threads import keep_threads
 
@@ -52,9 +53,9 @@ class PersonDetector:
         weights: str | Path | None = None,
         device: torch.device | str = "cpu",
         half: bool = False,
-        conf: float = 0.25,
+        conf: float = RunConfig.det_conf,
         iou: float = 0.7,
-        imgsz: int = 640,
+        imgsz: int = RunConfig.detector_imgsz,
         max_det: int = 100,
         backend: str = "torch",
         threads: int | None = None,
@@ -178,7 +179,7 @@ def _download_default(name: str) -> str | None:
 
 
 def build_detector(kind: str = "yolo", weights: str | Path | None = None, device="cpu", half: bool = False,
-                   conf: float = 0.25, imgsz: int = 640, backend: str | None = None, pose_backend: str = "torch",
+                   conf: float = RunConfig.det_conf, imgsz: int = RunConfig.detector_imgsz, backend: str | None = None, pose_backend: str = "torch",
                    threads: int | None = None):
     """`--detector yolo|none` -> a callable frame -> (boxes, scores).
 

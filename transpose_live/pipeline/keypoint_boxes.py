@@ -8,11 +8,12 @@ from typing import Callable
 
 import numpy as np
 
+from transpose_live.config import RunConfig
 from transpose_live.poses import Poses
 
 
 def boxes_from_keypoints(
-    poses: Poses, frame_size: tuple[int, int], kpt_thr: float = 0.3, expand: float = 1.25,
+    poses: Poses, frame_size: tuple[int, int], kpt_thr: float = RunConfig.kpt_thr, expand: float = 1.25,
     min_keypoints: int = 3,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per person: the box around its keypoints above `kpt_thr`, grown by `expand` around its
@@ -55,7 +56,7 @@ class BoxScheduler:
     returns (boxes, scores, ran_detector).
     """
 
-    def __init__(self, det_every: int = 1, kpt_thr: float = 0.3, expand: float = 1.25,
+    def __init__(self, det_every: int = RunConfig.det_every, kpt_thr: float = RunConfig.kpt_thr, expand: float = 1.25,
                  score_drop: float = 0.5) -> None:
         self.det_every = max(1, int(det_every))
         self.kpt_thr = kpt_thr

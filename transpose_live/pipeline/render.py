@@ -11,6 +11,7 @@ import time
 import cv2
 import numpy as np
 
+from transpose_live.config import RunConfig
 from transpose_live.engine.boxes import crop_regions
 from transpose_live.keypoints import COCO17, KeypointSet
 from transpose_live.poses import Poses
@@ -48,7 +49,7 @@ def line_width(image: np.ndarray) -> int:
     return max(1, int(round(min(image.shape[:2]) / 240)))
 
 
-def draw_poses(image: np.ndarray, poses: Poses, kpt_thr: float = 0.3, boxes: bool = True,
+def draw_poses(image: np.ndarray, poses: Poses, kpt_thr: float = RunConfig.kpt_thr, boxes: bool = True,
                keypoints: KeypointSet | None = None) -> np.ndarray:
     """Draws skeletons, keypoints and boxes in place on a BGR uint8 image; returns it.
 
@@ -133,7 +134,7 @@ def _label(image: np.ndarray, text: str, corner: tuple[int, int], scale: float, 
     cv2.putText(image, text, (x + 2, y - base), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), thick, cv2.LINE_AA)
 
 
-def render_frame(image: np.ndarray, poses: Poses, kpt_thr: float = 0.3, hud: list[str] | None = None,
+def render_frame(image: np.ndarray, poses: Poses, kpt_thr: float = RunConfig.kpt_thr, hud: list[str] | None = None,
                  attention_keypoint: int | None = None, attention_from: Poses | None = None,
                  keypoints: KeypointSet | None = None) -> np.ndarray:
     """A rendered copy of `image`: attention (if asked), skeletons, boxes, HUD.

@@ -7,7 +7,7 @@ Stages overlap in three threads joined by bounded queues:
 
     >>> from transpose_live.pipeline import run_pipeline, open_video, build_detector
     >>> result = run_pipeline(open_video("in.mp4"), estimator, build_detector("yolo", device="cpu"),
-    ...                       writers=[JsonlWriter("out.jsonl")], progress=False)
+    ...                       writers=[JsonlWriter("out.jsonl")], options=PipelineOptions(progress=False))
     >>> result.stage_fps()      # {'read': 310.2, 'detect': 21.0, 'pose': 9.8, ...}
     >>> result.summary()        # the one-line summary printed by the CLI
 
@@ -27,6 +27,7 @@ from typing import Callable, Protocol, Sequence
 
 import numpy as np
 
+from transpose_live.config import RunConfig
 from transpose_live.pipeline.keypoint_boxes import BoxScheduler
 from transpose_live.pipeline.render import Hud, render_frame
 from transpose_live.pipeline.sources import Frame, FrameSource
@@ -36,6 +37,10 @@ from transpose_live.poses import Poses
 # "read" is video/image decoding in the capture thread; heatmap decoding is part of "pose".
 STAGES = ("read", "detect", "pose", "smooth", "render", "encode")
 _DONE = object()
+
+
+class EndOfOutput(Exception):
+    """Raised by a writer whose reader went away (a closed pipe): the run ends as at the end of the input."""
 
 
 class Tracker(Protocol):
@@ -81,6 +86,7 @@ class PipelineResult:
     interrupted: int | None = None
     skipped: list = field(default_factory=list)
     warnings: list = field(default_factory=list)  # the source's: decode errors, early end (with frame indices)
+    whole_frame: bool = False  # --detector none: every frame is one person, no detector stage
 
     def stage_fps(self) -> dict[str, float]:
         """Calls per second of busy time, per stage that ran."""
@@ -99,12 +105,13 @@ class PipelineResult:
     def summary(self) -> str:
         parts = [f"{self.frames} frame{'s' * (self.frames != 1)}", f"{self.persons} person{'s' * (self.persons != 1)}",
                  f"{self.fps:.1f} fps end-to-end"]
-        if self.detector_runs < self.frames:
+        if self.detector_runs < self.frames and not self.whole_frame:
             parts.append(f"detector on {self.detector_runs} frames")
         if self.dropped:
             parts.append(f"{self.dropped} stale frames dropped")
-        if self.warnings:
-            parts.append(f"{len(self.warnings)} warning{'s' * (len(self.warnings) != 1)}")
+        warned = len(self.warnings) + len(self.skipped)  # skipped unreadable images are warnings too
+        if warned:
+            parts.append(f"{warned} warning{'s' * (warned != 1)}")
         per_stage = ", ".join(f"{s} {v:.1f}" for s, v in self.stage_fps().items())
         return " | ".join(parts) + (f" | stage fps: {per_stage}" if per_stage else "")
 
@@ -213,6 +220,7 @@ class OutputStage:
         self.need_image = display is not None or any(w.needs_image for w in self.writers)
         self.queue: queue.Queue = queue.Queue(maxsize=queue_size)
         self.error: BaseException | None = None
+        self.ended = False  # a writer's reader went away (EndOfOutput): stop as at the end of the input
         self._thread = threading.Thread(target=self._loop, name="render-encode", daemon=True)
 
     def start(self) -> None:
@@ -236,9 +244,11 @@ class OutputStage:
 
     def _loop(self) -> None:
         while (item := self.queue.get()) is not _DONE:
-            if self.error is None:
+            if self.error is None and not self.ended:
                 try:
                     self._emit(*item)
+                except EndOfOutput:
+                    self.ended = True
                 except BaseException as exc:  # noqa: BLE001 - re-raised in the calling thread
                     self.error = exc
 
@@ -259,91 +269,120 @@ class OutputStage:
             self.progress.advance()
 
 
-def run_pipeline(
-    source: FrameSource,
-    estimator,
-    detector: Callable,
-    *,
-    tracker: Tracker | None = None,
-    writers: Sequence[Writer] = (),
-    det_every: int = 1,
-    kpt_thr: float = 0.3,
-    max_persons: int | None = None,
-    attention_keypoint: int | None = None,
-    show: bool = False,
-    hud: bool = True,
-    progress: bool = True,
-    max_frames: int | None = None,
-    console=None,
-    queue_size: int = 4,
-) -> PipelineResult:
+@dataclass(frozen=True)
+class PipelineOptions:
+    """How `run_pipeline` runs: box scheduling, drawing, window, progress bar, frame limit. The run
+    options' defaults are RunConfig's (`from_config` takes a whole RunConfig)."""
+
+    det_every: int = RunConfig.det_every
+    kpt_thr: float = RunConfig.kpt_thr
+    max_persons: int | None = RunConfig.max_persons
+    attention_keypoint: int | None = None  # an index into the estimator's keypoint set
+    show: bool = False
+    hud: bool = RunConfig.hud
+    progress: bool = RunConfig.progress
+    max_frames: int | None = None
+    queue_size: int = 4
+
+    @classmethod
+    def from_config(cls, cfg: RunConfig, **values) -> "PipelineOptions":
+        base = dict(det_every=cfg.det_every, kpt_thr=cfg.kpt_thr, max_persons=cfg.max_persons, hud=cfg.hud,
+                    progress=cfg.progress)
+        return cls(**{**base, **values})
+
+
+def run_pipeline(source: FrameSource, estimator, detector: Callable, *, tracker: Tracker | None = None,
+                 writers: Sequence[Writer] = (), options: PipelineOptions | None = None, console=None,
+                 **settings) -> PipelineResult:
     """Runs the whole chain over `source` and returns a `PipelineResult` (per-stage timings).
 
     estimator: a `PoseEstimator` (anything with `estimate(frame, boxes, box_scores=,
     return_attention=)` -> Poses). detector: frame -> (boxes (N,4) xyxy, scores (N,)).
     tracker: a `Tracker` (e.g. `PoseTracker("one-euro")`) or None; `from_detector` is False on frames
     boxed from the previous keypoints (--det-every). writers: opened `Writer`s (see writers.py);
-    they are closed at the end (also on Ctrl-C / SIGTERM), or aborted when the run fails. Live
-    sources start only after the detector and the pose model have warmed up. The source is closed.
+    they are closed at the end (also on Ctrl-C / SIGTERM), or aborted when the run fails.
+    options: `PipelineOptions` (or its fields as keywords, `settings`). Live sources start only
+    after the detector and the pose model have warmed up. The source is closed.
     """
-    times, result, stop, signals = StageTimes(), PipelineResult(), threading.Event(), []
-    scheduler = BoxScheduler(det_every, kpt_thr)
-    display = Display() if show else None
-    bar = Progress(source, max_frames, console) if progress and not source.is_live else None
-    output = OutputStage(writers, times, kpt_thr, attention_keypoint, Hud() if hud else None, display, bar, queue_size,
-                         getattr(estimator, "keypoints", None))
-    want_attention = attention_keypoint is not None
+    opts = options or PipelineOptions(**settings)
+    run = _Run(source, writers, opts, console, getattr(estimator, "keypoints", None))
     error: BaseException | None = None
-    t_start = time.perf_counter()
     try:
-        with stop_on_signals(stop, signals), bar or contextlib.nullcontext():
+        with stop_on_signals(run.stop, run.signals), run.bar or contextlib.nullcontext():
             if source.is_live:
                 warm_up(estimator, detector, source)
-            output.start()
-            for frame in source.start():
-                t0 = time.perf_counter()
-                boxes, scores, from_detector = scheduler.boxes(frame.image, detector)
-                if from_detector:  # frames boxed from the previous keypoints are not detector runs
-                    times.add("detect", time.perf_counter() - t0)
-                boxes, scores = top_boxes(boxes, scores, max_persons)
-                with times.time("pose"):
-                    raw = estimator.estimate(frame.image, boxes, box_scores=scores, return_attention=want_attention)
-                poses = raw
-                if tracker is not None:
-                    with times.time("smooth"):
-                        poses = tracker.update(raw, frame.timestamp, from_detector=from_detector)
-                scheduler.observe(poses)
-                result.frames += 1
-                result.persons += len(poses)
-                output.put((frame, poses, raw))
-                if (display is not None and display.show()) or output.error is not None:
-                    stop.set()
-                if stop.is_set() or (max_frames is not None and result.frames >= max_frames):
-                    break
+            run.output.start()
+            run.loop(estimator, detector, tracker)
     except KeyboardInterrupt:  # a second Ctrl-C: stop now, but keep what was written
         raise
     except BaseException as exc:
         error = exc
         raise
     finally:
+        run.finish(failed=error is not None, whole_frame=getattr(detector, "name", None) == "none")
+    if run.output.error is not None:
+        raise run.output.error
+    return run.result
+
+
+class _Run:
+    """One `run_pipeline` call's state: timings, result, stop flag, output thread, window, progress bar."""
+
+    def __init__(self, source: FrameSource, writers, opts: PipelineOptions, console, keypoints) -> None:
+        self.source, self.writers, self.opts = source, list(writers), opts
+        self.times, self.result, self.stop, self.signals = StageTimes(), PipelineResult(), threading.Event(), []
+        self.scheduler = BoxScheduler(opts.det_every, opts.kpt_thr)
+        self.display = Display() if opts.show else None
+        self.bar = Progress(source, opts.max_frames, console) if opts.progress and not source.is_live else None
+        self.output = OutputStage(self.writers, self.times, opts.kpt_thr, opts.attention_keypoint,
+                                  Hud() if opts.hud else None, self.display, self.bar, opts.queue_size, keypoints)
+        self.t_start = time.perf_counter()
+
+    def loop(self, estimator, detector, tracker) -> None:
+        """detect (or keypoint boxes) -> pose -> track, frame after frame, until the end or a stop."""
+        want_attention, times, result = self.opts.attention_keypoint is not None, self.times, self.result
+        for frame in self.source.start():
+            t0 = time.perf_counter()
+            boxes, scores, from_detector = self.scheduler.boxes(frame.image, detector)
+            if from_detector:  # frames boxed from the previous keypoints are not detector runs
+                times.add("detect", time.perf_counter() - t0)
+            boxes, scores = top_boxes(boxes, scores, self.opts.max_persons)
+            with times.time("pose"):
+                raw = estimator.estimate(frame.image, boxes, box_scores=scores, return_attention=want_attention)
+            poses = raw
+            if tracker is not None:
+                with times.time("smooth"):
+                    poses = tracker.update(raw, frame.timestamp, from_detector=from_detector)
+            self.scheduler.observe(poses)
+            result.frames += 1
+            result.persons += len(poses)
+            self.output.put((frame, poses, raw))
+            if (self.display is not None and self.display.show()) or self.output.error or self.output.ended:
+                self.stop.set()
+            if self.stop.is_set() or (self.opts.max_frames is not None and result.frames >= self.opts.max_frames):
+                break
+
+    def finish(self, failed: bool, whole_frame: bool) -> None:
+        """Closes (or, after a failure, aborts) the writers and fills in the result."""
+        source, result, times = self.source, self.result, self.times
         source.close()
-        output.finish()
-        failed = error is not None or output.error is not None
-        for writer in writers:
+        self.output.finish()
+        failed = failed or self.output.error is not None
+        for writer in self.writers:
             writer.abort() if failed else writer.close()
-        if display is not None:
-            display.close()
-        result.wall_seconds = time.perf_counter() - t_start
+        if self.display is not None:
+            self.display.close()
+        result.wall_seconds = time.perf_counter() - self.t_start
         times.add("read", source.decode_seconds, source.decoded)
+        if whole_frame:  # --detector none: no detector ran, so no "detect" stage
+            times.seconds["detect"], times.calls["detect"] = 0.0, 0
         result.stage_seconds, result.stage_calls = dict(times.seconds), dict(times.calls)
         result.detector_runs = times.calls["detect"]
+        result.whole_frame = whole_frame
         result.dropped = source.dropped
-        result.interrupted = signals[0] if signals else None
+        result.interrupted = self.signals[0] if self.signals else None
         result.skipped = list(getattr(source, "skipped", []))
         result.warnings = list(source.warnings)
-    if output.error is not None:
-        raise output.error
-    return result
 
 
 def warm_up(estimator, detector, source: FrameSource) -> None:

@@ -1,0 +1,145 @@
+"""`RunConfig`: every run option declared once (name, type, default per command, help, effect on outputs).
+
+The commands derive their options from it (`cli/options.run_options(command)` turns the fields a command
+exposes into Typer options and hands the command one `cfg: RunConfig`), `pipeline.chain.build_chain(cfg)`
+builds detector + pose estimator + tracker from it, `batch` sends it to the workers and hashes its
+output-changing fields (`batch/jobs.options_hash`), and `bench --pipeline` times the chain it describes.
+
+    >>> cfg = RunConfig.for_command("video", kpt_thr=0.5)
+    >>> cfg.detector_imgsz, cfg.hud, cfg.smooth
+    (640, False, 'one-euro')
+    >>> RunConfig.for_command("webcam").hud
+    True
+
+Adding an option is a one-place change: add a field below with `option(...)`:
+
+    precision: str = option("fp32", "Numeric precision of the pose model: fp32, fp16 or int8.",
+                            panel=MODEL, commands=RUN + ("bench", "eval"), per_command={"bench": "fp16"})
+
+- the field's type is the Typer type (`Optional[...]` for options without a value by default; `bool`
+  becomes a `--name/--no-name` flag); the flag is `--` + the name with `-` for `_` unless `flag=` says;
+- `per_command` holds the defaults that differ from the first argument, per command name;
+- `commands` lists the commands that show the option (the others get its default);
+- `changes_output=False` for options that never change what is written (window, progress bar, threads):
+  every other field is part of the batch options hash, so a rerun with another value redoes the inputs;
+- `file=True` for paths whose content matters (the hash then holds the file's size and time);
+- checks against the registries (model names, backends, smoothers) live with the registries and run in
+  `pipeline.chain.check_config`; the option then reaches the code that uses it as `cfg.<name>`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field, fields
+from typing import Optional
+
+RUN = ("webcam", "video", "image", "batch")  # the commands that run the whole chain over frames
+COMMANDS = RUN + ("bench", "eval", "explain")
+# --help panels
+MODEL, DETECTOR, TRACKING, SPEED, DISPLAY = "Model", "Detector", "Tracking and drawing", "Speed", "Display"
+
+
+def option(default, help: str, *, panel: str, commands: tuple = RUN, per_command: dict | None = None,
+           changes_output: bool = True, file: bool = False, **cli) -> dataclasses.Field:
+    """A RunConfig field: `default` for every command but those in `per_command`. `cli`: flag=, short=,
+    min=, max= for the command line."""
+    meta = dict(help=help, panel=panel, commands=tuple(commands), per_command=dict(per_command or {}),
+                changes_output=changes_output, file=file, cli=cli)
+    return field(default=default, metadata=meta)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """The options of one run. Build it with `RunConfig.for_command(name, **values)` so the command's
+    own defaults apply; `RunConfig()` holds the common defaults (library use)."""
+
+    # --- the pose model
+    model: Optional[str] = option(
+        None, "Pose model, see `transpose-live models` (default: the one --weights names, else {default_model}).",
+        panel=MODEL, commands=RUN + ("eval", "explain"), short="-m", show_default=False)
+    weights: str = option(
+        "official", "Checkpoint path, exported model, 'official' (download once) or 'random' (untrained).",
+        panel=MODEL, commands=COMMANDS, per_command={"bench": "random"}, short="-w", file=True)
+    device: str = option("auto", "auto, cpu or cuda[:index].", panel=MODEL, commands=COMMANDS, short="-d")
+    half: Optional[bool] = option(None, "fp16 inference (default: on for CUDA, off on the CPU).",
+                                  panel=MODEL, commands=COMMANDS)
+    backend: Optional[str] = option(
+        "auto", "Pose runtime: auto (onnxruntime on the CPU), torch, onnxruntime or openvino.",
+        panel=MODEL, commands=RUN + ("bench",), per_command={"eval": None})
+    flip_test: bool = option(False, "Also run the mirrored crop (slower, a bit more accurate).",
+                             panel=MODEL, commands=COMMANDS, per_command={"eval": True})
+    decoder: str = option("dark", "Heatmap decoder: dark (TransPose) or classic (HRNet).",
+                          panel=MODEL, commands=("eval",))
+    # --- the person detector
+    detector: str = option("yolo", "yolo, or none: the whole frame is one person.", panel=DETECTOR,
+                           commands=RUN + ("bench", "explain"))
+    detector_weights: Optional[str] = option(
+        None, "YOLO weights (default: $TRANSPOSE_LIVE_DETECTOR, else yolo11n.pt).", panel=DETECTOR,
+        commands=RUN + ("bench", "explain"), file=True)
+    detector_imgsz: int = option(
+        640, "Detector input size in pixels (smaller: faster, misses far people).", panel=DETECTOR,
+        commands=RUN + ("bench", "explain"), min=32)
+    detector_backend: str = option(
+        "auto", "Detector runtime: auto (follows --backend), torch, onnxruntime or openvino.",
+        panel=DETECTOR, commands=RUN + ("bench", "explain"))
+    det_conf: float = option(0.25, "Detector confidence threshold.", panel=DETECTOR,
+                             commands=RUN + ("bench", "explain"), min=0.0, max=1.0)
+    det_every: int = option(1, "Detect every N frames; between, box people by their keypoints.",
+                            panel=DETECTOR, commands=RUN + ("bench",), min=1)
+    max_persons: Optional[int] = option(None, "Keep at most this many people (highest score first).",
+                                        panel=DETECTOR, commands=RUN + ("explain",),
+                                        per_command={"explain": 3}, min=1)
+    # --- tracking and drawing
+    smooth: str = option("one-euro", "Smoothing per tracked person: one-euro, kalman or none.",
+                         panel=TRACKING, commands=RUN + ("bench",), per_command={"image": "none"})
+    kpt_thr: float = option(0.3, "Draw (and box) keypoints scoring above this.", panel=TRACKING,
+                            commands=RUN + ("bench",), min=0.0, max=1.0)
+    attention: Optional[str] = option(None, "Overlay attention for this keypoint (e.g. left_wrist).",
+                                      panel=TRACKING)
+    hud: bool = option(False, "Draw frame rate, latency and persons on rendered frames.", panel=TRACKING,
+                       commands=RUN + ("bench",), per_command={"webcam": True, "bench": True})
+    # --- what never changes an output
+    show: Optional[bool] = option(None, "Open a window, q or Esc quits (default: on for webcam with a display).",
+                                  panel=DISPLAY, changes_output=False)
+    progress: bool = option(True, "Progress bar.", panel=DISPLAY, commands=RUN + ("eval",),
+                            changes_output=False)
+    threads: Optional[int] = option(None, "CPU threads for the models (default: all usable cores).",
+                                    panel=SPEED, commands=RUN + ("bench",), changes_output=False, min=1)
+
+    @classmethod
+    def for_command(cls, command: str, **values) -> "RunConfig":
+        """The config with `command`'s defaults, then `values` (field names) on top."""
+        if command not in COMMANDS:
+            raise ValueError(f"unknown command {command!r}; RunConfig knows {', '.join(COMMANDS)}")
+        defaults = {f.name: f.metadata["per_command"][command] for f in fields(cls)
+                    if command in f.metadata["per_command"]}
+        return cls(**{**defaults, **values})
+
+    def replace(self, **values) -> "RunConfig":
+        return dataclasses.replace(self, **values)
+
+    @property
+    def weights_value(self) -> str | None:
+        """`weights` as the model loaders take it: None for random (untrained) weights."""
+        if self.weights is None or str(self.weights).strip().lower() in ("random", "none"):
+            return None
+        return self.weights
+
+    def output_record(self) -> dict:
+        """The output-changing options, by name (what `batch` hashes)."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.metadata["changes_output"]}
+
+
+def default_for(f: dataclasses.Field, command: str):
+    """A field's default for `command`."""
+    return f.metadata["per_command"].get(command, f.default)
+
+
+def options_of(command: str) -> list[dataclasses.Field]:
+    """The RunConfig fields `command` shows as options, in declaration order."""
+    return [f for f in fields(RunConfig) if command in f.metadata["commands"]]
+
+
+def file_options() -> tuple[str, ...]:
+    """Fields naming a file whose content matters (weights)."""
+    return tuple(f.name for f in fields(RunConfig) if f.metadata["file"])
