@@ -25,7 +25,10 @@ def test_bench_pipeline_with_peer_writes_both_fps_and_ratio(tmp_path, capsys, mo
     data = json.loads(out.read_text())
     ours, peer = data["pipeline"], data["peer"]
     assert ours["frames"] == peer["frames"] == 3 and ours["persons"] == 9 and peer["persons"] >= 9
-    assert ours["threads"]["torch"] == peer["threads"]["torch"] == 2 and ours["backend"] == "onnxruntime"
+    from transpose_live.backends.precision import cpu_precision, cpu_runtime
+
+    assert ours["threads"]["torch"] == peer["threads"]["torch"] == 2 and ours["backend"] == cpu_runtime()
+    assert ours["precision"] == (cpu_precision().auto if ours["backend"] == "openvino" else "fp32")
     assert ours["fps"] > 0 and peer["fps"] > 0
     assert data["ratio"] == pytest.approx(ours["fps"] / peer["fps"], rel=1e-2)
     assert ours["stages"]["render"]["calls"] == 0 and "ratio" in captured.out

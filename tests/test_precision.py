@@ -124,3 +124,25 @@ def test_drift_without_annotations_uses_the_detector(trained, tmp_path):
     print(f"\n{verify['precision']} vs fp32 on the 4 trained people's images (detector boxes): drift median "
           f"{verify['drift_median_px']} px, p95 {verify['drift_p95_px']} px")
     assert verify["drift_median_px"] < 3  # bf16 (or fp32 on other CPUs) hardly moves a trained model's keypoints
+
+
+def test_default_run_says_which_precision_and_runtime_ran(filled_checkpoint, squat24, tmp_path, capsys):
+    """The default video run on the CPU: OpenVINO, bf16 where the CPU has it, said in the summary line;
+    one-line errors where a runtime or the CPU lacks the precision asked for."""
+    from transpose_live.backends.precision import cpu_precision
+    from transpose_live.cli import main
+
+    require_shared(DETECTOR_WEIGHTS)
+    base = ["video", str(squat24), "--weights", str(filled_checkpoint("tp_r_a3")), "--model", "tp_r_a3",
+            "--device", "cpu", "--detector-weights", str(DETECTOR_WEIGHTS), "--max-frames", "2", "--no-progress"]
+    assert main([*base, "--json", str(tmp_path / "a.jsonl")]) == 0
+    err = capsys.readouterr().err
+    assert f"tp_r_a3 {cpu_precision().auto} on openvino" in err, err
+    for extra, needle in ((["--precision", "bf16", "--backend", "onnxruntime"], "runs on OpenVINO"),
+                          (["--precision", "int8"], "--precision int8 --calibration"),
+                          (["--no-half", "--precision", "bf16"], "--no-half means --precision fp32"),
+                          (["--precision", "fp64"], "unknown --precision")):
+        assert main([*base, *extra, "--json", str(tmp_path / "b.jsonl")]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and err.count("\n") == 1 and needle in err, err
+    assert not (tmp_path / "b.jsonl").exists()

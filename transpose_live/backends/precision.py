@@ -132,6 +132,15 @@ def _check_cpu(name: str, backend: str) -> str:
     return name
 
 
+def detector_hint(precision: str | None) -> str | None:
+    """The OpenVINO precision hint of a person detector following the pose model's --precision (None:
+    OpenVINO's own default). int8 pose models keep a float detector at the CPU's auto precision."""
+    if precision is None:
+        return None
+    name = check_name(precision)
+    return OPENVINO_HINTS[resolve_precision("auto" if name == "int8" else name, "cpu", "openvino")]
+
+
 def cpu_runtime() -> str:
     """The runtime `--backend auto` picks for checkpoints on the CPU: OpenVINO (fastest here in fp32 and the
     only one with bf16/int8), else onnxruntime, else torch."""

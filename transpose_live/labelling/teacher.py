@@ -18,7 +18,7 @@ class TeacherPerson:
 
 
 class PoseTeacher:
-    def __init__(self, weights: str | Path, device: str = "cpu") -> None:
+    def __init__(self, weights: str | Path, device: str = "cpu", half: bool = False) -> None:
         from transpose_live.ultralytics_env import configure_ultralytics_offline
 
         path = Path(weights)
@@ -33,10 +33,11 @@ class PoseTeacher:
             raise UserError(f"cannot load teacher {path}: {first_line(exc)}") from None
         if getattr(self.model, "task", None) != "pose":
             raise UserError(f"teacher {path.name} is a {self.model.task} model; use pose weights (e.g. yolo11n-pose.pt)")
-        self.device = device
+        self.device, self.half = device, bool(half)
 
     def __call__(self, image_bgr: np.ndarray, min_score: float) -> list[TeacherPerson]:
-        result = self.model.predict(image_bgr, classes=[0], conf=min_score, device=self.device, verbose=False)[0]
+        result = self.model.predict(image_bgr, classes=[0], conf=min_score, device=self.device, half=self.half,
+                                    verbose=False)[0]
         if result.keypoints is None or result.boxes is None or len(result.boxes) == 0:
             return []
         boxes = result.boxes.xyxy.cpu().numpy()

@@ -59,7 +59,9 @@ class PersonDetector:
         max_det: int = 100,
         backend: str = "torch",
         threads: int | None = None,
+        precision: str | None = None,
     ) -> None:
+        """precision: the pose model's --precision; an OpenVINO detector follows it (`backends.precision.detector_hint`)."""
         from transpose_live.ultralytics_env import configure_ultralytics_offline
 
         configure_ultralytics_offline()
@@ -77,7 +79,7 @@ class PersonDetector:
             from transpose_live.runtime.threads import runtime_threads
 
             self.imgsz = _model_imgsz(self.model, imgsz)  # an export runs at the size it was exported for
-            use_runtime_threads(self.model, model_path, threads or runtime_threads())
+            use_runtime_threads(self.model, model_path, threads or runtime_threads(), precision)
 
     def _check_runs(self) -> None:
         """ultralytics loads the weights on the first predict: do it now, so a wrong file (a pose
@@ -180,7 +182,7 @@ def _download_default(name: str) -> str | None:
 
 def build_detector(kind: str = "yolo", weights: str | Path | None = None, device="cpu", half: bool = False,
                    conf: float = RunConfig.det_conf, imgsz: int = RunConfig.detector_imgsz, backend: str | None = None, pose_backend: str = "torch",
-                   threads: int | None = None):
+                   threads: int | None = None, precision: str | None = None):
     """`--detector yolo|none` -> a callable frame -> (boxes, scores).
 
     backend: `--detector-backend` (None/auto: follows `pose_backend`, see `detector_backend`)."""
@@ -193,4 +195,5 @@ def build_detector(kind: str = "yolo", weights: str | Path | None = None, device
         raise UserError(f"unknown --detector {kind!r}; use yolo or none")
     weights = resolve_detector_weights(weights)
     backend = choose_detector_backend(backend, weights, pose_backend, device)
-    return PersonDetector(weights, device=device, half=half, conf=conf, imgsz=imgsz, backend=backend, threads=threads)
+    return PersonDetector(weights, device=device, half=half, conf=conf, imgsz=imgsz, backend=backend, threads=threads,
+                          precision=precision)
