@@ -38,14 +38,15 @@ class PoseEstimator:
     the chunk is halved and retried, and the smaller size is kept for later calls.
     """
 
-    def __init__(self, model: str | None = None, weights=None, device="auto", half: bool | None = None,
+    def __init__(self, model: str | None = None, weights=None, device="auto", precision: str | None = None,
                  flip_test: bool = True, decoder: str = "dark", max_batch: int = 64, compile: bool = False,
-                 channels_last: bool | None = None, backend: str | None = None, precision: str | None = None) -> None:
+                 channels_last: bool | None = None, backend: str | None = None) -> None:
         """model: a registry name; None takes the one the weights name (a `train` checkpoint or an
         export), else `models.DEFAULT_MODEL`. The keypoint set (`self.keypoints`) and crop size come
         from the weights too: COCO-17 for official checkpoints, the trained set otherwise.
-        precision: auto|fp32|bf16|fp16|int8 (`backends.precision`; None: from `half`), what ran in
-        `self.precision`."""
+        precision: auto|fp32|bf16|fp16|int8 (`backends.precision`; None = auto: fp16 on CUDA, on the CPU
+        fp32 on torch and the CPU's own on OpenVINO); what ran is in `self.precision` (the `half` flag of
+        earlier versions is `precision="fp16"`)."""
         if model is not None:
             model_info(model)  # an unknown name is one line before any file is read
         dev = resolve_device(device)
@@ -58,8 +59,7 @@ class PoseEstimator:
             self._forward = runner
             self.precision = runner.precision
             return
-        if precision is not None:
-            half = resolve_precision(precision, dev.type, "torch") == "fp16"
+        half = resolve_precision(precision, dev.type, "torch") == "fp16"
         loaded = load_model(model, weights=weights, device="cpu")  # BatchNorm is folded on the CPU, then moved once
         self._setup(loaded.module, loaded.spec, dev, half, flip_test, decoder, max_batch, compile, channels_last,
                     loaded.keypoints)

@@ -109,9 +109,9 @@ def build_estimator(cfg: RunConfig, runtime: Runtime | None = None, *, max_batch
     from transpose_live.engine import PoseEstimator
 
     rt = runtime or resolve_runtime(cfg, need_attention)
-    return PoseEstimator(model=cfg.model, weights=cfg.weights_value, device=rt.device, half=rt.half,
-                         flip_test=cfg.flip_test, decoder=cfg.decoder, max_batch=max_batch, backend=rt.backend,
-                         precision=rt.precision)
+    return PoseEstimator(model=cfg.model, weights=cfg.weights_value, device=rt.device,
+                         precision="fp16" if rt.half else rt.precision, flip_test=cfg.flip_test,
+                         decoder=cfg.decoder, max_batch=max_batch, backend=rt.backend)
 
 
 def build_person_detector(cfg: RunConfig, runtime: Runtime):
