@@ -95,6 +95,7 @@ def main(argv=None) -> int:
     parser.add_argument("--clips", default=",".join(CLIPS))
     parser.add_argument("--frames", type=int, default=40, help="frames per run")
     parser.add_argument("--model", default="tp_r_a3")
+    parser.add_argument("--weights", default=None, help="pose weights (default random; e.g. an INT8 export folder)")
     parser.add_argument("--backend", default="auto")
     parser.add_argument("--threads", type=int, default=None, help="thread budget (default: all cores)")
     parser.add_argument("--detector-imgsz", type=int, default=480)
@@ -118,7 +119,7 @@ def main(argv=None) -> int:
     console = Console(stderr=True)
     budget = apply_budget(args.threads)
     started = time.perf_counter()
-    estimator = PoseEstimator(args.model, weights=None, device="cpu", flip_test=False, backend=args.backend,
+    estimator = PoseEstimator(args.model, weights=args.weights, device="cpu", flip_test=False, backend=args.backend,
                               precision=args.precision)
 
     def make_detector(precision):

@@ -4,8 +4,8 @@
 checkpoints run on torch on CUDA, and on the CPU on OpenVINO when installed (the fastest in fp32 and the
 only one with bf16/int8, `precision.cpu_runtime`), else onnxruntime (exported in memory at start-up,
 about a second), else torch. Measured on the 2-core CPU at a quiet moment, tp_r_a3, fp32:
-torch 77 / onnxruntime 60 / OpenVINO 57 ms at batch 1 (issue #16 measured 63 / 49 / 70); onnxruntime
-is in the default install, OpenVINO an extra (benchmarks/results/speed-notes.md).
+torch 77 / onnxruntime 60 / OpenVINO 57 ms at batch 1 (issue #16 measured 63 / 49 / 70), OpenVINO bf16
+31 ms, INT8 21 ms; both runtimes are in the default install (docs/precision.md).
 `explain` and `--attention` need the attention rows, which only the torch backend returns.
 """
 
