@@ -114,6 +114,7 @@ def main(argv=None) -> int:
     from transpose_live.device import resolve_device
     from transpose_live.engine import PoseEstimator
     from transpose_live.pipeline import build_detector
+    from transpose_live.backends.precision import detector_hint
     from transpose_live.runtime import apply_budget
 
     console = Console(stderr=True)
@@ -128,6 +129,7 @@ def main(argv=None) -> int:
     detector = make_detector(args.precision)
     detector_fp32 = make_detector("fp32") if detector.backend == "openvino" else None
     detectors = {}
+    detector_precision = {"f32": "fp32", "bf16": "bf16", "f16": "fp16"}[detector_hint(args.precision)]
     peer = PeerModel(args.peer)
     records, alone = [], {}
     loads = [("quiet", 0)] + ([] if args.no_load else [("load", 2)])
@@ -148,7 +150,7 @@ def main(argv=None) -> int:
                         alone[name] = round(pose_alone_ms(clip, estimator, detector, min(args.frames, 20)), 2)
                         if detector_fp32 is not None:
                             detectors[name] = {"fp32": detector_alone(clip, detector_fp32, args.frames),
-                                               estimator.precision: detector_alone(clip, detector, args.frames),
+                                               detector_precision: detector_alone(clip, detector, args.frames),
                                                "load_avg": round(os.getloadavg()[0], 2)}
         ours = bench_pipeline(clip, estimator=estimator, det=detector, max_frames=args.frames, progress=False,
                               threads=budget.cores, render=False, det_every=5, kpt_thr=0.0)
