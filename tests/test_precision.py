@@ -59,6 +59,7 @@ def coco_ap(weights, ann, backend: str, precision: str) -> tuple[float, str]:
     return outcome.metrics["AP"], est.precision
 
 
+@pytest.mark.slow
 def test_bf16_is_within_0_01_ap_of_fp32(trained):
     from transpose_live.backends.precision import cpu_precision
 
@@ -77,6 +78,7 @@ def test_bf16_is_within_0_01_ap_of_fp32(trained):
     assert abs(bf16 - fp32) <= 0.01
 
 
+@pytest.mark.slow
 def test_int8_export_with_calibration_and_verify(trained, tmp_path):
     pytest.importorskip("nncf")
     require_shared(DETECTOR_WEIGHTS)
@@ -105,6 +107,7 @@ def test_int8_export_with_calibration_and_verify(trained, tmp_path):
     assert ran == "int8" and abs(ap - int8_ap) <= 1e-4  # verify rounds to 4 places
 
 
+@pytest.mark.slow
 def test_drift_without_annotations_uses_the_detector(trained, tmp_path):
     """export --verify with only --images: people from the detector, keypoint drift of bf16 against fp32."""
     from transpose_live.backends.precision import cpu_precision
