@@ -5,7 +5,9 @@
 
 Per model and batch size: torch as built (BatchNorm kept, the reference layout), torch as the product
 runs it (BatchNorm folded), folded + channels_last, optionally torch.compile, onnxruntime and OpenVINO
-(fp32 precision hint), all fp32 on the same random crops with the same thread count. Runs are
+(fp32 precision hint), all fp32 on the same random crops with the same thread count; with
+`--precisions bf16,int8` also OpenVINO bf16 (where the CPU has it), torch autocast bf16 (channels-last)
+and NNCF INT8 on OpenVINO (calibrated on 16 random crops: the speed does not depend on the data). Runs are
 interleaved (one call of each variant per repetition, median over repetitions) so that changing load
 on a shared machine hits every variant alike. `auto` in `--backend` is chosen from these numbers.
 """
@@ -26,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 
 
-def variants(name: str, threads: int, with_compile: bool) -> dict:
+def variants(name: str, threads: int, with_compile: bool, precisions=()) -> dict:
     import torch
 
     from transpose_live.backends.choose import installed
@@ -58,6 +60,34 @@ def variants(name: str, threads: int, with_compile: bool) -> dict:
         with tempfile.TemporaryDirectory() as tmp:
             (Path(tmp) / "m.onnx").write_bytes(data)
             out["openvino"] = OpenVINORunner(Path(tmp) / "m.onnx", threads)
+            out.update(reduced_variants(Path(tmp) / "m.onnx", spec, cl, threads, precisions))
+    return out
+
+
+def reduced_variants(onnx_file: Path, spec, channels_last_module, threads: int, precisions) -> dict:
+    """OpenVINO bf16 / NNCF int8 and torch autocast bf16 runners, for the precisions asked for."""
+    import openvino as ov
+    import torch
+
+    from transpose_live.backends.precision import cpu_precision
+    from transpose_live.backends.runners import OpenVINORunner
+
+    out = {}
+    if "bf16" in precisions and cpu_precision().bf16_features:
+        out["openvino-bf16"] = OpenVINORunner(onnx_file, threads, precision="bf16")
+
+        def autocast_bf16(x, module=channels_last_module):
+            with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+                return module(x.contiguous(memory_format=torch.channels_last)).float()
+        out["torch-cl-autocast-bf16"] = autocast_bf16
+    if "int8" in precisions:
+        from transpose_live.backends.quantize import quantize_openvino
+
+        crops = np.random.default_rng(0).standard_normal((16, 3, *spec.input_size)).astype(np.float32)
+        q = quantize_openvino(ov.convert_model(str(onnx_file)), crops, transformer=spec.is_transpose)
+        ov.save_model(q, str(onnx_file.with_name("q.xml")))
+        out["openvino-int8"] = OpenVINORunner(onnx_file.with_name("q.xml"), threads, precision="int8",
+                                              float_precision=cpu_precision().auto)
     return out
 
 
@@ -68,6 +98,7 @@ def main(argv=None) -> int:
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--compile", action="store_true", help="also time torch.compile (slow to compile)")
+    parser.add_argument("--precisions", default="", help="also time these reduced precisions: bf16,int8")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
 
@@ -82,7 +113,7 @@ def main(argv=None) -> int:
     budget = apply_budget(args.threads)
     records = []
     for name in args.models.split(","):
-        runs = variants(name, budget.runtime, args.compile)
+        runs = variants(name, budget.runtime, args.compile, tuple(filter(None, args.precisions.split(","))))
         for batch in (int(b) for b in args.batches.split(",")):
             x = torch.randn(batch, 3, 256, 192)
             for call in runs.values():
@@ -102,6 +133,10 @@ def main(argv=None) -> int:
                 print(f"{name:10s} b{batch} {key:16s} {ms / batch:8.1f} ms/crop", flush=True)
     env = environment(resolve_device("cpu"))
     env.update(budget=budget.as_dict(), reps=args.reps)
+    if args.precisions:
+        from transpose_live.backends.precision import cpu_precision
+
+        env["cpu_precision"] = cpu_precision().describe()
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "backends-cpu.json").write_text(json.dumps(dict(environment=env, records=records), indent=1) + "\n")
     (args.out / "backends-cpu.md").write_text(markdown(env, records))
@@ -111,7 +146,8 @@ def main(argv=None) -> int:
 
 def markdown(env, records) -> str:
     keys = list(dict.fromkeys(r["backend"] for r in records))
-    out = ["# Pose models per CPU runtime (ms per crop, fp32)", "",
+    title = "fp32" if "cpu_precision" not in env else f"fp32 and reduced precision; {env['cpu_precision']}"
+    out = [f"# Pose models per CPU runtime (ms per crop, {title})", "",
            f"{env['device_name']}, {env['budget']['runtime']} threads, median of {env['reps']} interleaved "
            f"repetitions, created {env['created']}. `load` is the 1-minute load average during the runs "
            f"(the machine's core count is {env['budget']['cores']}; above it, other processes were competing).", "",

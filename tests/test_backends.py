@@ -47,8 +47,8 @@ def test_exported_model_equals_torch_on_conformance_input(exported, fmt):
     paths, ckpt = exported
     x = torch.from_numpy(np.load(require_shared(CONFORMANCE / "input.npy")))
     ref = np.load(CONFORMANCE / "tp_r_a3" / "heatmaps.npy")
-    est = PoseEstimator("tp_r_a3", weights=str(paths[fmt]), device="cpu")
-    assert est.backend == ("onnxruntime" if fmt == "onnx" else "openvino")
+    est = PoseEstimator("tp_r_a3", weights=str(paths[fmt]), device="cpu", precision="fp32")
+    assert est.backend == ("onnxruntime" if fmt == "onnx" else "openvino") and est.precision == "fp32"
     assert _relative_error(est._forward(x), ref) < 1e-4
     with torch.inference_mode():
         ours = filled_model("tp_r_a3")(x)
@@ -76,7 +76,7 @@ def test_in_memory_backend_equals_torch_through_the_estimator(backend):
     name = "tp_h_s" if backend == "onnxruntime" else "tp_r_a3"
     model = filled_model(name)
     torch_est = PoseEstimator.from_module(filled_model(name), name, device="cpu", flip_test=True)
-    est = PoseEstimator(name, weights=model, device="cpu", flip_test=True, backend=backend)
+    est = PoseEstimator(name, weights=model, device="cpu", flip_test=True, backend=backend, precision="fp32")
     frame = (np.random.default_rng(0).random((240, 320, 3)) * 255).astype(np.uint8)
     boxes = np.array([[20, 10, 150, 230], [160, 30, 300, 220]], np.float32)
     a, b = torch_est.estimate(frame, boxes).keypoints, est.estimate(frame, boxes).keypoints
@@ -178,3 +178,59 @@ def test_half_export_and_eval_with_an_exported_file(exported, tmp_path, capsys):
                "--no-progress", "--metrics-out", str(metrics)])
     assert rc == 0, capsys.readouterr().err
     assert "AP" in metrics.read_text()
+
+
+def test_bf16_on_openvino_is_close_to_fp32_and_says_so(exported):
+    """--precision auto on a CPU with native bf16 runs OpenVINO in bf16 (2x faster here), heatmaps close to fp32."""
+    from transpose_live.backends.precision import cpu_precision
+
+    cpu = cpu_precision()
+    if not cpu.bf16_features:
+        pytest.skip(f"this CPU has no native bf16 ({cpu.describe()})")
+    paths, _ = exported
+    x = torch.from_numpy(np.load(require_shared(CONFORMANCE / "input.npy")))
+    ref = np.load(CONFORMANCE / "tp_r_a3" / "heatmaps.npy")
+    est = PoseEstimator("tp_r_a3", weights=str(paths["openvino"]), device="cpu", precision="auto")
+    assert (est.backend, est.precision) == ("openvino", "bf16")
+    assert 1e-4 < _relative_error(est._forward(x), ref) < 5e-2  # really bf16, and still the same heatmaps
+    assert "precision=bf16" in repr(est)
+
+
+def test_precision_resolution_and_one_line_errors(tmp_path):
+    from transpose_live.backends.precision import cpu_precision, cpuinfo_flags, resolve_precision
+
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx512f avx512_bf16 avx512_vnni\n")
+    assert {"avx512_bf16", "avx512_vnni"} <= cpuinfo_flags(info) and cpuinfo_flags(tmp_path / "none") == set()
+    cpu = cpu_precision()
+    assert resolve_precision("auto", "cuda", "torch") == "fp16"
+    assert resolve_precision("auto", "cpu", "openvino") == cpu.auto
+    assert resolve_precision("auto", "cpu", "onnxruntime") == resolve_precision(None, "cpu", "torch") == "fp32"
+    assert resolve_precision("auto", "cpu", "openvino", exported="int8") == "int8"
+    with pytest.raises(UserError, match="runs on OpenVINO; add --backend openvino"):
+        resolve_precision("bf16", "cpu", "onnxruntime")
+    with pytest.raises(UserError, match="export MODEL --weights W --format openvino --precision int8"):
+        resolve_precision("int8", "cpu", "openvino")
+    with pytest.raises(UserError, match="this export is INT8"):
+        resolve_precision("fp32", "cpu", "openvino", exported="int8")
+    with pytest.raises(UserError, match="unknown --precision"):
+        resolve_precision("fp8", "cpu", "openvino")
+    if cpu.bf16_features:
+        assert resolve_precision("bf16", "cpu", "openvino") == "bf16"
+    else:
+        with pytest.raises(UserError, match="no native bf16"):
+            resolve_precision("bf16", "cpu", "openvino")
+
+
+def test_export_precision_errors_are_one_line(filled_checkpoint, tmp_path, capsys):
+    ckpt = str(filled_checkpoint("tp_r_a3"))
+    base = ["export", "tp_r_a3", "--weights", ckpt]
+    one_line_error(capsys, main([*base, "--precision", "int8", "--calibration", str(tmp_path)]), "add --format openvino")
+    one_line_error(capsys, main([*base, "--format", "openvino", "--precision", "int8"]), "--calibration VIDEO")
+    one_line_error(capsys, main([*base, "--format", "openvino", "--calibration", str(tmp_path)]),
+                   "--calibration is for --precision int8")
+    one_line_error(capsys, main([*base, "--format", "openvino", "--verify"]), "--verify needs --images")
+    one_line_error(capsys, main([*base, "--half", "--precision", "bf16", "--format", "openvino"]), "--half means")
+    one_line_error(capsys, main([*base, "--format", "openvino", "--precision", "int8", "--calibration",
+                                 str(tmp_path / "missing.mp4")]), "--calibration path not found")
+    assert not list(tmp_path.iterdir())  # nothing written

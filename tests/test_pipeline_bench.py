@@ -25,7 +25,10 @@ def test_bench_pipeline_with_peer_writes_both_fps_and_ratio(tmp_path, capsys, mo
     data = json.loads(out.read_text())
     ours, peer = data["pipeline"], data["peer"]
     assert ours["frames"] == peer["frames"] == 3 and ours["persons"] == 9 and peer["persons"] >= 9
-    assert ours["threads"]["torch"] == peer["threads"]["torch"] == 2 and ours["backend"] == "onnxruntime"
+    from transpose_live.backends.precision import cpu_precision, cpu_runtime
+
+    assert ours["threads"]["torch"] == peer["threads"]["torch"] == 2 and ours["backend"] == cpu_runtime()
+    assert ours["precision"] == (cpu_precision().auto if ours["backend"] == "openvino" else "fp32")
     assert ours["fps"] > 0 and peer["fps"] > 0
     assert data["ratio"] == pytest.approx(ours["fps"] / peer["fps"], rel=1e-2)
     assert ours["stages"]["render"]["calls"] == 0 and "ratio" in captured.out
@@ -57,11 +60,12 @@ def test_benchmark_script_goals_read_the_measurements():
         return dict(clip=clip, condition=condition, render=render, det_every=1, ours=ours,
                     peer=dict(fps=peer_fps), ratio=fps / peer_fps)
 
+    skipping = dict(run("squat.mp4", "quiet", False, 20.0, 10.0), det_every=5, peer=None, ratio=None)
     payload = dict(runs=[run("squat.mp4", "quiet", False, 12.0, 10.0), run("squat.mp4", "load", False, 6.0, 5.0),
-                         run("squat.mp4", "quiet", True, 7.0, 10.0)], pose_alone_ms={"squat.mp4": 9.0})
+                         run("squat.mp4", "quiet", True, 7.0, 10.0), skipping], pose_alone_ms={"squat.mp4": 9.0})
     text = "\n".join(module.goals(payload))
-    assert "ratio to the peer: **1.20** (goal >= 1.0) met" in text
-    assert "rendering and mp4 encoding, ratio to the peer: **0.70** (goal >= 0.8) NOT met" in text
+    assert "squat.mp4 (1 person), no frame skipping, ratio to the peer: **1.20** (goal >= 1.3) NOT met" in text
+    assert "--det-every 5, ratio to the peer (which detects every frame): **2.00** (goal >= 1.8) met" in text
     assert "share of its quiet fps: **0.50** (goal >= 0.7) NOT met" in text
-    assert "exercise.avi (3 people), ratio to the peer: not measured" in text
+    assert "exercise.avi (3 people), no frame skipping, ratio to the peer: not measured" in text
     assert "**1.11x** (goal <= 1.15)" in text

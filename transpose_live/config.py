@@ -62,10 +62,13 @@ class RunConfig:
         "official", "Checkpoint path, exported model, 'official' (download once) or 'random' (untrained).",
         panel=MODEL, commands=COMMANDS, per_command={"bench": "random"}, short="-w", file=True)
     device: str = option("auto", "auto, cpu or cuda[:index].", panel=MODEL, commands=COMMANDS, short="-d")
-    half: Optional[bool] = option(None, "fp16 inference (default: on for CUDA, off on the CPU).",
+    precision: str = option(
+        "auto", "auto (fp16 on CUDA, bf16 on CPUs that compute it, else fp32), fp32, bf16, fp16, or int8 "
+        "(an INT8 export, see `export`).", panel=MODEL, commands=COMMANDS)
+    half: Optional[bool] = option(None, "Alias of --precision fp16 (--no-half: fp32).",
                                   panel=MODEL, commands=COMMANDS)
     backend: Optional[str] = option(
-        "auto", "Pose runtime: auto (onnxruntime on the CPU), torch, onnxruntime or openvino.",
+        "auto", "Pose runtime: auto (OpenVINO on the CPU), torch, onnxruntime or openvino.",
         panel=MODEL, commands=RUN + ("bench",), per_command={"eval": None})
     flip_test: bool = option(False, "Also run the mirrored crop (slower, a bit more accurate).",
                              panel=MODEL, commands=COMMANDS, per_command={"eval": True})

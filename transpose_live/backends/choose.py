@@ -1,10 +1,11 @@
 """`--backend auto|torch|onnxruntime|openvino`: which runtime runs the pose model.
 
 `auto`: an exported file runs on its own runtime (.onnx -> onnxruntime, OpenVINO folder -> openvino);
-checkpoints run on torch on CUDA, and on the CPU on onnxruntime when installed (exported in memory at
-start-up, about a second), else torch. Measured on the 2-core CPU at a quiet moment, tp_r_a3, fp32:
-torch 77 / onnxruntime 60 / OpenVINO 57 ms at batch 1 (issue #16 measured 63 / 49 / 70); onnxruntime
-is in the default install, OpenVINO an extra (benchmarks/results/speed-notes.md).
+checkpoints run on torch on CUDA, and on the CPU on OpenVINO when installed (the fastest in fp32 and the
+only one with bf16/int8, `precision.cpu_runtime`), else onnxruntime (exported in memory at start-up,
+about a second), else torch. Measured on the 2-core CPU at a quiet moment, tp_r_a3, fp32:
+torch 77 / onnxruntime 60 / OpenVINO 57 ms at batch 1 (issue #16 measured 63 / 49 / 70), OpenVINO bf16
+31 ms, INT8 21 ms; both runtimes are in the default install (docs/precision.md).
 `explain` and `--attention` need the attention rows, which only the torch backend returns.
 """
 
@@ -16,6 +17,7 @@ from pathlib import Path
 import torch
 
 from transpose_live.backends.metadata import OPENVINO_XML, ExportMetadata, read_metadata
+from transpose_live.backends.precision import cpu_runtime, resolve_precision
 from transpose_live.errors import UserError
 
 BACKENDS = ("auto", "torch", "onnxruntime", "openvino")
@@ -51,7 +53,7 @@ def choose_backend(backend: str, weights, device: torch.device, need_attention: 
         if name == "auto":
             name = "onnxruntime" if fmt == "onnx" else "openvino"
     elif name == "auto":
-        name = "onnxruntime" if device.type == "cpu" and not need_attention and installed("onnxruntime") else "torch"
+        name = cpu_runtime() if device.type == "cpu" and not need_attention else "torch"
     if need_attention and name != "torch":
         raise UserError(f"attention maps (explain, --attention) need the torch backend; "
                         f"--backend {name} returns heatmaps only (pass a checkpoint and --backend torch)")
@@ -60,22 +62,24 @@ def choose_backend(backend: str, weights, device: torch.device, need_attention: 
     return name
 
 
-def open_runner(model, weights, backend: str, threads: int):
-    """(runner, spec, keypoints) for a non-torch backend: a callable crops -> heatmaps, the model's spec
-    (with its crop size) and its keypoint set.
+def open_runner(model, weights, backend: str, threads: int, precision: str | None = "auto"):
+    """(runner, spec, keypoints) for a non-torch backend: a callable crops -> heatmaps (`runner.precision`:
+    what it runs in), the model's spec (with its crop size) and its keypoint set.
 
     model: the registry name asked for (None: whatever the weights hold). weights: an exported file (its
     metadata must name `model` when given), or a checkpoint / 'official' / None (random) / an nn.Module of
     registry model `model` exported in memory now."""
-    from transpose_live.backends.runners import OnnxRuntimeRunner, OpenVINORunner  # noqa: PLC0415
+    from transpose_live.backends.runners import OnnxRuntimeRunner  # noqa: PLC0415
 
     if is_exported(weights):
         meta = read_metadata(weights)
         spec, keypoints = describe_export(meta, model, weights)
+        ran = resolve_precision(precision, "cpu", backend, exported=meta.precision)
         if backend == "onnxruntime":
             return OnnxRuntimeRunner(weights, threads), spec, keypoints
         path = Path(str(weights))
-        return OpenVINORunner(path / OPENVINO_XML if path.is_dir() else path, threads), spec, keypoints
+        return _openvino(path / OPENVINO_XML if path.is_dir() else path, threads, ran), spec, keypoints
+    ran = resolve_precision(precision, "cpu", backend)
     from transpose_live.backends.export import onnx_bytes  # noqa: PLC0415
     from transpose_live.models import load_model  # noqa: PLC0415
 
@@ -94,7 +98,14 @@ def open_runner(model, weights, backend: str, threads: int):
     with tempfile.TemporaryDirectory(prefix="tl-ov-") as tmp:
         path = Path(tmp) / "model.onnx"
         path.write_bytes(data)
-        return OpenVINORunner(path, threads), loaded.spec, loaded.keypoints
+        return _openvino(path, threads, ran), loaded.spec, loaded.keypoints
+
+
+def _openvino(path: Path, threads: int, precision: str):
+    from transpose_live.backends.precision import cpu_precision  # noqa: PLC0415
+    from transpose_live.backends.runners import OpenVINORunner  # noqa: PLC0415
+
+    return OpenVINORunner(path, threads, precision, float_precision=cpu_precision().auto)
 
 
 def describe_export(meta: ExportMetadata, model, path):

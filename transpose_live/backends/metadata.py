@@ -20,7 +20,7 @@ FOLDER_METADATA = "metadata.json"
 class ExportMetadata:
     model: str
     format: str  # "onnx" | "openvino"
-    precision: str  # "fp32" | "fp16"
+    precision: str  # "fp32" | "fp16" (fp16 weights) | "bf16" (f32 IR for bf16 CPUs) | "int8" (NNCF-quantised)
     input_size: tuple[int, int]  # H, W of the crops
     heatmap_size: tuple[int, int]  # H, W of the heatmaps
     keypoints: tuple[str, ...]
@@ -31,6 +31,8 @@ class ExportMetadata:
     output_name: str = "heatmaps"
     skeleton: tuple[tuple[int, int], ...] = ()  # 0-based joint pairs the renderer draws
     version: int = METADATA_VERSION
+    calibration: dict | None = None  # int8: what the calibration crops came from (source, frames, crops)
+    verify: dict | None = None  # `export --verify`: AP before/after and keypoint drift against fp32
 
     def to_json(self) -> str:
         items = [f" {json.dumps(k)}: {json.dumps(v)}" for k, v in asdict(self).items()]
@@ -47,6 +49,7 @@ class ExportMetadata:
                 input_name=str(d.get("input_name", "crops")), output_name=str(d.get("output_name", "heatmaps")),
                 skeleton=tuple(tuple(p) for p in d.get("skeleton", ())),
                 version=int(d.get("version", METADATA_VERSION)),
+                calibration=d.get("calibration"), verify=d.get("verify"),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise UserError(f"export metadata is incomplete ({exc}); re-export with `transpose-live export`") from None

@@ -71,6 +71,7 @@ class OnnxRuntimeRunner:
         self.input_name = inp.name
         self.input_dtype = np.float16 if "float16" in inp.type else np.float32
         self.threads = int(threads)
+        self.precision = "fp16" if self.input_dtype == np.float16 else "fp32"
 
     def __call__(self, crops: torch.Tensor) -> torch.Tensor:
         x = crops.detach().to("cpu", torch.float32).contiguous().numpy().astype(self.input_dtype, copy=False)
@@ -79,20 +80,28 @@ class OnnxRuntimeRunner:
 
 
 class OpenVINORunner:
-    """An OpenVINO IR (model.xml) or ONNX file compiled for the CPU, fp32 precision hint (outputs
-    equal to torch; OpenVINO's default may pick bf16 on CPUs that have it)."""
+    """An OpenVINO IR (model.xml) or ONNX file compiled for the CPU. precision: fp32 (outputs equal to
+    torch), bf16 or fp16 (OpenVINO's INFERENCE_PRECISION_HINT), int8 (a quantised IR: its quantised ops run
+    INT8, the rest in `float_precision`). `self.precision` says what OpenVINO actually compiled."""
 
     name = "openvino"
 
-    def __init__(self, model: str | Path, threads: int = 1, precision: str = "f32") -> None:
+    def __init__(self, model: str | Path, threads: int = 1, precision: str = "fp32",
+                 float_precision: str = "fp32") -> None:
+        from transpose_live.backends.precision import OPENVINO_HINTS  # noqa: PLC0415
+
         ov = _import_openvino()
         core = ov.Core()
+        hint = OPENVINO_HINTS[float_precision if precision == "int8" else precision]
         try:
-            self.compiled = core.compile_model(core.read_model(str(model)), "CPU", openvino_config(threads, precision))
+            self.compiled = core.compile_model(core.read_model(str(model)), "CPU", openvino_config(threads, hint))
         except Exception as exc:  # noqa: BLE001 - OpenVINO raises RuntimeError with long messages
             raise UserError(f"OpenVINO cannot load {model}: {first_line(exc)[:200]}") from None
         self.request = self.compiled.create_infer_request()
         self.threads = int(threads)
+        ran = self.compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()  # e.g. "bf16", "f32"
+        floats = {v: k for k, v in OPENVINO_HINTS.items()}.get(ran, ran)
+        self.precision = "int8" if precision == "int8" else floats
 
     def __call__(self, crops: torch.Tensor) -> torch.Tensor:
         x = crops.detach().to("cpu", torch.float32).contiguous().numpy()

@@ -43,7 +43,7 @@ def bench_pipeline(video: str | Path, cfg: RunConfig | None = None, *, estimator
             estimator, det = chain.estimator, det or chain.detector
         elif det is None:  # the detector follows the given estimator's device, precision and backend
             det = build_person_detector(cfg, Runtime(estimator.device, estimator.half,
-                                                     getattr(estimator, "backend", "torch")))
+                                                     getattr(estimator, "backend", "torch"), cfg.precision))
         warm_up(estimator, det, source)
     except BaseException:
         source.close()
@@ -68,7 +68,7 @@ def bench_pipeline(video: str | Path, cfg: RunConfig | None = None, *, estimator
     return dict(
         video=str(video), model=estimator.spec.name, device=str(estimator.device),
         backend=getattr(estimator, "backend", "torch"),
-        precision="fp16" if estimator.half else "fp32", detector=getattr(det, "name", cfg.detector),
+        precision=getattr(estimator, "precision", "fp16" if estimator.half else "fp32"), detector=getattr(det, "name", cfg.detector),
         detector_backend=getattr(det, "backend", None),
         detector_imgsz=getattr(det, "imgsz", None), det_every=cfg.det_every, kpt_thr=cfg.kpt_thr, render=render,
         flip_test=estimator.flip_test, threads=budget.as_dict(), frames=result.frames, persons=result.persons,

@@ -71,6 +71,11 @@ def bench(
         raise UserError("--cameras plays a video as live cameras; use it with --pipeline VIDEO")
     dev = resolve_device(cfg.device)
     half = resolve_half(cfg.half, dev)
+    if cfg.precision.strip().lower() not in ("auto", "fp32", "fp16"):
+        raise UserError(f"the model grid times torch in fp32/fp16; --precision {cfg.precision} runs on OpenVINO: "
+                        "time it with --pipeline VIDEO (or benchmarks/backends_cpu.py --precisions bf16,int8)")
+    if cfg.precision.strip().lower() in ("fp32", "fp16"):
+        half = resolve_half(cfg.precision.strip().lower() == "fp16", dev)
     if peer is not None:
         raise UserError("--peer compares whole pipelines; use it with --pipeline VIDEO")
     if cfg.weights_value is not None:

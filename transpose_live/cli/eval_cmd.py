@@ -22,6 +22,7 @@ def eval_command(
     model: Optional[str] = option_for("model", "eval"),
     weights: str = option_for("weights", "eval"),
     device: str = option_for("device", "eval"),
+    precision: str = option_for("precision", "eval"),
     half: Optional[bool] = option_for("half", "eval"),
     flip_test: bool = option_for("flip_test", "eval"),
     decoder: str = option_for("decoder", "eval"),
@@ -81,10 +82,10 @@ def eval_command(
         box_kind = f"detections {boxes.name} (score >= {det_thr:g})"
     for line in warnings:  # the inputs are accepted: now the reader's warning
         Console(stderr=True).print(line, soft_wrap=True, highlight=False, markup=False)
-    estimator = _make_estimator(model, weights, device, half, flip_test, decoder, batch)
+    estimator = _make_estimator(model, weights, device, (precision, half), flip_test, decoder, batch)
     model = estimator.spec.name
     console.print(
-        f"{model} ({weights}) on {estimator.device}, {'fp16' if estimator.half else 'fp32'}, "
+        f"{model} ({weights}) on {estimator.device}, {estimator.precision} on {estimator.backend}, "
         f"flip test {'on' if flip_test else 'off'}; {_image_count(coco, max_images)} images, {count_boxes(person_boxes)} {box_kind}",
         soft_wrap=True, highlight=False,
     )
@@ -92,7 +93,8 @@ def eval_command(
                                max_images=max_images, workers=workers, console=console, progress=progress)
     outcome.info.update(model=model, weights=str(weights), boxes="gt" if gt_boxes else str(boxes),
                         det_thr=det_thr if boxes else None, flip_test=flip_test, decoder=decoder,
-                        device=str(estimator.device), half=bool(estimator.half), people_skipped=skipped)
+                        device=str(estimator.device), half=bool(estimator.half), precision=estimator.precision,
+                        backend=estimator.backend, people_skipped=skipped)
     print_table(console, metrics_table(outcome.metrics, title=f"{model}: COCO keypoint metrics, {box_kind}"), text_columns=())
     console.print(f"{len(outcome.image_ids)} images, {outcome.people} people, {len(outcome.results)} results "
                   f"in {outcome.seconds:.1f}s ({outcome.images_per_s:.1f} images/s)", highlight=False)
@@ -117,12 +119,15 @@ def _image_count(coco, max_images: int | None) -> int:
     return len(coco.imgs) if max_images is None else min(len(coco.imgs), max_images)
 
 
-def _make_estimator(model, weights, device, half, flip_test, decoder, batch):
+def _make_estimator(model, weights, device, precision: tuple, flip_test, decoder, batch):
+    """precision: (--precision, --half); reduced precision on the CPU evaluates on OpenVINO."""
     from transpose_live.config import RunConfig
     from transpose_live.pipeline.chain import build_estimator
 
-    cfg = RunConfig.for_command("eval", model=model, weights=weights, device=device, half=half,
-                                flip_test=flip_test, decoder=decoder)
+    asked, half = precision
+    backend = "auto" if asked.strip().lower() in ("bf16", "fp16", "int8") and device != "cuda" else None
+    cfg = RunConfig.for_command("eval", model=model, weights=weights, device=device, half=half, precision=asked,
+                                flip_test=flip_test, decoder=decoder, backend=backend)
     return build_estimator(cfg, max_batch=batch)
 
 

@@ -8,6 +8,7 @@ from typing import List, Optional
 import typer
 
 from transpose_live.cli.options import DeviceOpt
+from transpose_live.errors import UserError
 
 
 def label_command(
@@ -20,6 +21,7 @@ def label_command(
     kpt_thr: float = typer.Option(0.5, "--kpt-thr", help="Keypoints scoring at least this are visible (v=2)."),
     min_keypoints: int = typer.Option(5, "--min-keypoints", min=1, help="Keep people with at least this many visible keypoints."),
     device: str = DeviceOpt,
+    precision: str = typer.Option("auto", "--precision", help="Teacher precision: auto (fp16 on CUDA), fp32 or fp16."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out file."),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
 ) -> None:
@@ -35,10 +37,21 @@ def label_command(
     images_dir = images_out or out.with_name(out.stem + "_images")
     check_outputs(out, images_dir, overwrite)  # before loading the teacher
     dev = resolve_device(device)
-    result = label_sources(list(inputs), PoseTeacher(teacher, device=str(dev)), out, images_dir, every,
+    half = teacher_half(precision, dev)
+    result = label_sources(list(inputs), PoseTeacher(teacher, device=str(dev), half=half), out, images_dir, every,
                            Selection(min_score, kpt_thr, min_keypoints), overwrite, progress, console)
     console.print(f"wrote {result.annotations}: {result.people} people in {result.images} images "
                   f"(frames in {result.images_dir})", soft_wrap=True, highlight=False)
+
+
+def teacher_half(precision: str, device) -> bool:
+    """--precision for the ultralytics teacher: auto (fp16 on CUDA), fp32, or fp16 (CUDA only)."""
+    name = precision.strip().lower()
+    if name not in ("auto", "fp32", "fp16"):
+        raise UserError(f"the teacher (ultralytics) runs fp32 or fp16 (CUDA); --precision {precision} is not available")
+    if name == "fp16" and device.type != "cuda":
+        raise UserError("--precision fp16 for the teacher needs CUDA; use auto or fp32 on the CPU")
+    return device.type == "cuda" and name != "fp32"
 
 
 def register(app: typer.Typer) -> None:

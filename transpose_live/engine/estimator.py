@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from transpose_live.backends import choose_backend, open_runner
+from transpose_live.backends.precision import resolve_precision
 from transpose_live.device import resolve_device, resolve_half
 from transpose_live.engine.boxes import box_to_center_scale, xyxy_to_xywh
 from transpose_live.engine.crops import crop_frame, frame_to_tensor
@@ -37,12 +38,15 @@ class PoseEstimator:
     the chunk is halved and retried, and the smaller size is kept for later calls.
     """
 
-    def __init__(self, model: str | None = None, weights=None, device="auto", half: bool | None = None,
+    def __init__(self, model: str | None = None, weights=None, device="auto", precision: str | None = None,
                  flip_test: bool = True, decoder: str = "dark", max_batch: int = 64, compile: bool = False,
                  channels_last: bool | None = None, backend: str | None = None) -> None:
         """model: a registry name; None takes the one the weights name (a `train` checkpoint or an
         export), else `models.DEFAULT_MODEL`. The keypoint set (`self.keypoints`) and crop size come
-        from the weights too: COCO-17 for official checkpoints, the trained set otherwise."""
+        from the weights too: COCO-17 for official checkpoints, the trained set otherwise.
+        precision: auto|fp32|bf16|fp16|int8 (`backends.precision`; None = auto: fp16 on CUDA, on the CPU
+        fp32 on torch and the CPU's own on OpenVINO); what ran is in `self.precision` (the `half` flag of
+        earlier versions is `precision="fp16"`)."""
         if model is not None:
             model_info(model)  # an unknown name is one line before any file is read
         dev = resolve_device(device)
@@ -50,10 +54,12 @@ class PoseEstimator:
         # for library use: torch for checkpoints, the file's own runtime for exported models (.onnx, OpenVINO)
         self.backend = backend if backend in CHOSEN_BACKENDS else choose_backend(backend, weights, dev)
         if self.backend != "torch":  # crops and decoding stay torch; the runner maps crops -> heatmaps
-            runner, spec, keypoints = open_runner(model, weights, self.backend, runtime_threads())
+            runner, spec, keypoints = open_runner(model, weights, self.backend, runtime_threads(), precision)
             self._setup(None, spec, "cpu", False, flip_test, decoder, max_batch, False, False, keypoints)
             self._forward = runner
+            self.precision = runner.precision
             return
+        half = resolve_precision(precision, dev.type, "torch") == "fp16"
         loaded = load_model(model, weights=weights, device="cpu")  # BatchNorm is folded on the CPU, then moved once
         self._setup(loaded.module, loaded.spec, dev, half, flip_test, decoder, max_batch, compile, channels_last,
                     loaded.keypoints)
@@ -87,6 +93,7 @@ class PoseEstimator:
         self.decoder = decoder
         self.max_batch = int(max_batch)
         self.dtype = torch.float16 if self.half else torch.float32
+        self.precision = "fp16" if self.half else "fp32"  # a non-torch backend's runner says its own
         # channels-last wins on CUDA and on the CPU (tp_r_a3 folded, 2 cores, quiet: 79.5 vs 98.1 ms per crop at
         # batch 1, 71.8 vs 92.2 at batch 3; benchmarks/results/backends-cpu-quiet.md)
         self.channels_last = True if channels_last is None else bool(channels_last)
@@ -101,7 +108,7 @@ class PoseEstimator:
         self._forward = torch.compile(module) if compile else module
 
     def __repr__(self) -> str:
-        return (f"PoseEstimator({self.spec.name}, backend={self.backend}, device={self.device}, half={self.half}, "
+        return (f"PoseEstimator({self.spec.name}, backend={self.backend}, device={self.device}, precision={self.precision}, "
                 f"flip_test={self.flip_test}, decoder={self.decoder!r}, max_batch={self.max_batch})")
 
     # ------------------------------------------------------------------ public API

@@ -23,15 +23,16 @@ class TeacherPerson:
 
 
 class PoseTeacher:
-    def __init__(self, weights: str | Path, device: str = "cpu") -> None:
+    def __init__(self, weights: str | Path, device: str = "cpu", half: bool = False) -> None:
         self.yolo = YoloModel(weights, "teacher weights", _HINT)
         if self.yolo.task != "pose":
             raise UserError(f"teacher {self.yolo.name} is a {self.yolo.task} model; use pose weights (e.g. yolo11n-pose.pt)")
         self.model = self.yolo.model
         self.device = "cpu" if self.yolo.exported else device  # an export runs on its own CPU runtime
+        self.half = bool(half) and not self.yolo.exported
 
     def __call__(self, image_bgr: np.ndarray, min_score: float) -> list[TeacherPerson]:
-        result = self.yolo.predict(image_bgr, classes=[0], conf=min_score, device=self.device)
+        result = self.yolo.predict(image_bgr, classes=[0], conf=min_score, device=self.device, half=self.half)
         if result.keypoints is None or result.boxes is None or len(result.boxes) == 0:
             return []
         boxes = result.boxes.xyxy.cpu().numpy()

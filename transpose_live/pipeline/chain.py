@@ -23,11 +23,13 @@ from transpose_live.pipeline.runner import PipelineOptions
 
 @dataclass(frozen=True)
 class Runtime:
-    """Where and how the models run: device, fp16 (torch only) and the pose backend."""
+    """Where and how the models run: device, fp16 (torch only), the pose backend and the precision asked
+    for (auto|fp32|bf16|fp16|int8, `backends.precision`; the estimator's `precision` says what ran)."""
 
     device: torch.device
     half: bool
     backend: str
+    precision: str = "auto"
 
 
 @dataclass
@@ -84,16 +86,34 @@ def check_config(cfg: RunConfig) -> None:
         load_exercise(cfg.exercise)
     if cfg.device.strip().lower() == "cpu" and cfg.half:
         raise UserError("--half needs a CUDA device; use --no-half on the CPU")
+    asked_precision(cfg)
+
+
+def asked_precision(cfg: RunConfig) -> str:
+    """--precision, with --half / --no-half as aliases of fp16 / fp32."""
+    from transpose_live.backends.precision import check_name
+
+    name = check_name(cfg.precision)
+    if cfg.half is None:
+        return name
+    alias = "fp16" if cfg.half else "fp32"
+    if name not in ("auto", alias):
+        raise UserError(f"--{'' if cfg.half else 'no-'}half means --precision {alias}; drop one of them")
+    return alias
 
 
 def resolve_runtime(cfg: RunConfig, need_attention: bool = False) -> Runtime:
     """Device, precision and pose backend, chosen once (fp16 only on torch)."""
-    from transpose_live.backends import choose_backend
-    from transpose_live.device import resolve_device, resolve_half
+    from transpose_live.backends import choose_backend, is_exported, read_metadata
+    from transpose_live.backends.precision import resolve_precision
+    from transpose_live.device import resolve_device
 
     device = resolve_device(cfg.device)
     backend = choose_backend(cfg.backend, cfg.weights_value, device, need_attention=need_attention)
-    return Runtime(device, resolve_half(cfg.half, device) and backend == "torch", backend)
+    precision = asked_precision(cfg)
+    exported = read_metadata(cfg.weights_value).precision if is_exported(cfg.weights_value) else None
+    ran = resolve_precision(precision, device.type, backend, exported)  # one-line errors before any loading
+    return Runtime(device, backend == "torch" and ran == "fp16", backend, precision)
 
 
 def build_estimator(cfg: RunConfig, runtime: Runtime | None = None, *, max_batch: int = 64,
@@ -102,8 +122,9 @@ def build_estimator(cfg: RunConfig, runtime: Runtime | None = None, *, max_batch
     from transpose_live.engine import PoseEstimator
 
     rt = runtime or resolve_runtime(cfg, need_attention)
-    return PoseEstimator(model=cfg.model, weights=cfg.weights_value, device=rt.device, half=rt.half,
-                         flip_test=cfg.flip_test, decoder=cfg.decoder, max_batch=max_batch, backend=rt.backend)
+    return PoseEstimator(model=cfg.model, weights=cfg.weights_value, device=rt.device,
+                         precision="fp16" if rt.half else rt.precision, flip_test=cfg.flip_test,
+                         decoder=cfg.decoder, max_batch=max_batch, backend=rt.backend)
 
 
 def build_person_detector(cfg: RunConfig, runtime: Runtime):
@@ -112,7 +133,7 @@ def build_person_detector(cfg: RunConfig, runtime: Runtime):
 
     return build_detector(cfg.detector, cfg.detector_weights, device=runtime.device, half=runtime.half,
                           conf=cfg.det_conf, imgsz=cfg.detector_imgsz, backend=cfg.detector_backend,
-                          pose_backend=runtime.backend)
+                          pose_backend=runtime.backend, precision=runtime.precision)
 
 
 def build_chain(cfg: RunConfig, *, detector: bool = True, need_attention: bool | None = None) -> Chain:

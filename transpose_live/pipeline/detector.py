@@ -60,14 +60,16 @@ class PersonDetector:
         max_det: int = 100,
         backend: str = "torch",
         threads: int | None = None,
+        precision: str | None = None,
     ) -> None:
+        """precision: the pose model's --precision; an OpenVINO detector follows it (`backends.precision.detector_hint`)."""
         self.weights = resolve_detector_weights(weights)
         self.backend = backend
         self.device = torch.device(device) if backend == "torch" else torch.device("cpu")
         self.half = bool(half) and self.device.type == "cuda"
         self.conf, self.iou, self.imgsz, self.max_det = conf, iou, imgsz, max_det
         model_path = self.weights if backend == "torch" else _exported_path(self.weights, backend, imgsz)
-        self.yolo = YoloModel(model_path, "detector weights", _HINT, threads)
+        self.yolo = YoloModel(model_path, "detector weights", _HINT, threads, precision)
         self.model = self.yolo.model
         self.name = Path(self.weights).name
         self._check_runs()
@@ -119,7 +121,7 @@ def _model_imgsz(yolo, default: int) -> int:
 
 def build_detector(kind: str = "yolo", weights: str | Path | None = None, device="cpu", half: bool = False,
                    conf: float = RunConfig.det_conf, imgsz: int = RunConfig.detector_imgsz, backend: str | None = None, pose_backend: str = "torch",
-                   threads: int | None = None):
+                   threads: int | None = None, precision: str | None = None):
     """`--detector yolo|none` -> a callable frame -> (boxes, scores).
 
     backend: `--detector-backend` (None/auto: follows `pose_backend`, see `detector_backend`)."""
@@ -132,4 +134,5 @@ def build_detector(kind: str = "yolo", weights: str | Path | None = None, device
         raise UserError(f"unknown --detector {kind!r}; use yolo or none")
     weights = resolve_detector_weights(weights)
     backend = choose_detector_backend(backend, weights, pose_backend, device)
-    return PersonDetector(weights, device=device, half=half, conf=conf, imgsz=imgsz, backend=backend, threads=threads)
+    return PersonDetector(weights, device=device, half=half, conf=conf, imgsz=imgsz, backend=backend, threads=threads,
+                          precision=precision)

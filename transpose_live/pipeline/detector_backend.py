@@ -66,9 +66,9 @@ def export_format(backend: str) -> str:
     return {"onnxruntime": "onnx", "openvino": "openvino"}[backend]
 
 
-def use_runtime_threads(yolo, weights: str | Path, threads: int) -> bool:
+def use_runtime_threads(yolo, weights: str | Path, threads: int, precision: str | None = None) -> bool:
     """Re-opens the runtime inside a loaded (already predicted-once) ultralytics YOLO with `threads`
-    intra-op threads; True when done. Does nothing for torch models."""
+    intra-op threads (OpenVINO: in the pose model's `precision`); True when done. Nothing for torch models."""
     predictor = getattr(yolo, "predictor", None)
     backend = getattr(getattr(predictor, "model", None), "backend", None)
     if backend is None:
@@ -92,7 +92,9 @@ def use_runtime_threads(yolo, weights: str | Path, threads: int) -> bool:
         path = Path(str(weights))
         xml = path if path.suffix == ".xml" else next(path.glob("*.xml"))
         core = ov.Core()
-        config = openvino_config(threads)
+        from transpose_live.backends.precision import detector_hint  # noqa: PLC0415
+
+        config = openvino_config(threads, detector_hint(precision))
         backend.ov_compiled_model = core.compile_model(core.read_model(str(xml)), "CPU", config)
         backend.compile_model = lambda model, **_: core.compile_model(model, "CPU", config)
         return True

@@ -87,6 +87,7 @@ class PipelineResult:
     skipped: list = field(default_factory=list)
     warnings: list = field(default_factory=list)  # the source's: decode errors, early end (with frame indices)
     whole_frame: bool = False  # --detector none: every frame is one person, no detector stage
+    pose_runtime: str = ""  # what ran the pose model, e.g. "tp_r_a3 bf16 on openvino"
 
     def stage_fps(self) -> dict[str, float]:
         """Calls per second of busy time, per stage that ran."""
@@ -104,7 +105,7 @@ class PipelineResult:
 
     def summary(self) -> str:
         parts = [f"{self.frames} frame{'s' * (self.frames != 1)}", f"{self.persons} person{'s' * (self.persons != 1)}",
-                 f"{self.fps:.1f} fps end-to-end"]
+                 f"{self.fps:.1f} fps end-to-end"] + ([self.pose_runtime] if self.pose_runtime else [])
         if self.detector_runs < self.frames and not self.whole_frame:
             parts.append(f"detector on {self.detector_runs} frames")
         if self.dropped:
@@ -114,6 +115,14 @@ class PipelineResult:
             parts.append(f"{warned} warning{'s' * (warned != 1)}")
         per_stage = ", ".join(f"{s} {v:.1f}" for s, v in self.stage_fps().items())
         return " | ".join(parts) + (f" | stage fps: {per_stage}" if per_stage else "")
+
+
+def describe_runtime(estimator) -> str:
+    """"tp_r_a3 bf16 on openvino": the pose model, the precision and the runtime that actually ran."""
+    spec = getattr(estimator, "spec", None)
+    if spec is None:
+        return ""
+    return f"{spec.name} {getattr(estimator, 'precision', 'fp32')} on {getattr(estimator, 'backend', 'torch')}"
 
 
 def top_boxes(boxes: np.ndarray, scores: np.ndarray, max_persons: int | None) -> tuple[np.ndarray, np.ndarray]:
@@ -317,6 +326,7 @@ def run_pipeline(source: FrameSource, estimator, detector: Callable, *, tracker:
         raise TypeError(f"run_pipeline: pass options= or its fields ({', '.join(settings)}), not both")
     opts = options or PipelineOptions(**settings)
     run = _Run(source, writers, opts, console, getattr(estimator, "keypoints", None), overlay)
+    run.result.pose_runtime = describe_runtime(estimator)
     error: BaseException | None = None
     try:
         with stop_on_signals(run.stop, run.signals), run.bar or contextlib.nullcontext():

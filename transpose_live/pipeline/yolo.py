@@ -29,7 +29,7 @@ class YoloModel:
     """`YOLO(weights)` loaded offline; `predict(image, **options)` -> ultralytics' first Results."""
 
     def __init__(self, weights: str | Path, what: str = "detector weights", hint: str = "",
-                 threads: int | None = None) -> None:
+                 threads: int | None = None, precision: str | None = None) -> None:
         from transpose_live.pipeline.detector_export import exported_format
         from transpose_live.ultralytics_env import configure_ultralytics_offline
 
@@ -37,7 +37,7 @@ class YoloModel:
         self.weights, self.what, self.hint = str(weights), what, hint
         self.path = local_weights(self.weights, what, hint)
         self.exported = exported_format(self.path) is not None
-        self.threads = threads
+        self.threads, self.precision = threads, precision  # an OpenVINO export runs in the pose model's precision
         self._runtime_threads_set = False
         from ultralytics import YOLO
 
@@ -61,7 +61,7 @@ class YoloModel:
         if self.exported and not self._runtime_threads_set:
             from transpose_live.pipeline.detector_backend import use_runtime_threads
 
-            use_runtime_threads(self.model, self.path, self.threads or runtime_threads())
+            use_runtime_threads(self.model, self.path, self.threads or runtime_threads(), self.precision)
             self._runtime_threads_set = True
         return results[0]
 
