@@ -115,7 +115,9 @@ def _rng_state() -> dict:
 def _set_rng_state(state: dict) -> None:
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+        # saved with more GPUs visible than this process sees now: restore the ones that exist
+        for index, device_state in enumerate(state["cuda"][:torch.cuda.device_count()]):
+            torch.cuda.set_rng_state(device_state, index)
 
 
 def model_meta(cfg: TrainConfig, dataset: PoseDataset, geom: SampleGeometry) -> dict:
