@@ -85,9 +85,10 @@ def filled(name: str, shared: Path) -> torch.nn.Module:
     return model.eval()
 
 
-def calibrated(model: torch.nn.Module, name: str, samples) -> torch.nn.Module:
-    """A copy whose BatchNorm statistics are re-estimated (cumulative average) on the samples' crops."""
-    model = copy.deepcopy(model).eval()
+def calibrated(model: torch.nn.Module, name: str, samples, device: torch.device) -> torch.nn.Module:
+    """A copy whose BatchNorm statistics are re-estimated (cumulative average, fp32 on `device`) on the
+    samples' crops; returned on the CPU."""
+    model = copy.deepcopy(model).to(device).eval()
     bns = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
     for m in bns:
         m.reset_running_stats()
@@ -96,9 +97,11 @@ def calibrated(model: torch.nn.Module, name: str, samples) -> torch.nn.Module:
     size = model_info(name).input_size
     with torch.no_grad():
         for image, boxes in samples:
-            center, scale = box_to_center_scale(xyxy_to_xywh(torch.from_numpy(boxes).double()), size[1] / size[0])
-            model(crop_frame(frame_to_tensor(image, torch.device("cpu")), center, scale, size))
-    return model.eval()
+            xywh = xyxy_to_xywh(torch.from_numpy(boxes).double().to(device))
+            center, scale = box_to_center_scale(xywh, size[1] / size[0])
+            with strict_fp32():
+                model(crop_frame(frame_to_tensor(image, device), center, scale, size))
+    return model.eval().cpu()
 
 
 def run(model, name, device, precision, samples) -> tuple[np.ndarray, torch.Tensor]:
@@ -154,38 +157,11 @@ def compare(ref, got, ref_maps, got_maps, heatmap_px: np.ndarray) -> dict:
             "heatmap_rel_err_median": float(rel.median()), "heatmap_rel_err_max": float(rel.max())}
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--device", default="cuda")
-    parser.add_argument("--models", default="all")
-    parser.add_argument("--people", type=int, default=32)
-    parser.add_argument("--precisions", default="fp16,bf16")
-    parser.add_argument("--out", type=Path, required=True)
-    args = parser.parse_args(argv)
-    shared = find_shared()
-    names = list(MODELS) if args.models == "all" else args.models.split(",")
-    device = torch.device(args.device)
-    samples = people(shared, args.people)
-    records = []
-    for name in names:
-        spec = model_info(name)
-        regions = np.concatenate([crop_regions(b, spec.input_size[1] / spec.input_size[0]) for _, b in samples])
-        heatmap_px = (regions[:, 2] - regions[:, 0]) / spec.heatmap_size[1]
-        base = filled(name, shared)
-        for weights, model in (("fill", base), ("calibrated", calibrated(base, name, samples))):
-            start = time.perf_counter()
-            scores = attention_scores(model, name, samples)
-            ref, ref_maps = run(model, name, device, "fp32", samples)
-            for precision in args.precisions.split(","):
-                got, got_maps = run(model, name, device, precision, samples)
-                records.append({"model": name, "weights": weights, "precision": precision, "people": len(ref),
-                                "attention_score_max": scores, **compare(ref, got, ref_maps, got_maps, heatmap_px)})
-                print(json.dumps(records[-1]), flush=True)
-            print(f"{name} {weights}: {time.perf_counter() - start:.1f} s", file=sys.stderr, flush=True)
-    args.out.mkdir(parents=True, exist_ok=True)
+def write(out: Path, device: torch.device, records: list) -> None:
+    out.mkdir(parents=True, exist_ok=True)
     env = {"device": str(device), "device_name": torch.cuda.get_device_name(device) if device.type == "cuda"
            else "cpu", "torch": torch.__version__}
-    (args.out / "gpu-precision.json").write_text(json.dumps({"environment": env, "records": records}, indent=1))
+    (out / "gpu-precision.json").write_text(json.dumps({"environment": env, "records": records}, indent=1))
     lines = [f"# fp16 / bf16 vs fp32 keypoints on {env['device_name']} (torch {env['torch']})", "",
              "Errors in heatmap pixels of each crop; `calibrated`: fill weights with BatchNorm statistics "
              "re-estimated on the crops (trained-like activations).", "",
@@ -198,7 +174,42 @@ def main(argv=None) -> int:
                      f"{r['heatmap_rel_err_median']:.4f} / {r['heatmap_rel_err_max']:.4f} | "
                      f"{r['median_hm_px']:.2f} / {r['p95_hm_px']:.2f} / {r['max_hm_px']:.2f} | "
                      f"{100 * r['within_quarter_px']:.0f}% | {r['max_score_diff']:.4f} |")
-    (args.out / "gpu-precision.md").write_text("\n".join(lines) + "\n")
+    (out / "gpu-precision.md").write_text("\n".join(lines) + "\n")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--device", default="cuda")
+    parser.add_argument("--models", default="all")
+    parser.add_argument("--people", type=int, default=32)
+    parser.add_argument("--precisions", default="fp16,bf16")
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--budget-s", type=float, default=140, help="start no new model after this many seconds")
+    args = parser.parse_args(argv)
+    shared = find_shared()
+    names = list(MODELS) if args.models == "all" else args.models.split(",")
+    device = torch.device(args.device)
+    samples = people(shared, args.people)
+    records, started = [], time.perf_counter()
+    for name in names:
+        spec = model_info(name)
+        regions = np.concatenate([crop_regions(b, spec.input_size[1] / spec.input_size[0]) for _, b in samples])
+        heatmap_px = (regions[:, 2] - regions[:, 0]) / spec.heatmap_size[1]
+        if time.perf_counter() - started > args.budget_s:
+            print(f"gpu_precision: {args.budget_s} s budget spent, {name} and later models left out", file=sys.stderr)
+            break
+        base = filled(name, shared)
+        for weights, model in (("fill", base), ("calibrated", calibrated(base, name, samples, device))):
+            start = time.perf_counter()
+            scores = attention_scores(model, name, samples)
+            ref, ref_maps = run(model, name, device, "fp32", samples)
+            for precision in args.precisions.split(","):
+                got, got_maps = run(model, name, device, precision, samples)
+                records.append({"model": name, "weights": weights, "precision": precision, "people": len(ref),
+                                "attention_score_max": scores, **compare(ref, got, ref_maps, got_maps, heatmap_px)})
+                print(json.dumps(records[-1]), flush=True)
+            print(f"{name} {weights}: {time.perf_counter() - start:.1f} s", file=sys.stderr, flush=True)
+        write(args.out, device, records)  # after every model: a timeout still leaves the models done
     return 0
 
 

@@ -107,8 +107,13 @@ def cameras(out: Path, args) -> int:
     work.mkdir(parents=True, exist_ok=True)
     probe = subprocess.run(_webcam(clips[:2], str(work / "probe-{camera}.jsonl"), argparse.Namespace(
         **{**vars(args), "frames": 1})), capture_output=True, text=True, timeout=180)
-    if probe.returncode != 0:
-        reason = (probe.stderr.strip().splitlines() or ["no output"])[-1][:160]
+    per_camera = [p for p in work.glob("probe-*.jsonl") if "{camera}" not in p.name]
+    last = (probe.stderr.strip().splitlines() or ["no output"])[-1][:200]
+    if probe.returncode not in (0, 2):  # a crash is a failure, not a missing feature
+        print(f"webcam failed (exit {probe.returncode}): {last}")
+        return 1
+    if probe.returncode == 2 or len(per_camera) < 2:  # a one-line refusal, or the last --camera taken alone
+        reason = last if probe.returncode else "--camera given twice ran one camera"
         print(f"multi-camera webcam not available in this checkout: {reason}")
         return SKIPPED
     start = time.perf_counter()

@@ -10,8 +10,9 @@
 # Results go under $OUT (default benchmarks/results/gpu-<date>); commit them under benchmarks/results/.
 # Steps (each with its own timeout; a failed or skipped step is one line in $OUT/steps.txt, the next
 # step still runs):
-#  part 1  install   missing packages from the carried wheels, one by one, --no-deps  -> install.txt
-#          tests     the CUDA tests (skipped without a GPU on the CPU)                 -> gpu-tests.txt
+#  both    install   missing packages from the carried wheels (--no-deps; one by one if
+#                    installing them together fails)                                  -> install.txt
+#  part 1  tests     the CUDA tests (skipped without a GPU on the CPU)                 -> gpu-tests.txt
 #          precision fp16 and bf16 vs fp32 keypoints, all ten models                 -> gpu-precision.{json,md}
 #          models    crops/s at batch 1/8/32/64 (fp16) vs reference-style fp32 batch 1 -> gpu-models.{json,md,png}
 #  part 2  pipeline  walking.mp4 end to end (tp_r_a4 fp16) vs the peer (yolo11n-pose) -> gpu-pipeline.{json,md}
@@ -51,7 +52,8 @@ if [[ $SMOKE == 1 ]]; then
   "$PY" -m pip uninstall --quiet -y av ultralytics ultralytics-thop pyyaml psutil requests urllib3 idna certifi \
     charset-normalizer lap filterpy pycocotools >/dev/null 2>&1
   TAG=$("$PY" -c 'import sys; print(f"cp{sys.version_info[0]}{sys.version_info[1]}")')
-  [[ -d benchmarks/wheels/$TAG ]] || bash benchmarks/gpu_wheels.sh "$("$PY" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')" >/dev/null || exit 1
+  [[ -d benchmarks/wheels/$TAG ]] || bash benchmarks/gpu_wheels.sh "$("$PY" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')" \
+    >/dev/null 2>&1 || { echo "gpu_suite: benchmarks/gpu_wheels.sh failed" >&2; exit 1; }
   OUT=${OUT:-$(mktemp -d)}
   DEVICE=cpu; MODELS=tp_r_a3; BATCHES=1,2; ITERS=2; WARMUP=1; FRAMES=4; PIPE_MODEL=tp_r_a3; PEOPLE=1
   PRECISIONS=bf16; CAMERAS=2; CAM_FRAMES=4; BF16_MODELS=tp_r_a3
@@ -65,6 +67,7 @@ else
     || { echo "gpu_suite: torch sees no CUDA device; use --smoke for the CPU check" >&2; exit 2; }
 fi
 mkdir -p "$OUT"
+export PY TAG OUT DEVICE
 export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
 export YOLO_OFFLINE=1 HF_HUB_OFFLINE=1 YOLO_CONFIG_DIR="$OUT/.ultralytics" MPLBACKEND=Agg
 if [[ -d ../shared ]]; then SHARED=$(cd ../shared && pwd)
@@ -72,12 +75,13 @@ elif [[ -d shared ]]; then SHARED=$ROOT/shared; [[ -e ../shared ]] || ln -s "$SH
 else echo "gpu_suite: ../shared not found (clips, coco-mini, yolo11n-pose.pt)" >&2; exit 2; fi
 CLIP=$SHARED/data/clips/walking.mp4
 PEER=$SHARED/weights/yolo11n-pose.pt
+export CLIP PEER PIPE_MODEL FRAMES
 echo "gpu_suite: part $PART, device $DEVICE, python $TAG, results in $OUT"
 
 step() {  # step NAME TIMEOUT_S COMMAND...: runs it, logs to $OUT/NAME.log, one line in steps.txt
   local name=$1 limit=$2; shift 2
   local start=$SECONDS
-  timeout "$limit" "$@" > "$OUT/$name.log" 2>&1
+  timeout "$limit" bash -c '"$@"' "$name" "$@" > "$OUT/$name.log" 2>&1  # bash -c: shell functions too
   local rc=$?
   local verdict=ok
   if [[ $rc == 124 ]]; then verdict="timed out after ${limit}s"
@@ -95,7 +99,7 @@ need = {"av": "av", "ultralytics": "ultralytics", "ultralytics_thop": "ultralyti
         "psutil": "psutil", "requests": "requests", "urllib3": "urllib3", "idna": "idna", "certifi": "certifi",
         "charset_normalizer": "charset_normalizer", "lap": "lap", "filterpy": "filterpy",
         "pycocotools": "pycocotools"}
-failed = []
+failed, todo = [], {}
 for module, dist in need.items():
     if importlib.util.find_spec(module) is not None:
         print(f"{dist}: already there")
@@ -104,11 +108,17 @@ for module, dist in need.items():
     if not found:
         print(f"{dist}: MISSING (no wheel under {wheels}; run benchmarks/gpu_wheels.sh)")
         failed.append(dist)
-        continue
-    r = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-index", "--no-deps", str(found[-1])],
-                       capture_output=True, text=True)
-    print(f"{dist}: {'installed ' + found[-1].name if r.returncode == 0 else 'FAILED ' + r.stderr.strip()[-200:]}")
-    failed += [] if r.returncode == 0 else [dist]
+    else:
+        todo[dist] = found[-1]
+pip = [sys.executable, "-m", "pip", "install", "--quiet", "--no-index", "--no-deps"]
+# all at once (one pip start-up); when that fails, one by one so that one bad wheel costs only its package
+if todo and subprocess.run(pip + [str(w) for w in todo.values()], capture_output=True).returncode == 0:
+    print("installed: " + " ".join(w.name for w in todo.values()))
+else:
+    for dist, wheel in todo.items():
+        r = subprocess.run(pip + [str(wheel)], capture_output=True, text=True)
+        print(f"{dist}: {'installed ' + wheel.name if r.returncode == 0 else 'FAILED ' + r.stderr.strip()[-200:]}")
+        failed += [] if r.returncode == 0 else [dist]
 import importlib
 for module in ("av", "ultralytics", "lap", "filterpy", "pycocotools", "transpose_live.cli"):
     try:
@@ -120,17 +130,20 @@ sys.exit(1 if failed else 0)
 PY
 }
 
+export -f install_wheels
+echo "# part $PART, $(date -u +%FT%TZ), device $DEVICE" >> "$OUT/steps.txt"
+# every part installs (a part may land on a fresh machine); already-installed packages are skipped
+step install 90 install_wheels
+cp "$OUT/install.log" "$OUT/install.txt"
 if [[ $PART == 1 || $PART == all ]]; then
-  step install 60 install_wheels
-  cp "$OUT/install.log" "$OUT/install.txt"
   if [[ $SMOKE == 1 ]]; then TESTS=(tests/test_gpu_path.py -k "precision_choice or half_precision_branch")
   else TESTS=(tests/test_gpu_path.py tests/test_gpu_path_cuda.py tests/test_gpu_path_fp16.py tests/test_estimator.py
               tests/test_bench.py -k "gpu_path or cuda or fp16"); fi
-  step tests 150 "$PY" -m pytest -q -p no:cacheprovider --timeout 120 "${TESTS[@]}"
+  step tests 140 "$PY" -m pytest -q -p no:cacheprovider --timeout 120 "${TESTS[@]}"
   cp "$OUT/tests.log" "$OUT/gpu-tests.txt"
-  step precision 170 "$PY" benchmarks/gpu_precision.py --device "$DEVICE" --models "$MODELS" --people "$PEOPLE" \
-    --precisions "$PRECISIONS" --out "$OUT"
-  step models 190 "$PY" benchmarks/run_benchmarks.py --device "$DEVICE" --models "$MODELS" --batch "$BATCHES" \
+  step precision 160 "$PY" benchmarks/gpu_precision.py --device "$DEVICE" --models "$MODELS" --people "$PEOPLE" \
+    --precisions "$PRECISIONS" --budget-s 110 --out "$OUT"
+  step models 180 "$PY" benchmarks/run_benchmarks.py --device "$DEVICE" --models "$MODELS" --batch "$BATCHES" \
     --warmup "$WARMUP" --iters "$ITERS" --attention reference --name gpu-models --out "$OUT"
 fi
 
@@ -138,15 +151,16 @@ if [[ $PART == 2 || $PART == all ]]; then
   pipeline() {
     for render in no-render render; do
       "$PY" -m transpose_live bench --pipeline "$CLIP" --models "$PIPE_MODEL" --weights random --device "$DEVICE" \
-        --backend torch --detector-weights "$PEER" --detector-imgsz 640 --detector-backend torch --peer "$PEER" \
+        --backend torch --detector-weights "$PEER" --detector-imgsz 640 --peer "$PEER" \
         --max-frames "$FRAMES" --"$render" --json "$OUT/gpu-pipeline-$render.json" || return $?
     done
     "$PY" benchmarks/gpu_report.py pipeline "$OUT"
   }
-  step pipeline 240 pipeline
+  export -f pipeline
+  step pipeline 200 pipeline
   step bf16 100 "$PY" benchmarks/gpu_report.py bf16 "$OUT" --device "$DEVICE" --models "$BF16_MODELS" \
     --batches "$BATCHES"
-  step cameras 200 "$PY" benchmarks/gpu_report.py cameras "$OUT" --device "$DEVICE" --cameras "$CAMERAS" \
+  step cameras 180 "$PY" benchmarks/gpu_report.py cameras "$OUT" --device "$DEVICE" --cameras "$CAMERAS" \
     --frames "$CAM_FRAMES" --model "$PIPE_MODEL" --detector-weights "$PEER" --clips "$SHARED/data/clips"
 fi
 echo "gpu_suite: done, results in $OUT"
