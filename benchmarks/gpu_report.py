@@ -89,8 +89,8 @@ def bf16(out: Path, device: str, models: str, batches: str, precisions: str) -> 
 
 def _webcam(cameras: list[Path], json_path: str, args) -> list[str]:
     cmd = [sys.executable, "-m", "transpose_live", "webcam", "--model", args.model, "--weights", "random",
-           "--device", args.device, "--detector-weights", str(args.detector_weights), "--detector-backend", "torch",
-           "--max-frames", str(args.frames), "--json", json_path, "--no-progress"]
+           "--backend", "torch", "--device", args.device, "--detector-weights", str(args.detector_weights),
+           "--detector-backend", "torch", "--max-frames", str(args.frames), "--json", json_path, "--no-progress"]
     for c in cameras:
         cmd += ["--camera", str(c)]
     return cmd
