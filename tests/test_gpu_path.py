@@ -205,3 +205,30 @@ def test_half_precision_branch_runs_on_the_cpu(small, precision):
     rows = poses.attention.reshape(len(boxes), 17, -1).sum(-1)
     np.testing.assert_allclose(rows, 1.0, atol=2e-2)  # softmax rows in half precision still sum to one
     assert "precision=" + precision in repr(est)
+
+
+# --- minor: the attention budget counts heads; "fp32" bench runs are not TF32 --------------------
+
+def test_attention_chunk_budget_counts_the_heads(small):
+    spec, model = small
+    est = PoseEstimator.from_module(model, spec, device="cpu", flip_test=True, max_batch=1_000_000)
+    tokens, heads = spec.token_grid[0] * spec.token_grid[1], spec.arch["heads"]
+    assert heads == 8
+    per_image = (heads + 1) * tokens * tokens * 4  # the (heads, L, L) softmax and its mean, fp32
+    assert est._people_per_chunk(True) == (1 << 30) // (per_image * 2)
+    assert est._people_per_chunk(False) == 500_000
+
+
+def test_fp32_bench_runs_switch_tf32_off_and_restore_it():
+    from transpose_live.bench.model_bench import strict_fp32
+
+    saved = (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32)
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = True
+    try:
+        with strict_fp32():
+            assert not torch.backends.cudnn.allow_tf32 and not torch.backends.cuda.matmul.allow_tf32
+        assert torch.backends.cudnn.allow_tf32 and torch.backends.cuda.matmul.allow_tf32
+        with strict_fp32(False):
+            assert torch.backends.cudnn.allow_tf32
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
