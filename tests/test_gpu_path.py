@@ -174,6 +174,7 @@ def test_precision_choice_and_refusals():
     assert resolve_precision(None, None, CPU) == "fp32" and resolve_precision(None, None, CUDA) == "fp16"
     assert resolve_precision(None, True, CUDA) == "fp16" and resolve_precision("fp16", True, CUDA) == "fp16"
     assert resolve_precision(torch.float16, None, CUDA) == "fp16" and resolve_precision("float32", False, CPU) == "fp32"
+    assert resolve_precision("auto", None, CPU) == "fp32" and resolve_precision("auto", True, CUDA) == "fp16"
     for precision, half, needle in (("fp16", None, "--half needs a CUDA device"), (None, True, "--half needs"),
                                     ("bf16", None, "bf16 on the torch backend needs a CUDA device"),
                                     ("int4", None, "unknown precision"), ("fp32", True, "contradicts")):

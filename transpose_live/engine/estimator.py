@@ -36,14 +36,14 @@ class PoseEstimator:
 
     max_batch is the most images in one forward pass (flipped copies count); on CUDA out-of-memory
     the chunk is halved and retried, and the smaller size is kept for later calls.
-    precision (torch backend): "fp32", "fp16" or "bf16"; None: fp16 on CUDA, fp32 on the CPU. `half`
-    is the older spelling (True = fp16, False = fp32). Half precision on the CPU is refused
+    precision (torch backend): "fp32", "fp16" or "bf16"; None or "auto": fp16 on CUDA, fp32 on the CPU.
+    `half=` (keyword) is the older spelling (True = fp16, False = fp32). Half precision on the CPU is refused
     (`engine.precision.cpu_half_allowed()` lifts that for tests). Other backends run fp32 here.
     """
 
-    def __init__(self, model: str | None = None, weights=None, device="auto", half: bool | None = None,
+    def __init__(self, model: str | None = None, weights=None, device="auto", precision: str | None = None,
                  flip_test: bool = True, decoder: str = "dark", max_batch: int = 64, compile: bool = False,
-                 channels_last: bool | None = None, backend: str | None = None, precision: str | None = None) -> None:
+                 channels_last: bool | None = None, backend: str | None = None, *, half: bool | None = None) -> None:
         """model: a registry name; None takes the one the weights name (a `train` checkpoint or an
         export), else `models.DEFAULT_MODEL`. The keypoint set (`self.keypoints`) and crop size come
         from the weights too: COCO-17 for official checkpoints, the trained set otherwise."""
@@ -62,10 +62,10 @@ class PoseEstimator:
                     max_batch, compile, channels_last, loaded.keypoints)
 
     @classmethod
-    def from_module(cls, module: nn.Module, name: str, device="cpu", half: bool | None = None,
+    def from_module(cls, module: nn.Module, name: str, device="cpu", precision: str | None = None,
                     flip_test: bool = True, decoder: str = "dark", max_batch: int = 64, compile: bool = False,
-                    channels_last: bool | None = None, keypoints: KeypointSet = COCO17,
-                    precision: str | None = None) -> "PoseEstimator":
+                    channels_last: bool | None = None, keypoints: KeypointSet = COCO17, *,
+                    half: bool | None = None) -> "PoseEstimator":
         """Wrap an already-built model of registry name `name` (the module is moved/cast in place).
 
         name may also be a `ModelSpec` (e.g. a trained model's spec with its own input size);

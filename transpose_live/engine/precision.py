@@ -51,7 +51,7 @@ def resolve_precision(precision: str | None, half: bool | None, device: torch.de
 
 def _name(precision, half) -> str | None:
     from_half = None if half is None else ("fp16" if half else "fp32")
-    if precision is None:
+    if precision is None or (isinstance(precision, str) and precision.strip().lower() == "auto"):
         return from_half
     if isinstance(precision, torch.dtype):
         found = [k for k, v in DTYPES.items() if v == precision]
