@@ -69,7 +69,8 @@ def bf16(out: Path, device: str, models: str, batches: str, precisions: str) -> 
 
                     t = time_callable(forward, dev, warmup, iters)
                     records.append({"model": name, "precision": precision, "batch": batch,
-                                    "ms_median": round(t.median_ms, 3), "crops_per_s": round(batch * 1000 / t.median_ms, 1)})
+                                    "ms_median": round(t.median_ms, 3),
+                                    "crops_per_s": round(batch * 1000 / t.median_ms, 1)})
                     print(json.dumps(records[-1]), flush=True)
             del est
     name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu"
