@@ -7,11 +7,14 @@ about a second), else torch. Measured on the 2-core CPU at a quiet moment, tp_r_
 torch 77 / onnxruntime 60 / OpenVINO 57 ms at batch 1 (issue #16 measured 63 / 49 / 70), OpenVINO bf16
 31 ms, INT8 21 ms; both runtimes are in the default install (docs/precision.md).
 `explain` and `--attention` need the attention rows, which only the torch backend returns.
+On a GPU (`--device cuda`, or `auto` finding one) an exported file still runs: on its runtime on the CPU,
+with a one-line note (the runners are CPU sessions); checkpoints run on torch on the GPU.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import torch
@@ -58,8 +61,16 @@ def choose_backend(backend: str, weights, device: torch.device, need_attention: 
         raise UserError(f"attention maps (explain, --attention) need the torch backend; "
                         f"--backend {name} returns heatmaps only (pass a checkpoint and --backend torch)")
     if name != "torch" and device.type != "cpu":
-        raise UserError(f"--backend {name} runs on the CPU here; use --device cpu or --backend torch on {device}")
+        print(cpu_runtime_note(name, weights, device), file=sys.stderr)
     return name
+
+
+def cpu_runtime_note(backend: str, weights, device: torch.device) -> str:
+    """One line: a non-torch runtime runs on the CPU even when `device` is a GPU (its runners are CPU
+    sessions; the crops and decoding stay on the CPU with it)."""
+    what = f"{weights} (exported)" if is_exported(weights) else "the pose model"
+    return (f"note: {what} runs on {backend} on the CPU, not on {device}; to use {device}, pass a .pth "
+            "checkpoint with --backend torch")
 
 
 def open_runner(model, weights, backend: str, threads: int, precision: str | None = "auto"):

@@ -110,9 +110,9 @@ def resolve_precision(precision: str | None, device_type: str, backend: str, exp
             return "fp16"
         return cpu_precision().auto if backend == "openvino" else "fp32"
     if device_type == "cuda":
-        if name in ("fp32", "fp16"):
+        if name in ("fp32", "fp16", "bf16"):  # bf16 where the GPU has it (engine.precision checks)
             return name
-        raise UserError(f"--precision {name} on CUDA: use fp16 or fp32")
+        raise UserError(f"--precision {name} on CUDA: use fp16, bf16 or fp32")
     return _check_cpu(name, backend)
 
 

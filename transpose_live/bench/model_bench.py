@@ -28,6 +28,7 @@ model x batch x precision x attention:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime
 import json
@@ -146,6 +147,20 @@ def _prime(model, spec, device, channels_last: bool = False) -> None:
         model(x.contiguous(memory_format=torch.channels_last) if channels_last else x)
 
 
+@contextlib.contextmanager
+def strict_fp32(on: bool = True):
+    """Within the block, CUDA fp32 convolutions and matmuls run in full fp32 (TF32 off; cuDNN allows TF32
+    convolutions by default), so that "fp32" runs are what the reference measured. Restored after."""
+    saved = (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32)
+    if on:
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
+
+
 def bench_model(name: str, config: BenchConfig, advance=None, describe=None) -> list[dict]:
     """All runs of one model (the reference-style one first, in fp32, before casting to fp16).
 
@@ -168,8 +183,9 @@ def bench_model(name: str, config: BenchConfig, advance=None, describe=None) -> 
         model = (reference if as_reference else ours).to(dtype)
         if attention is not None:
             model.set_attention_impl(attention)
-        timing = _measure(model, spec, config.device, dtype, batch, config.warmup, config.iters, advance,
-                          channels_last=not as_reference)
+        with strict_fp32(precision == "fp32"):  # fp32 means fp32: no TF32 convolutions or matmuls
+            timing = _measure(model, spec, config.device, dtype, batch, config.warmup, config.iters, advance,
+                              channels_last=not as_reference)
         records.append({**base, "batch": batch, "precision": precision, "attention": attention, **timing})
     _add_speedups(records)
     del model, ours, reference

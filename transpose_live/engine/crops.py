@@ -1,10 +1,14 @@
 """Batched on-device crops: frame -> (N, 3, H, W) normalised RGB model inputs.
 
 One `grid_sample` call samples every box of a frame (bilinear, zero border), then BGR -> RGB,
-/255 and ImageNet mean/std normalisation run on the device (spec 2.2).
+/255 and ImageNet mean/std normalisation run on the device (spec 2.2). Constants (normalisation
+terms, pixel ramps) are made once per device and dtype, never per call: a small tensor made on a GPU
+from a Python list is a copy the CPU waits for.
 """
 
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 import torch
@@ -17,10 +21,34 @@ MEAN_RGB = (0.485, 0.456, 0.406)
 STD_RGB = (0.229, 0.224, 0.225)
 
 
-def frame_to_tensor(frame: np.ndarray, device: torch.device) -> torch.Tensor:
+class HostStaging:
+    """Reusable host buffers for uploads: page-locked (pinned) when the target is a GPU, so that the
+    copy is truly asynchronous; a numpy array is copied into slot `slot`'s buffer, then sent.
+
+    A slot's buffer is reused on the next call: the estimator's one blocking copy back to the CPU at
+    the end of each call has waited for every upload of that call by then."""
+
+    def __init__(self, pin: bool) -> None:
+        self.pin = bool(pin)
+        self._buffers: dict[int, torch.Tensor] = {}
+
+    def upload(self, host: torch.Tensor | np.ndarray, device: torch.device, slot: int = 0) -> torch.Tensor:
+        src = torch.from_numpy(np.ascontiguousarray(host)) if isinstance(host, np.ndarray) else host
+        if not self.pin or src.device.type != "cpu":
+            return src.to(device)
+        buf = self._buffers.get(slot)
+        if buf is None or buf.shape != src.shape or buf.dtype != src.dtype:
+            buf = self._buffers[slot] = torch.empty(src.shape, dtype=src.dtype, pin_memory=True)
+        buf.copy_(src)
+        return buf.to(device, non_blocking=True)
+
+
+def frame_to_tensor(frame: np.ndarray, device: torch.device, staging: HostStaging | None = None,
+                    slot: int = 0) -> torch.Tensor:
     """HxWx3 BGR (also HxW / HxWx1 grey, HxWx4 BGRA) array -> (1, 3, H, W) float32 BGR on `device`.
 
-    Values stay in 0..255; the upload is the frame's own dtype (uint8: one byte per value).
+    Values stay in 0..255; the upload is the frame's own dtype (uint8: one byte per value), through
+    `staging` (pinned buffers on a GPU) when given.
     """
     if not isinstance(frame, (np.ndarray, torch.Tensor)):
         raise UserError(f"frame must be an HxWx3 image array, got {type(frame).__name__}")
@@ -31,13 +59,19 @@ def frame_to_tensor(frame: np.ndarray, device: torch.device) -> torch.Tensor:
         raise UserError(f"frame must be HxW, HxWx1, HxWx3 (BGR) or HxWx4 (BGRA); got shape {tuple(frame.shape)}")
     if t.dtype == torch.bool or t.is_complex():
         raise UserError(f"frame dtype {t.dtype} is not an image type; use uint8 BGR")
-    t = t.to(device, non_blocking=True)
+    t = staging.upload(t, device, slot) if staging is not None else t.to(device)
     if t.shape[2] == 4:
         t = t[:, :, :3]
     t = t.permute(2, 0, 1)[None].float()
     if t.shape[1] == 1:
         t = t.expand(1, 3, -1, -1)
     return t
+
+
+@functools.lru_cache(maxsize=64)
+def _ramp(n: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """(1, n) pixel indices 0..n-1, made once per size, device and dtype."""
+    return torch.arange(n, device=device, dtype=dtype)[None]
 
 
 def sampling_grid(center: torch.Tensor, scale: torch.Tensor, frame_hw: tuple[int, int],
@@ -47,8 +81,8 @@ def sampling_grid(center: torch.Tensor, scale: torch.Tensor, frame_hw: tuple[int
     frame_h, frame_w = frame_hw
     dev = center.device
     k = crop_scale_factor(scale, out_w)[:, None]
-    u = torch.arange(out_w, device=dev, dtype=center.dtype)[None]
-    v = torch.arange(out_h, device=dev, dtype=center.dtype)[None]
+    u = _ramp(out_w, dev, center.dtype)
+    v = _ramp(out_h, dev, center.dtype)
     x = (u - (out_w - 1) / 2.0) / k + center[:, 0:1]  # (N, W_out) frame pixels
     y = (v - (out_h - 1) / 2.0) / k + center[:, 1:2]  # (N, H_out)
     gx = x * (2.0 / max(frame_w - 1, 1)) - 1.0
@@ -73,7 +107,14 @@ def crop_frame(frame_bgr: torch.Tensor, center: torch.Tensor, scale: torch.Tenso
 
 def normalize(crops_rgb_255: torch.Tensor) -> torch.Tensor:
     """(x / 255 - mean) / std per RGB channel, as one fused multiply-add."""
-    dev, dt = crops_rgb_255.device, crops_rgb_255.dtype
-    std = torch.tensor(STD_RGB, device=dev, dtype=dt).view(1, 3, 1, 1)
-    mean = torch.tensor(MEAN_RGB, device=dev, dtype=dt).view(1, 3, 1, 1)
-    return torch.addcmul(-mean / std, crops_rgb_255, 1.0 / (255.0 * std))
+    offset, gain = _normalisation_terms(crops_rgb_255.device, crops_rgb_255.dtype)
+    return torch.addcmul(offset, crops_rgb_255, gain)
+
+
+@functools.lru_cache(maxsize=16)
+def _normalisation_terms(device: torch.device, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """(-mean / std, 1 / (255 std)) as (1, 3, 1, 1) tensors on `device`, made once per device and dtype
+    (computed on the CPU in `dtype`, as the per-call version did)."""
+    std = torch.tensor(STD_RGB, dtype=dtype).view(1, 3, 1, 1)
+    mean = torch.tensor(MEAN_RGB, dtype=dtype).view(1, 3, 1, 1)
+    return (-mean / std).to(device), (1.0 / (255.0 * std)).to(device)

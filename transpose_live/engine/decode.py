@@ -77,10 +77,16 @@ _STENCIL = (
 def _gather_stencil(maps: torch.Tensor, px: torch.Tensor, py: torch.Tensor) -> torch.Tensor:
     """Values of `maps` (N, J, H, W) around integer (px, py) (N, J): (N, J, len(_STENCIL)), clamped at borders."""
     n, j, h, w = maps.shape
-    off = torch.tensor(_STENCIL, device=maps.device)
+    off = _stencil_offsets(maps.device)
     xs = (px[..., None] + off[:, 0]).clamp(0, w - 1)
     ys = (py[..., None] + off[:, 1]).clamp(0, h - 1)
     return maps.reshape(n, j, h * w).gather(-1, ys * w + xs)
+
+
+@functools.lru_cache(maxsize=8)
+def _stencil_offsets(device: torch.device) -> torch.Tensor:
+    """`_STENCIL` as a (13, 2) long tensor on `device`, made once per device (not a copy per call)."""
+    return torch.tensor(_STENCIL, dtype=torch.long).to(device)
 
 
 def decode_dark(heatmaps: torch.Tensor, max_step: float = MAX_NEWTON_STEP) -> tuple[torch.Tensor, torch.Tensor]:

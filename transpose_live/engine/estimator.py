@@ -13,22 +13,23 @@ import torch
 from torch import nn
 
 from transpose_live.backends import choose_backend, open_runner
-from transpose_live.backends.precision import resolve_precision
-from transpose_live.device import resolve_device, resolve_half
+from transpose_live.device import resolve_device
 from transpose_live.engine.boxes import box_to_center_scale, xyxy_to_xywh
-from transpose_live.engine.crops import crop_frame, frame_to_tensor
+from transpose_live.engine.crops import HostStaging, crop_frame, frame_to_tensor
 from transpose_live.engine.decode import DECODERS, argmax_coords, decode
 from transpose_live.engine.flip import merge_flipped, with_flipped
 from transpose_live.engine.fold_bn import fold_batchnorm
+from transpose_live.engine.precision import DTYPES, resolve_precision
 from transpose_live.errors import UserError
 from transpose_live.keypoints import COCO17, KeypointSet
 from transpose_live.models import load_model
+from transpose_live.models.encoder import attention_weights_bytes
 from transpose_live.models.registry import ModelSpec, model_info, transpose_models
 from transpose_live.poses import Poses
 from transpose_live.runtime import runtime_threads
 
 CHOSEN_BACKENDS = ("torch", "onnxruntime", "openvino")
-ATTENTION_BYTES_PER_CHUNK = 1 << 30  # cap on the (B, L, L) attention matrix one forward may materialise
+ATTENTION_BYTES_PER_CHUNK = 1 << 30  # cap on the (B, heads, L, L) attention weights one forward may materialise
 
 
 class PoseEstimator:
@@ -36,6 +37,9 @@ class PoseEstimator:
 
     max_batch is the most images in one forward pass (flipped copies count); on CUDA out-of-memory
     the chunk is halved and retried, and the smaller size is kept for later calls.
+    precision (torch backend): "fp32", "fp16" or "bf16"; None or "auto": fp16 on CUDA, fp32 on the CPU.
+    Half precision on the torch CPU path is refused (`engine.precision.cpu_half_allowed()` lifts that for
+    tests); OpenVINO runs bf16/fp16/int8 on the CPU (`backends.precision`).
     """
 
     def __init__(self, model: str | None = None, weights=None, device="auto", precision: str | None = None,
@@ -55,17 +59,16 @@ class PoseEstimator:
         self.backend = backend if backend in CHOSEN_BACKENDS else choose_backend(backend, weights, dev)
         if self.backend != "torch":  # crops and decoding stay torch; the runner maps crops -> heatmaps
             runner, spec, keypoints = open_runner(model, weights, self.backend, runtime_threads(), precision)
-            self._setup(None, spec, "cpu", False, flip_test, decoder, max_batch, False, False, keypoints)
+            self._setup(None, spec, "cpu", "fp32", flip_test, decoder, max_batch, False, False, keypoints)
             self._forward = runner
             self.precision = runner.precision
             return
-        half = resolve_precision(precision, dev.type, "torch") == "fp16"
         loaded = load_model(model, weights=weights, device="cpu")  # BatchNorm is folded on the CPU, then moved once
-        self._setup(loaded.module, loaded.spec, dev, half, flip_test, decoder, max_batch, compile, channels_last,
-                    loaded.keypoints)
+        self._setup(loaded.module, loaded.spec, dev, resolve_precision(precision, None, dev), flip_test, decoder,
+                    max_batch, compile, channels_last, loaded.keypoints)
 
     @classmethod
-    def from_module(cls, module: nn.Module, name: str, device="cpu", half: bool | None = None,
+    def from_module(cls, module: nn.Module, name: str, device="cpu", precision: str | None = None,
                     flip_test: bool = True, decoder: str = "dark", max_batch: int = 64, compile: bool = False,
                     channels_last: bool | None = None, keypoints: KeypointSet = COCO17) -> "PoseEstimator":
         """Wrap an already-built model of registry name `name` (the module is moved/cast in place).
@@ -75,11 +78,13 @@ class PoseEstimator:
         """
         self = cls.__new__(cls)
         spec = name if isinstance(name, ModelSpec) else model_info(name)
-        self._setup(module, spec, device, half, flip_test, decoder, max_batch, compile, channels_last, keypoints)
+        dev = resolve_device(device)
+        self._setup(module, spec, dev, resolve_precision(precision, None, dev), flip_test, decoder, max_batch,
+                    compile, channels_last, keypoints)
         return self
 
-    def _setup(self, module, spec: ModelSpec, device, half, flip_test, decoder, max_batch, compile, channels_last,
-               keypoints: KeypointSet = COCO17):
+    def _setup(self, module, spec: ModelSpec, device, precision: str, flip_test, decoder, max_batch, compile,
+               channels_last, keypoints: KeypointSet = COCO17):
         if decoder not in DECODERS:
             raise UserError(f"unknown decoder {decoder!r}; use one of: {', '.join(DECODERS)}")
         if int(max_batch) < 1:
@@ -88,12 +93,14 @@ class PoseEstimator:
         self.keypoints = keypoints
         self._flip_permutation = tuple(keypoints.flip_permutation())
         self.device = resolve_device(device)
-        self.half = resolve_half(half, self.device)
+        self.precision = precision
+        self.half = precision != "fp32"
+        self.dtype = DTYPES[precision]
         self.flip_test = bool(flip_test)
         self.decoder = decoder
         self.max_batch = int(max_batch)
-        self.dtype = torch.float16 if self.half else torch.float32
-        self.precision = "fp16" if self.half else "fp32"  # a non-torch backend's runner says its own
+        # frames and boxes go to a GPU from pinned host buffers (an asynchronous copy); no staging on the CPU
+        self._staging = HostStaging(pin=True) if self.device.type == "cuda" else None
         # channels-last wins on CUDA and on the CPU (tp_r_a3 folded, 2 cores, quiet: 79.5 vs 98.1 ms per crop at
         # batch 1, 71.8 vs 92.2 at batch 3; benchmarks/results/backends-cpu-quiet.md)
         self.channels_last = True if channels_last is None else bool(channels_last)
@@ -108,7 +115,8 @@ class PoseEstimator:
         self._forward = torch.compile(module) if compile else module
 
     def __repr__(self) -> str:
-        return (f"PoseEstimator({self.spec.name}, backend={self.backend}, device={self.device}, precision={self.precision}, "
+        return (f"PoseEstimator({self.spec.name}, backend={self.backend}, device={self.device}, "
+                f"precision={self.precision}, "
                 f"flip_test={self.flip_test}, decoder={self.decoder!r}, max_batch={self.max_batch})")
 
     # ------------------------------------------------------------------ public API
@@ -147,7 +155,10 @@ class PoseEstimator:
         return out
 
     def warmup(self, people: int = 1, frame_hw: tuple[int, int] = (480, 640)) -> None:
-        """Run a dummy frame (lets cuDNN / torch.compile pick kernels before timing)."""
+        """Run a dummy frame: cuDNN (benchmark mode, switched on here for CUDA) and torch.compile pick their
+        kernels before timing. cuDNN picks per input shape, so warm up with the batch sizes that follow."""
+        if self.device.type == "cuda" and self.backend == "torch":
+            torch.backends.cudnn.benchmark = True
         h, w = frame_hw
         frame = np.zeros((h, w, 3), np.uint8)
         boxes = np.tile(np.array([[w * 0.25, h * 0.1, w * 0.75, h * 0.9]], np.float32), (people, 1))
@@ -163,14 +174,16 @@ class PoseEstimator:
 
     @torch.inference_mode()
     def _run(self, frames, box_arrays, counts, want_attention):
-        dev = self.device
-        all_boxes = torch.from_numpy(np.concatenate([b for b in box_arrays if len(b)])).to(dev)
+        dev, staging = self.device, self._staging
+        boxes = np.concatenate([b for b in box_arrays if len(b)])
+        all_boxes = staging.upload(boxes, dev, slot=-1) if staging else torch.from_numpy(boxes).to(dev)
         center, scale = box_to_center_scale(xyxy_to_xywh(all_boxes), self.spec.input_size[1] / self.spec.input_size[0])
         crops, start = [], 0
-        for frame, n in zip(frames, counts):
+        for slot, (frame, n) in enumerate(zip(frames, counts)):
             if n:
                 sl = slice(start, start + n)
-                crops.append(crop_frame(frame_to_tensor(frame, dev), center[sl], scale[sl], self.spec.input_size))
+                image = frame_to_tensor(frame, dev, staging, slot)
+                crops.append(crop_frame(image, center[sl], scale[sl], self.spec.input_size))
                 start += n
         crops = torch.cat(crops) if len(crops) > 1 else crops[0]
         heatmaps, attention = self._infer(crops, want_attention)
@@ -183,7 +196,8 @@ class PoseEstimator:
         n = max(1, self.max_batch // per_person)
         if want_attention:
             gh, gw = self.spec.token_grid
-            bytes_per_image = (gh * gw) ** 2 * (2 if self.half else 4)
+            heads = int(self.spec.arch.get("heads", 1))
+            bytes_per_image = attention_weights_bytes(gh * gw, heads, self.dtype.itemsize)
             n = min(n, max(1, ATTENTION_BYTES_PER_CHUNK // (bytes_per_image * per_person)))
         return n
 
@@ -202,13 +216,15 @@ class PoseEstimator:
         except torch.cuda.OutOfMemoryError:
             if len(crops) <= 1:
                 raise
-            if crops.device.type == "cuda":
-                torch.cuda.empty_cache()
-            half = len(crops) // 2
-            self.max_batch = max(1, min(self.max_batch, half * (2 if self.flip_test else 1)))
-            a = self._infer_chunk(crops[:half], want_attention)
-            b = self._infer_chunk(crops[half:], want_attention)
-            return torch.cat((a[0], b[0])), (torch.cat((a[1], b[1])) if want_attention else None)
+        # Retried here, outside the `except` block: inside it the exception's traceback would keep the
+        # failed forward pass's frames, and with them its activations, alive beside every retry.
+        if crops.device.type == "cuda":
+            torch.cuda.empty_cache()
+        half = len(crops) // 2
+        self.max_batch = max(1, min(self.max_batch, half * (2 if self.flip_test else 1)))
+        a = self._infer_chunk(crops[:half], want_attention)
+        b = self._infer_chunk(crops[half:], want_attention)
+        return torch.cat((a[0], b[0])), (torch.cat((a[1], b[1])) if want_attention else None)
 
     def _forward_chunk(self, crops: torch.Tensor, want_attention: bool):
         n = len(crops)

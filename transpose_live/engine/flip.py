@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import torch
 
 from transpose_live.keypoints import flip_permutation
@@ -21,8 +23,7 @@ def flip_back(heatmaps: torch.Tensor, shift: bool = False, permutation=COCO_PERM
     shift=True moves the result one pixel right (HRNet / SimpleBaseline evaluation); TransPose
     does not shift.
     """
-    perm = torch.tensor(list(permutation), device=heatmaps.device)
-    out = heatmaps.flip(-1).index_select(1, perm)
+    out = heatmaps.flip(-1).index_select(1, _index(tuple(permutation), heatmaps.device))
     if shift:
         out = torch.cat((out[..., :1], out[..., :-1]), dim=-1)
     return out
@@ -32,3 +33,9 @@ def merge_flipped(heatmaps: torch.Tensor, shift: bool = False, permutation=COCO_
     """(2N, J, H, W) from `with_flipped` crops -> (N, J, H, W): mean of original and flipped-back."""
     n = heatmaps.shape[0] // 2
     return (heatmaps[:n] + flip_back(heatmaps[n:], shift, permutation)) * 0.5
+
+
+@functools.lru_cache(maxsize=16)
+def _index(permutation: tuple[int, ...], device: torch.device) -> torch.Tensor:
+    """The permutation as an index tensor on `device`, made once per device (not a copy per call)."""
+    return torch.tensor(permutation, dtype=torch.long).to(device)

@@ -18,6 +18,11 @@ from torch import nn
 
 
 
+def attention_weights_bytes(tokens: int, heads: int, itemsize: int) -> int:
+    """Memory one image's returned attention costs in the last layer: the (heads, L, L) softmax that
+    `need_weights` materialises plus its (L, L) mean over heads (8 heads: 9x one L x L matrix)."""
+    return (heads + 1) * tokens * tokens * itemsize
+
 
 class SelfAttention(nn.Module):
     """Multi-head self-attention with nn.MultiheadAttention's parameter names."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 import torch.distributed as dist
@@ -21,6 +21,7 @@ class DistContext:
     world_size: int = 1
     rank: int = 0
     local_rank: int = 0
+    device: torch.device = torch.device("cpu")  # where collectives put their tensors (NCCL: this process's GPU)
 
     @property
     def enabled(self) -> bool:
@@ -38,7 +39,7 @@ class DistContext:
         """The mean of a number over all processes."""
         if not self.enabled:
             return value
-        t = torch.tensor([value], dtype=torch.float64)
+        t = torch.tensor([value], dtype=torch.float64, device=self.device)  # NCCL refuses CPU tensors
         dist.all_reduce(t)
         return float(t.item()) / self.world_size
 
@@ -63,7 +64,8 @@ def setup_distributed(device: torch.device) -> DistContext:
         except (RuntimeError, ValueError) as exc:
             raise UserError(f"cannot join the torchrun process group ({backend}): {str(exc).splitlines()[0]}") \
                 from None
-    return DistContext(world, rank, local)
+    ctx = DistContext(world, rank, local)
+    return replace(ctx, device=process_device(device, ctx))
 
 
 def process_device(device: torch.device, ctx: DistContext) -> torch.device:

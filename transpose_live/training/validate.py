@@ -52,7 +52,7 @@ def estimator_for(model: nn.Module, model_name: str, dataset: PoseDataset, geom:
     from transpose_live.models import model_info
 
     spec = model_info(model_name).resized(geom.input_size, geom.heatmap_size)
-    return PoseEstimator.from_module(model, spec, device=device, half=False, flip_test=flip_test, max_batch=batch,
+    return PoseEstimator.from_module(model, spec, device=device, precision="fp32", flip_test=flip_test, max_batch=batch,
                                      channels_last=False, keypoints=dataset.keypoints)
 
 
