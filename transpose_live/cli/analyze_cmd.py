@@ -9,6 +9,8 @@ from typing import Optional
 
 import typer
 
+from transpose_live.cli.options import Command
+
 SMOOTH_HELP = "Zero-lag file smoother: rts (Kalman + Rauch-Tung-Striebel), savgol (Savitzky-Golay) or none."
 
 
@@ -111,4 +113,4 @@ def _print_summary(console, result) -> None:
 
 def register(app: typer.Typer) -> None:
     """Adds `analyze` to the app."""
-    app.command("analyze")(analyze_command)
+    app.command("analyze", cls=Command)(analyze_command)

@@ -10,7 +10,7 @@ from typing import Optional
 import typer
 from rich.console import Console
 
-from transpose_live.cli.options import weights_arg
+from transpose_live.cli.options import Command, weights_arg
 from transpose_live.errors import UserError
 
 
@@ -96,4 +96,4 @@ def _verify(path: Path, source: tuple, data: tuple, console: Console) -> None:
 
 def register(app: typer.Typer) -> None:
     """Adds `export`."""
-    app.command("export")(export)
+    app.command("export", cls=Command)(export)

@@ -7,7 +7,7 @@ from typing import List, Optional
 
 import typer
 
-from transpose_live.cli.options import DeviceOpt
+from transpose_live.cli.options import Command, DeviceOpt
 from transpose_live.errors import UserError
 
 
@@ -56,4 +56,4 @@ def teacher_half(precision: str, device) -> bool:
 
 def register(app: typer.Typer) -> None:
     """Adds `label` to the app."""
-    app.command("label")(label_command)
+    app.command("label", cls=Command)(label_command)

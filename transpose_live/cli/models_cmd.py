@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from transpose_live.cli.options import Command
 from transpose_live.errors import UserError
 from transpose_live.tables import print_table
 from transpose_live.models import download
@@ -37,7 +38,7 @@ def models() -> None:
     print_table(console, table, text_columns=(0, 6, 7))
 
 
-@weights_app.command("download")
+@weights_app.command("download", cls=Command)
 def weights_download(name: str = typer.Argument(..., help="Model name, or 'all'.")) -> None:
     """Download official checkpoints into the cache ($TRANSPOSE_LIVE_HOME/weights)."""
     names = list(MODELS) if name == "all" else [name]
@@ -56,7 +57,7 @@ def weights_download(name: str = typer.Argument(..., help="Model name, or 'all'.
         raise UserError(f"{len(failures)} of {len(names)} downloads failed; first: {failures[0]}")
 
 
-@weights_app.command("verify")
+@weights_app.command("verify", cls=Command)
 def weights_verify(
     path: Path = typer.Argument(..., help="Checkpoint file, or 'official' (the --model's official file: cache, else download)."),
     model: Optional[str] = typer.Option(None, "--model", "-m", show_default=False,
@@ -83,5 +84,5 @@ def weights_verify(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("models")(models)
+    app.command("models", cls=Command)(models)
     app.add_typer(weights_app, name="weights")

@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from transpose_live.cli.options import DeviceOpt
+from transpose_live.cli.options import Command, DeviceOpt
 from transpose_live.errors import UserError
 
 
@@ -91,4 +91,4 @@ def train_command(
 
 def register(app: typer.Typer) -> None:
     """Adds `train` to the app."""
-    app.command("train")(train_command)
+    app.command("train", cls=Command)(train_command)
