@@ -98,7 +98,8 @@ def main(argv=None) -> int:
     parser.add_argument("--weights", default=None, help="pose weights (default random; e.g. an INT8 export folder)")
     parser.add_argument("--backend", default="auto")
     parser.add_argument("--threads", type=int, default=None, help="thread budget (default: all cores)")
-    parser.add_argument("--detector-imgsz", type=int, default=480)
+    parser.add_argument("--detector-imgsz", type=int, default=640,
+                        help="our detector's input size (default 640: the peer's own, so both sides see the same pixels)")
     parser.add_argument("--detector-backend", default="auto", help="auto follows the pose backend (exported on the CPU)")
     parser.add_argument("--peer", type=Path, default=SHARED / "weights" / "yolo11n-pose.pt")
     parser.add_argument("--no-load", action="store_true", help="skip the runs under load")

@@ -63,8 +63,8 @@ class RunConfig:
         panel=MODEL, commands=COMMANDS, per_command={"bench": "random"}, short="-w", file=True)
     device: str = option("auto", "auto, cpu or cuda[:index].", panel=MODEL, commands=COMMANDS, short="-d")
     precision: str = option(
-        "auto", "auto (fp16 on CUDA, bf16 on CPUs that compute it, else fp32), fp32, bf16, fp16, or int8 "
-        "(an INT8 export, see `export`).", panel=MODEL, commands=COMMANDS)
+        "auto", "auto (CUDA fp16; bf16 on CPUs that have it), fp32, bf16, fp16, int8 (an INT8 export).",
+        panel=MODEL, commands=COMMANDS)
     half: Optional[bool] = option(None, "Alias of --precision fp16 (--no-half: fp32).",
                                   panel=MODEL, commands=COMMANDS)
     backend: Optional[str] = option(
@@ -103,8 +103,7 @@ class RunConfig:
     hud: bool = option(False, "Draw frame rate, latency and persons on rendered frames.", panel=TRACKING,
                        commands=RUN + ("bench",), per_command={"webcam": True, "bench": True})
     exercise: Optional[str] = option(
-        None, "Count reps per person and draw the angle and count: squat, push-up, lunge, jumping-jack, "
-        "biceps-curl or a .yaml/.toml exercise file.", panel=TRACKING, commands=("webcam", "video"), file=True)
+        None, "Count reps per person: squat, push-up, lunge, jumping-jack, biceps-curl or a .yaml/.toml file.", panel=TRACKING, commands=("webcam", "video"), file=True)
     # --- what never changes an output
     show: Optional[bool] = option(None, "Open a window, q or Esc quits (default: on for webcam with a display).",
                                   panel=DISPLAY, changes_output=False)

@@ -53,7 +53,7 @@ def eval_command(
     _, keypoint_set = describe_model(model, weights_arg(weights))
     if is_mpii_file(annotations):
         check_mpii_inputs(images, annotations, keypoint_set, weights, metrics_out)
-        estimator = _make_estimator(model, weights, device, half, flip_test, decoder, batch)
+        estimator = _make_estimator(model, weights, device, (precision, half), flip_test, decoder, batch)
         run_mpii_eval(images, annotations, estimator, str(weights), batch, metrics_out, console)
         return
     if (boxes is None) == (not gt_boxes):

@@ -79,8 +79,9 @@ def _calibration(model, weights, calibration: tuple, detector_weights, console: 
 
 def _verify(path: Path, source: tuple, data: tuple, console: Console) -> None:
     """source: (model, weights, detector weights), data: (images, annotations, most images) as given."""
-    from transpose_live.backends.metadata import metadata_path, read_metadata, write_text_atomic
+    from transpose_live.backends.metadata import metadata_path, read_metadata
     from transpose_live.evaluation.export_verify import verify_export, verify_table
+    from transpose_live.paths import write_atomic
     from transpose_live.tables import print_table
 
     with console.status(f"verifying {path} against fp32 on {data[0]}"):
@@ -88,7 +89,7 @@ def _verify(path: Path, source: tuple, data: tuple, console: Console) -> None:
         images, annotations, max_images = data
         record = verify_export(path, model, weights_arg(weights), images, annotations, max_images=max_images,
                                detector_weights=detector_weights)
-    write_text_atomic(metadata_path(path), replace(read_metadata(path), verify=record).to_json())
+    write_atomic(metadata_path(path), replace(read_metadata(path), verify=record).to_json(), "export metadata")
     what = f"{record['images']} images, {record['people']} people, {record['boxes']} boxes"
     print_table(Console(), verify_table(record, f"{path.name}: {record['precision']} on {record['runtime']} vs fp32 ({what})"),
                 text_columns=(0,))
