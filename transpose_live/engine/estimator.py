@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from transpose_live.backends import choose_backend, open_runner
+from transpose_live.config import RunConfig
 from transpose_live.device import resolve_device
 from transpose_live.engine.boxes import box_to_center_scale, xyxy_to_xywh
 from transpose_live.engine.crops import HostStaging, crop_frame, frame_to_tensor
@@ -43,7 +44,7 @@ class PoseEstimator:
     """
 
     def __init__(self, model: str | None = None, weights=None, device="auto", precision: str | None = None,
-                 flip_test: bool = True, decoder: str = "dark", max_batch: int = 64, compile: bool = False,
+                 flip_test: bool = True, decoder: str = RunConfig.decoder, max_batch: int = 64, compile: bool = False,
                  channels_last: bool | None = None, backend: str | None = None) -> None:
         """model: a registry name; None takes the one the weights name (a `train` checkpoint or an
         export), else `models.DEFAULT_MODEL`. The keypoint set (`self.keypoints`) and crop size come
@@ -69,7 +70,7 @@ class PoseEstimator:
 
     @classmethod
     def from_module(cls, module: nn.Module, name: str, device="cpu", precision: str | None = None,
-                    flip_test: bool = True, decoder: str = "dark", max_batch: int = 64, compile: bool = False,
+                    flip_test: bool = True, decoder: str = RunConfig.decoder, max_batch: int = 64, compile: bool = False,
                     channels_last: bool | None = None, keypoints: KeypointSet = COCO17) -> "PoseEstimator":
         """Wrap an already-built model of registry name `name` (the module is moved/cast in place).
 

@@ -30,15 +30,6 @@ _ROTATE = {90: cv2.ROTATE_90_COUNTERCLOCKWISE, -90: cv2.ROTATE_90_CLOCKWISE, 270
            -270: cv2.ROTATE_90_COUNTERCLOCKWISE, 180: cv2.ROTATE_180, -180: cv2.ROTATE_180}
 
 
-def have_pyav() -> bool:
-    """PyAV is a required dependency; kept only until pipeline/sources.py drops its OpenCV fallback."""
-    try:
-        import av  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 def upright(image: np.ndarray, rotation: int) -> np.ndarray:
     """Applies a display rotation (degrees counter-clockwise, as FFmpeg's display matrix gives it)."""
     code = _ROTATE.get(int(rotation))

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from transpose_live.config import RunConfig
 from transpose_live.poses import Poses
 from transpose_live.tracking.kalman import KeypointKalman
 from transpose_live.tracking.one_euro import OneEuroFilter, smoothing_factor
@@ -58,7 +59,7 @@ class PoseTracker:
     one_euro / kalman: keyword arguments for `OneEuroFilter` / `KeypointKalman`.
     """
 
-    def __init__(self, smooth: str = "one-euro", max_missed: int = 30, associate: str = "bytetrack",
+    def __init__(self, smooth: str = RunConfig.smooth, max_missed: int = 30, associate: str = "bytetrack",
                  min_score: float = MIN_SCORE, hide_after: int = HIDE_AFTER, score_cutoff: float = SCORE_CUTOFF,
                  one_euro: dict | None = None, kalman: dict | None = None) -> None:
         if smooth not in SMOOTHERS:
