@@ -54,16 +54,27 @@ class YoloModel:
     def task(self) -> str | None:
         return getattr(self.model, "task", None)
 
-    def predict(self, image: np.ndarray, **options):
-        """One frame through ultralytics' predictor (verbose off), the thread budget kept."""
+    def predict(self, image: np.ndarray, half: bool = False, **options):
+        """One frame through ultralytics' predictor (verbose off), the thread budget kept; `half`: fp16
+        (CUDA), spelled as the installed ultralytics wants it."""
         with keep_threads():
-            results = self.model.predict(image, verbose=False, **options)
+            results = self.model.predict(image, verbose=False, **_half_option(half), **options)
         if self.exported and not self._runtime_threads_set:
             from transpose_live.pipeline.detector_backend import use_runtime_threads
 
             use_runtime_threads(self.model, self.path, self.threads or runtime_threads(), self.precision)
             self._runtime_threads_set = True
         return results[0]
+
+
+def _half_option(half: bool) -> dict:
+    """ultralytics >= 8.4 takes `quantize=16` and warns on every predictor set-up for `half`; older
+    versions only know `half`. Nothing when fp32 (the default of both)."""
+    if not half:
+        return {}
+    from ultralytics.cfg import DEFAULT_CFG_DICT
+
+    return {"quantize": 16} if "quantize" in DEFAULT_CFG_DICT else {"half": True}
 
 
 def _tail(hint: str) -> str:
