@@ -30,6 +30,7 @@ from transpose_live.pipeline.runner import (
     PipelineOptions,
     PipelineResult,
     StageTimes,
+    describe_runtime,
     stop_on_signals,
     top_boxes,
     warm_up,
@@ -184,6 +185,7 @@ def run_cameras(cameras: Sequence[LiveCamera], estimator, detector: Callable,
         result = _finish(cameras, error, display, times)
         result.wall_seconds = time.perf_counter() - t_start
         result.interrupted = signals[0] if signals else None
+        result.pose_runtime = describe_runtime(estimator)
     failed = next((c.output.error for c in cameras if c.output.error is not None), None)
     if failed is not None:
         raise failed
