@@ -31,8 +31,9 @@ from transpose_live.pipeline.runner import (
     PipelineResult,
     StageTimes,
     describe_runtime,
+    frame_boxes,
     stop_on_signals,
-    top_boxes,
+    track_poses,
     warm_up,
 )
 from transpose_live.pipeline.sources import ENDED, Frame, FrameSource
@@ -214,11 +215,7 @@ def _loop(cameras: Sequence[LiveCamera], estimator, detector, options: PipelineO
         else:
             boxes, scores = [], []
             for cam, frame in ticked:
-                t0 = time.perf_counter()
-                b, s, from_detector = cam.scheduler.boxes(frame.image, detector)
-                if from_detector:
-                    times.add("detect", time.perf_counter() - t0)
-                b, s = top_boxes(b, s, options.max_persons)
+                b, s, from_detector = frame_boxes(cam.scheduler, frame.image, detector, times, options.max_persons)
                 boxes.append(b)
                 scores.append(s)
                 cam.from_detector = from_detector
@@ -262,11 +259,7 @@ def _forward_events(cam: LiveCamera, until: float | None = None) -> None:
 
 def _deliver(cam: LiveCamera, frame: Frame, raw: Poses, times: StageTimes, options: PipelineOptions) -> None:
     _forward_events(cam, until=frame.timestamp)
-    poses = raw
-    if cam.tracker is not None:
-        with times.time("smooth"):
-            poses = cam.tracker.update(raw, frame.timestamp, from_detector=cam.from_detector)
-    cam.scheduler.observe(poses)
+    poses = track_poses(cam.tracker, cam.scheduler, raw, frame.timestamp, cam.from_detector, times)
     cam.output.put((frame, poses, raw))
     cam.frames_in += 1
     if options.max_frames is not None and cam.frames_in >= options.max_frames:

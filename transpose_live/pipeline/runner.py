@@ -135,6 +135,30 @@ def top_boxes(boxes: np.ndarray, scores: np.ndarray, max_persons: int | None) ->
     return boxes, scores
 
 
+def frame_boxes(scheduler: BoxScheduler, image: np.ndarray, detector, times: StageTimes,
+                max_persons: int | None) -> tuple[np.ndarray, np.ndarray, bool]:
+    """(boxes, scores, from_detector) of one frame: the detector's (timed as "detect") or boxes from the
+    previous keypoints (`--det-every`, not a detector run), the `max_persons` best kept."""
+    t0 = time.perf_counter()
+    boxes, scores, from_detector = scheduler.boxes(image, detector)
+    if from_detector:  # frames boxed from the previous keypoints are not detector runs
+        times.add("detect", time.perf_counter() - t0)
+    boxes, scores = top_boxes(boxes, scores, max_persons)
+    return boxes, scores, from_detector
+
+
+def track_poses(tracker, scheduler: BoxScheduler, raw: Poses, timestamp: float, from_detector: bool,
+                times: StageTimes) -> Poses:
+    """One frame's poses through the tracker (timed as "smooth"; as estimated without one), then shown to
+    the box scheduler for the next frame's keypoint boxes."""
+    poses = raw
+    if tracker is not None:
+        with times.time("smooth"):
+            poses = tracker.update(raw, timestamp, from_detector=from_detector)
+    scheduler.observe(poses)
+    return poses
+
+
 @contextlib.contextmanager
 def stop_on_signals(stop: threading.Event, record: list, second_ctrl_c_raises: bool = True):
     """In the main thread: SIGINT/SIGTERM set `stop` and are recorded; a second Ctrl-C raises
@@ -364,18 +388,11 @@ class _Run:
         """detect (or keypoint boxes) -> pose -> track, frame after frame, until the end or a stop."""
         want_attention, times, result = self.opts.attention_keypoint is not None, self.times, self.result
         for frame in self.source.start():
-            t0 = time.perf_counter()
-            boxes, scores, from_detector = self.scheduler.boxes(frame.image, detector)
-            if from_detector:  # frames boxed from the previous keypoints are not detector runs
-                times.add("detect", time.perf_counter() - t0)
-            boxes, scores = top_boxes(boxes, scores, self.opts.max_persons)
+            boxes, scores, from_detector = frame_boxes(self.scheduler, frame.image, detector, times,
+                                                       self.opts.max_persons)
             with times.time("pose"):
                 raw = estimator.estimate(frame.image, boxes, box_scores=scores, return_attention=want_attention)
-            poses = raw
-            if tracker is not None:
-                with times.time("smooth"):
-                    poses = tracker.update(raw, frame.timestamp, from_detector=from_detector)
-            self.scheduler.observe(poses)
+            poses = track_poses(tracker, self.scheduler, raw, frame.timestamp, from_detector, times)
             result.frames += 1
             result.persons += len(poses)
             self.output.put((frame, poses, raw))
