@@ -4,7 +4,9 @@
 /proc/cpuinfo, or BF16 in OpenVINO's CPU capabilities) -> bf16; an ARM CPU -> fp16 (OpenVINO's ARM plugin
 runs f16); otherwise fp32. Reduced precision on the CPU runs on OpenVINO (INFERENCE_PRECISION_HINT);
 INT8 needs a quantised export (`export --format openvino --precision int8 --calibration PATH`), whose
-own precision a run then reports. Measured on the 2-core EPYC (avx512_bf16), tp_r_a3 per crop: OpenVINO
+own precision a run then reports. `ONEDNN_MAX_CPU_ISA` (oneDNN's cap on the instruction set, honoured by
+torch and OpenVINO) below AVX512_CORE_BF16, e.g. `AVX2`, counts as a CPU without bf16, so that an
+AVX2-only CPU can be emulated (OpenVINO still lists BF16 under the cap, then fails to compile bf16). Measured on the 2-core EPYC (avx512_bf16), tp_r_a3 per crop: OpenVINO
 fp32 ~60 ms, bf16 ~31 ms, int8 ~21 ms (benchmarks/results/backends-cpu.md, docs/precision.md).
 """
 
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import os
 import platform
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +24,9 @@ from transpose_live.errors import UserError
 PRECISIONS = ("auto", "fp32", "bf16", "fp16", "int8")
 OPENVINO_HINTS = {"fp32": "f32", "bf16": "bf16", "fp16": "f16"}  # --precision -> INFERENCE_PRECISION_HINT
 BF16_FLAGS = ("avx512_bf16", "amx_bf16")  # x86 flags in /proc/cpuinfo meaning native bf16 arithmetic
+ISA_CAP = "ONEDNN_MAX_CPU_ISA"
+BF16_ISAS = ("ALL", "DEFAULT", "AVX512_CORE_BF16", "AVX512_CORE_FP16", "AVX512_CORE_AMX", "AVX512_CORE_AMX_FP16",
+             "AVX10_1_512", "AVX10_1_512_AMX", "AVX10_1_512_AMX_FP16")  # oneDNN ISA names that keep bf16
 INT8_HINT = ("--precision int8 runs an INT8 model: make one with `transpose-live export MODEL --weights W "
              "--format openvino --precision int8 --calibration FRAMES`, then run it with --weights FOLDER")
 
@@ -35,6 +41,8 @@ class CpuPrecision:
 
     def describe(self) -> str:
         found = ", ".join(self.bf16_features) or "no native bf16"
+        if isa_cap() is not None:
+            found += f", {ISA_CAP}={isa_cap()}"
         return f"{self.arch} CPU ({found}) -> {self.auto}"
 
 
@@ -67,6 +75,12 @@ def openvino_capabilities() -> tuple[str, ...]:
         return ()
 
 
+def isa_cap() -> str | None:
+    """The instruction-set cap in $ONEDNN_MAX_CPU_ISA (upper case), None where unset."""
+    cap = os.environ.get(ISA_CAP, "").strip().upper()
+    return cap or None
+
+
 @functools.lru_cache(maxsize=1)
 def cpu_precision() -> CpuPrecision:
     """This machine's CPU features and its `auto` precision (cached: the CPU does not change)."""
@@ -75,6 +89,8 @@ def cpu_precision() -> CpuPrecision:
     caps = openvino_capabilities()
     if not found and "BF16" in caps:
         found = ("openvino:BF16",)
+    if isa_cap() not in (None, *BF16_ISAS):
+        found = ()  # capped below bf16 (an emulated AVX2-only CPU): as on a CPU without it
     if found:
         auto = "bf16"
     elif is_arm(arch) and "FP16" in caps:
@@ -124,7 +140,8 @@ def _check_cpu(name: str, backend: str) -> str:
                         f"{backend} runs fp32 here")
     cpu = cpu_precision()
     if name == "bf16" and not cpu.bf16_features:
-        raise UserError(f"this CPU has no native bf16 ({cpu.arch}, none of {', '.join(BF16_FLAGS)}); "
+        capped = f", capped by {ISA_CAP}={isa_cap()}" if isa_cap() else ""
+        raise UserError(f"this CPU has no native bf16 ({cpu.arch}, none of {', '.join(BF16_FLAGS)}{capped}); "
                         "use --precision fp32, or int8 with a quantised export")
     if name == "fp16" and not is_arm(cpu.arch):
         raise UserError(f"--precision fp16 on the CPU needs an ARM CPU (this is {cpu.arch}); use "
