@@ -118,6 +118,51 @@ def test_csv_input_gives_the_same_reps(squat_jsonl, tmp_path):
     assert len(a.events()) == SQUAT_REPS
 
 
+def test_empty_csv_cells_are_missing_keypoints_as_nan_in_jsonl(squat_jsonl, tmp_path, capsys):
+    """A CSV edited in a spreadsheet (blank cells) reads as the JSONL with NaN there: missing keypoints
+    (x, y NaN, score 0); `analyze` counts the same reps from both (issue #28: it refused the CSV)."""
+    import csv
+
+    from transpose_live.cli import main
+    from transpose_live.pipeline.csv_writer import CsvWriter
+    from transpose_live.pipeline.sources import Frame
+
+    rec = read_poses(squat_jsonl)
+    writer = CsvWriter(tmp_path / "full.csv")
+    for frame, t, poses in zip(rec.frames, rec.timestamps, rec.poses):
+        writer.write(Frame(int(frame), None, float(t), 0.0), poses)
+    writer.close()
+    wrist, ear = rec.keypoints.names.index("right_wrist"), rec.keypoints.names.index("left_ear")
+    with open(tmp_path / "full.csv", newline="") as f:
+        rows = list(csv.reader(f))
+    header = rows[0]
+    for n, row in enumerate(rows[1:]):
+        for column in ("right_wrist_x", "right_wrist_y", "right_wrist_score"):  # a joint never measured
+            row[header.index(column)] = ""
+        if n % 3 == 0:
+            row[header.index("left_ear_score")] = ""  # one blank cell of a keypoint
+    with open(tmp_path / "blanks.csv", "w", newline="") as f:
+        csv.writer(f).writerows(rows)
+    nan_poses = []
+    for p in rec.poses:  # the same holes as NaN in the JSONL
+        k = p.keypoints.copy()
+        k[:, wrist] = np.nan
+        nan_poses.append(p.with_(keypoints=k))
+    blanks = read_poses(tmp_path / "blanks.csv")
+    nan_jsonl = read_poses(_write_jsonl(PoseRecording(rec.frames, rec.timestamps, nan_poses, rec.keypoints),
+                                        tmp_path / "nan.jsonl"))
+    for a, b in zip(blanks.poses, nan_jsonl.poses):
+        assert np.isnan(a.keypoints[:, wrist, :2]).all() and (a.keypoints[:, wrist, 2] == 0).all()
+        assert np.array_equal(a.keypoints[:, wrist], b.keypoints[:, wrist], equal_nan=True)
+    ears = np.concatenate([p.keypoints[:, ear] for p in blanks.poses])
+    assert np.isnan(ears[:, 0]).sum() == len(range(0, len(rows) - 1, 3)) and (ears[np.isnan(ears[:, 0]), 2] == 0).all()
+    for path in (tmp_path / "blanks.csv", tmp_path / "nan.jsonl"):
+        assert main(["analyze", str(path), "--exercise", "squat", "--json", str(path.with_suffix(".reps.jsonl"))]) == 0
+        lines = [json.loads(line) for line in path.with_suffix(".reps.jsonl").read_text().splitlines()]
+        assert [e["type"] for e in lines].count("rep") == SQUAT_REPS
+    capsys.readouterr()
+
+
 def _blank(rec: PoseRecording, track: int, joints, t0: float, t1: float) -> PoseRecording:
     poses = []
     for t, p in zip(rec.timestamps, rec.poses):

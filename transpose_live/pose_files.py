@@ -4,7 +4,11 @@
   box, box_score, keypoints: [[x, y, score], ...]}]}. The keypoint set is not stored: 17 keypoints read as
   COCO-17, 16 as MPII-16, any other count as `kp0..kpN` (so joint angles need one of the named sets or a CSV).
 - CSV (`--csv`, `pipeline/csv_writer.py`): one row per person per frame, keypoint names from the header
-  (`<name>_x`, `<name>_y`, `<name>_score`).
+  (`<name>_x`, `<name>_y`, `<name>_score`). Empty keypoint or box cells (a spreadsheet's blanks) are
+  missing values, as NaN is in JSONL.
+
+A keypoint with any missing value (NaN, or an empty CSV cell) is a missing keypoint in both formats:
+x and y NaN, score 0.
 
 Malformed files are `UserError`s naming the file and line.
 """
@@ -77,7 +81,14 @@ def _poses(persons: list, num_keypoints: int, where: str) -> Poses:
         ids = np.asarray([p.get("track_id", -1) for p in persons], np.int64)
     except (KeyError, TypeError, ValueError) as exc:
         raise UserError(f"{where}: not a person record of a transpose-live run ({exc})") from None
+    missing = ~np.isfinite(kpts).all(axis=-1)
+    kpts[missing] = (np.nan, np.nan, 0.0)
     return Poses(kpts, boxes, scores, ids)
+
+
+def _number(cell: str) -> float:
+    """A CSV cell as a float; an empty cell is a missing value (NaN)."""
+    return float(cell) if cell.strip() else float("nan")
 
 
 def read_jsonl(path: str | Path) -> PoseRecording:
@@ -137,10 +148,10 @@ def read_csv(path: str | Path) -> PoseRecording:
                 frame = int(row[col["frame"]])
                 times[frame] = float(row[col["timestamp"]])
                 person = {"track_id": int(row[col["track_id"]]),
-                          "keypoints": np.asarray([float(row[i]) for i in kcols]).reshape(-1, 3).tolist()}
+                          "keypoints": np.asarray([_number(row[i]) for i in kcols]).reshape(-1, 3).tolist()}
                 if None not in bcols:
-                    person["box"] = [float(row[i]) for i in bcols[:4]]
-                    person["box_score"] = float(row[bcols[4]])
+                    person["box"] = [_number(row[i]) for i in bcols[:4]]
+                    person["box_score"] = _number(row[bcols[4]])
             except (IndexError, ValueError) as exc:
                 raise UserError(f"{path} line {n}: not a row of a transpose-live --csv ({exc})") from None
             rows.setdefault(frame, []).append(person)
