@@ -59,3 +59,18 @@ def test_video_without_bf16_runs_fp32_on_openvino(filled_checkpoint, squat24, tm
     refused = _run(*base, "--precision", "bf16", "--json", tmp_path / "b.jsonl")
     assert_one_line_error(refused, "no native bf16")
     assert "ONEDNN_MAX_CPU_ISA=AVX2" in refused.stderr and not (tmp_path / "b.jsonl").exists()
+
+
+def test_speed_page_names_the_cpu_default_runtime_and_what_auto_gives_without_bf16():
+    """docs/speed.md says what a run does: OpenVINO is the CPU's default runtime (issue #28: it said
+    onnxruntime, with OpenVINO an extra), and `auto` without native bf16 is fp32 on OpenVINO."""
+    from pathlib import Path
+
+    from transpose_live.backends.precision import cpu_runtime
+
+    text = " ".join((Path(__file__).resolve().parents[1] / "docs" / "speed.md").read_text().split())
+    assert cpu_runtime() == "openvino"  # a default dependency
+    assert "on the CPU, `auto` runs the pose model on OpenVINO" in text
+    assert "(OpenVINO and the exported detector are the CPU defaults)" in text
+    assert "default backend is already onnxruntime" not in text and "`openvino` extra" not in text
+    assert "on a CPU without it (AVX2-only" in text and "fp32 on OpenVINO" in text
