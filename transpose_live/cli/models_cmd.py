@@ -76,11 +76,19 @@ def weights_verify(
     loaded = load_model(model, weights=path)
     spec, keypoints = loaded.spec, loaded.keypoints
     digest = download.sha256_of(Path(path))
-    known = download.expected_sha256(spec) if loaded.meta is None else None
-    note = "" if known is None else (" (matches the registry)" if known == digest else f" (registry has {known})")
+    note = "" if loaded.meta is not None else _hash_note(spec, digest)
     trained = "" if loaded.meta is None else (f" ({len(keypoints)} keypoints, {spec.input_size[0]}x{spec.input_size[1]} "
                                               "crops, from `train`)")
     console.print(f"ok: {path} fits {spec.name}{trained}; sha256 {digest}{note}", soft_wrap=True)
+
+
+def _hash_note(spec, digest: str) -> str:
+    """Which known sha256 of the official file `digest` was compared with, and whether it matched."""
+    known, source = download.known_sha256(spec)
+    if known is None:
+        return (f" (no known sha256 to compare: the registry holds none for {spec.name} and none was recorded "
+                "at a download)")
+    return f" (matches {source})" if known == digest else f" (differs from {source}, {known}: not that official file)"
 
 
 def register(app: typer.Typer) -> None:

@@ -10,7 +10,7 @@ from torch import nn
 
 from transpose_live.errors import WeightsError
 
-_LIST_LIMIT = 8
+_LIST_LIMIT = 3  # names listed per kind of difference: the message stays one readable line
 
 
 def extract_state_dict(obj) -> dict[str, torch.Tensor]:

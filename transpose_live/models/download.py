@@ -70,7 +70,18 @@ def recorded_hashes() -> dict[str, str]:
 
 
 def expected_sha256(spec: ModelSpec) -> str | None:
-    return spec.sha256 or recorded_hashes().get(spec.checkpoint)
+    return known_sha256(spec)[0]
+
+
+def known_sha256(spec: ModelSpec) -> tuple[str | None, str]:
+    """(sha256, where it comes from): the registry's; else the one recorded at the first download of
+    the official file (the hash book, `$TRANSPOSE_LIVE_HOME/hashes.json`); else (None, "")."""
+    if spec.sha256:
+        return spec.sha256, "the registry's sha256"
+    recorded = recorded_hashes().get(spec.checkpoint)
+    if recorded:
+        return recorded, f"the sha256 recorded at the first download of {spec.checkpoint} ({_hash_book()})"
+    return None, ""
 
 
 def record_sha256(checkpoint: str, digest: str) -> None:

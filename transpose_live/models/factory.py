@@ -126,7 +126,10 @@ def load_model(name: str | ModelSpec | None = None, weights: str | Path | None =
             check_state_dict(model, state, spec.name)
         except WeightsError as exc:
             fits = registry_model_of(state) if meta is None else None
-            raise WeightsError(f"{exc}; it fits {fits}: pass --model {fits}" if fits else str(exc)) from None
+            if fits:  # what a person needs, not the hundreds of keys that differ
+                raise WeightsError(f"checkpoint does not fit model {spec.name!r}: it holds {fits} "
+                                   f"weights; pass --model {fits} (or leave --model out)") from None
+            raise
         model.load_state_dict(state, strict=True)
     return LoadedModel(model.eval().to(device=device, dtype=dtype), spec, keypoints, meta)
 
