@@ -122,6 +122,29 @@ def test_mismatched_files_are_one_line_errors(exported, tmp_path, capsys):
     one_line_error(capsys, rc, "exported model")
 
 
+def test_broken_export_and_model_less_folders_say_what_is_missing(exported, tmp_path, capsys):
+    """A truncated model.bin names the broken weights (issue #28: the message stopped at OpenVINO's
+    "Exception from src/inference/...:84:"); a folder without an export says what it lacks and what it holds."""
+    import shutil
+
+    paths, ckpt = exported
+    clip = tmp_path / "c.mp4"
+    write_clip(clip, require_shared(CLIPS / "exercise.avi"), 2)
+    base = ["video", str(clip), "--device", "cpu", "--detector", "none", "--no-progress", "--json", str(tmp_path / "o.jsonl")]
+    cut = shutil.copytree(paths["openvino"], tmp_path / "cut")
+    with open(cut / "model.bin", "r+b") as f:
+        f.truncate((cut / "model.bin").stat().st_size // 2)
+    one_line_error(capsys, main([*base, "--weights", str(cut)]), "Incorrect weights in bin file")
+    (cut / "model.bin").unlink()
+    one_line_error(capsys, main([*base, "--weights", str(cut)]), "model.bin is missing, truncated or from another export")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    one_line_error(capsys, main([*base, "--weights", str(empty)]), "model.xml and model.bin missing (it is empty)")
+    shutil.copy(ckpt, empty / "mine.pth")
+    one_line_error(capsys, main([*base, "--weights", str(empty)]), "(it holds mine.pth: pass one of them)")
+    assert not (tmp_path / "o.jsonl").exists()  # nothing written by the failed runs
+
+
 def test_attention_needs_the_torch_backend(exported, tmp_path, capsys):
     paths, _ = exported
     clip = tmp_path / "c.mp4"

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -79,6 +80,20 @@ class OnnxRuntimeRunner:
         return torch.from_numpy(np.asarray(out, dtype=np.float32)).to(crops.device)
 
 
+_OV_LOCATION = re.compile(r"^(Exception from|Check '.*' failed at) \S+:\d+:?$")
+
+
+def openvino_reason(exc: BaseException) -> str:
+    """What an OpenVINO exception says, without its source locations ("Exception from src/...cpp:84:" lines,
+    which come first and mean nothing to a user); a hint where the IR's weights are broken."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    said = [line for line in lines if not _OV_LOCATION.match(line)] or lines or [type(exc).__name__]
+    reason = "; ".join(said)[:200]
+    if "bin file" in reason.lower():
+        reason += " (model.bin is missing, truncated or from another export: export the model again)"
+    return reason
+
+
 class OpenVINORunner:
     """An OpenVINO IR (model.xml) or ONNX file compiled for the CPU. precision: fp32 (outputs equal to
     torch), bf16 or fp16 (OpenVINO's INFERENCE_PRECISION_HINT), int8 (a quantised IR: its quantised ops run
@@ -96,7 +111,7 @@ class OpenVINORunner:
         try:
             self.compiled = core.compile_model(core.read_model(str(model)), "CPU", openvino_config(threads, hint))
         except Exception as exc:  # noqa: BLE001 - OpenVINO raises RuntimeError with long messages
-            raise UserError(f"OpenVINO cannot load {model}: {first_line(exc)[:200]}") from None
+            raise UserError(f"OpenVINO cannot load {model}: {openvino_reason(exc)}") from None
         self.request = self.compiled.create_infer_request()
         self.threads = int(threads)
         ran = self.compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()  # e.g. "bf16", "f32"

@@ -27,12 +27,26 @@ def extract_state_dict(obj) -> dict[str, torch.Tensor]:
 
 def _load(path: str | Path):
     path = Path(path)
+    if path.is_dir():
+        raise WeightsError(_not_a_model_folder(path))
     if not path.is_file():
         raise WeightsError(f"checkpoint not found: {path}")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - torch raises many kinds for a file that is not a checkpoint
         raise WeightsError(f"cannot read checkpoint {path}: {_why_unreadable(exc)}") from None
+
+
+def _not_a_model_folder(path: Path) -> str:
+    """Why folder `path` is no weights: what an OpenVINO export folder holds that it lacks, and the
+    checkpoints in it, if any, to pass instead."""
+    have = sorted(p.name for p in path.iterdir()) if path.exists() else []
+    missing = [n for n in ("model.xml", "model.bin") if n not in have]
+    held = [n for n in have if n.endswith((".pth", ".pt", ".onnx"))]
+    found = f"it holds {_short(held)}: pass one of them" if held else ("it is empty" if not have else
+                                                                        f"it holds {_short(have)}")
+    return (f"{path} is a folder but not an OpenVINO export: {' and '.join(missing)} missing ({found}); "
+            "give a .pth checkpoint, an .onnx file or a folder `transpose-live export --format openvino` wrote")
 
 
 def read_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
