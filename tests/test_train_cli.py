@@ -104,3 +104,21 @@ def test_label_clip_with_teacher_then_train(tmp_path):
     trained = cli(*train_args(out, run, images=frames))
     assert trained.returncode == 0, trained.stderr[-2000:]
     assert (run / "best.pth").is_file() and (run / "metrics.csv").is_file()
+
+
+def test_label_teacher_that_is_not_an_ultralytics_pose_model_says_what_it_is(filled_checkpoint, tmp_path, capsys):
+    """`--teacher tp_r_a3.pth` (issue #28: "is a detect model") names what the file is and what a teacher
+    must be; so does an ultralytics detector without keypoints. Nothing is written."""
+    from helpers import SHARED, one_line_error
+    from transpose_live.cli import main
+
+    image = sorted(VAL_IMG.iterdir())[0]
+    out = tmp_path / "labels.json"
+    must = "a teacher must be an ultralytics pose model"
+    one_line_error(capsys, 2, main(["label", str(image), "--teacher", str(filled_checkpoint("tp_r_a3")), "--out", str(out),
+                                    "--no-progress"]), "is a transpose-live tp_r_a3 checkpoint (a top-down model")
+    detect = require_shared(SHARED / "weights" / "yolov8n_int8_openvino_model")
+    assert main(["label", str(image), "--teacher", str(detect), "--out", str(out), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "is an ultralytics detect model, without keypoints" in err and must in err and err.count("\n") == 1, err
+    assert not out.exists() and not (tmp_path / "labels_images").exists()

@@ -12,6 +12,8 @@ import numpy as np
 from transpose_live.errors import UserError
 from transpose_live.pipeline.yolo import YoloModel
 
+_MUST = ("a teacher must be an ultralytics pose model, which finds people and their keypoints in whole images: "
+         "e.g. yolo11n-pose.pt or its exported *_openvino_model/ folder")
 _HINT = "--teacher takes ultralytics pose weights, e.g. yolo11n-pose.pt or an exported *_openvino_model/ folder"
 
 
@@ -24,9 +26,14 @@ class TeacherPerson:
 
 class PoseTeacher:
     def __init__(self, weights: str | Path, device: str = "cpu", half: bool = False) -> None:
+        ours = transpose_live_model(weights)
+        if ours is not None:
+            raise UserError(f"--teacher {Path(str(weights)).name} is {ours} (a top-down model: it needs person boxes "
+                            f"to crop); {_MUST}")
         self.yolo = YoloModel(weights, "teacher weights", _HINT)
         if self.yolo.task != "pose":
-            raise UserError(f"teacher {self.yolo.name} is a {self.yolo.task} model; use pose weights (e.g. yolo11n-pose.pt)")
+            raise UserError(f"--teacher {self.yolo.name} is an ultralytics {self.yolo.task} model, without keypoints; "
+                            f"{_MUST}")
         self.model = self.yolo.model
         self.device = "cpu" if self.yolo.exported else device  # an export runs on its own CPU runtime
         self.half = bool(half) and not self.yolo.exported
@@ -41,3 +48,28 @@ class PoseTeacher:
         if kpts.shape[1:] != (17, 3):
             raise UserError(f"teacher predicts keypoints of shape {kpts.shape[1:]}; COCO-17 (17, 3) is needed")
         return [TeacherPerson(boxes[i], float(scores[i]), kpts[i]) for i in range(len(boxes))]
+
+
+def transpose_live_model(weights: str | Path) -> str | None:
+    """What `weights` is when it is one of this project's pose models ("a transpose-live tp_r_a3 checkpoint",
+    "... export"), else None (ultralytics weights, or anything else: YoloModel says what is wrong with it)."""
+    from transpose_live.backends.choose import is_exported
+    from transpose_live.backends.metadata import read_metadata
+    from transpose_live.models.checkpoint import read_checkpoint_with_meta
+    from transpose_live.models.factory import registry_model_of
+
+    path = Path(str(weights))
+    if is_exported(path):
+        try:
+            return f"a transpose-live {read_metadata(path).model} export"
+        except UserError:  # no metadata beside it: an ultralytics export
+            return None
+    if not path.is_file():
+        return None
+    try:
+        state, meta = read_checkpoint_with_meta(path)
+    except UserError:  # not a plain checkpoint (ultralytics .pt files hold Python objects)
+        return None
+    name = (meta or {}).get("model") or registry_model_of(state)
+    return f"a transpose-live {name} checkpoint" if name else None
+
