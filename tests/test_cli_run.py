@@ -211,6 +211,20 @@ def test_hud_off_for_files_on_with_hud_and_no_output_warns(clip, common, tmp_pat
     assert "stage fps" in err and "detect" not in err and "detector on" not in err
 
 
+def test_image_without_a_path_says_so_and_progress_bars_end_at_n_of_n(clip, common, capsys):
+    """`image` with no path runs the ultralytics demo pictures and says so, and that nothing is saved
+    (issue #28: it said nothing); a progress bar ends at N/N, not N-1/N (the output thread's last frame)."""
+    shown = [o for o in common if o != "--no-progress"]
+    assert main(["image", *shown, "--detector", "none", "--backend", "torch"]) == 0
+    err = capsys.readouterr().err
+    assert "no image given: running on the demo images shipped with ultralytics" in err and "bus.jpg" in err, err
+    assert "warning: no --out, --json, --coco or --csv: results are not saved" in err
+    assert " 2/2 " in err and " 1/2 " not in err, err
+    assert main(["video", str(clip), *shown, "--detector", "none", "--backend", "torch", "--max-frames", "3"]) == 0
+    err = capsys.readouterr().err
+    assert " 3/3 " in err and " 2/3 " not in err, err
+
+
 def test_closed_stdout_pipe_is_a_normal_end(clip, common, tmp_path):
     """`video --json - | head -1`: the reader went away; exit 0, no traceback, the other outputs kept."""
     csv = tmp_path / "o.csv"

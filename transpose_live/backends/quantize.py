@@ -8,6 +8,8 @@ on the user's frames: `pipeline.calibration`).
 
 from __future__ import annotations
 
+import contextlib
+import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,9 +32,25 @@ class Calibration:
         return {"source": self.source, "frames": int(self.frames), "crops": int(len(self.crops))}
 
 
+@contextlib.contextmanager
+def _quiet_nncf():
+    """NNCF's own INFO lines, and torch's "No CUDA runtime is found, using CUDA_HOME=..." warning (logged when
+    NNCF imports torch.utils.cpp_extension, which a CPU-only OpenVINO quantisation never uses), are not shown."""
+    loggers = [logging.getLogger(name) for name in ("nncf", "torch.utils.cpp_extension")]
+    before = [log.level for log in loggers]
+    for log in loggers:
+        log.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for log, level in zip(loggers, before):
+            log.setLevel(level)
+
+
 def _import_nncf():
     try:
-        import nncf  # noqa: PLC0415
+        with _quiet_nncf():
+            import nncf  # noqa: PLC0415
     except ImportError:
         raise UserError(NNCF_HINT) from None
     return nncf
@@ -51,13 +69,11 @@ def quantize_openvino(ov_model, crops: np.ndarray, transformer: bool):
                         "--calibration more frames or images with people in them")
     items = [crops[i:i + 1].astype(np.float32) for i in range(len(crops))]
     kwargs = {"model_type": nncf.ModelType.TRANSFORMER} if transformer else {}
-    import logging  # noqa: PLC0415
-
-    logging.getLogger("nncf").setLevel(logging.ERROR)
     try:
-        return nncf.quantize(ov_model, nncf.Dataset(items), subset_size=len(items),
-                             preset=nncf.QuantizationPreset.MIXED if transformer else nncf.QuantizationPreset.PERFORMANCE,
-                             **kwargs)
+        with _quiet_nncf():
+            return nncf.quantize(ov_model, nncf.Dataset(items), subset_size=len(items),
+                                 preset=(nncf.QuantizationPreset.MIXED if transformer
+                                         else nncf.QuantizationPreset.PERFORMANCE), **kwargs)
     except UserError:
         raise
     except Exception as exc:  # noqa: BLE001 - NNCF raises many types; the user needs one line

@@ -78,8 +78,9 @@ def _run(kind: str, cfg: RunConfig, open_source, inputs: list, outputs: Outputs,
         for source in sources:
             source.close()
         raise
-    if not show and not outputs.named() and outputs.json != "-" and kind != "image" and not cfg.serve:
+    if not show and not outputs.named() and outputs.json != "-" and not cfg.serve:
         console.print("warning: no window, --out, --json or --serve: results are not shown or saved" if kind == "webcam"
+                      else "warning: no --out, --json, --coco or --csv: results are not saved" if kind == "image"
                       else "warning: no --out, --json or --csv: results are not saved", highlight=False)
     options = chain.pipeline_options(show=show, max_frames=max_frames)
     if live:
@@ -231,6 +232,10 @@ def register(app: typer.Typer) -> None:
         from transpose_live.pipeline import ImageSource
 
         inputs = image_inputs(paths) if paths else _demo_images()
+        if not paths:  # the demo: say so, and where the pictures are
+            Console(stderr=True).print(f"no image given: running on the demo images shipped with ultralytics "
+                                       f"({', '.join(str(p) for p in inputs)}); add --out FOLDER to see them rendered",
+                                       soft_wrap=True, highlight=False)
         names = [p.name for p in inputs]
         if out is not None and len(set(names)) < len(names):
             twice = next(n for n in names if names.count(n) > 1)

@@ -207,6 +207,10 @@ class Progress:
         return self
 
     def __exit__(self, *exc) -> None:
+        pass  # stopped by close(), once the output thread has written (and counted) the last frame
+
+    def close(self) -> None:
+        """Stops the bar, showing the frames done (N/N for a whole file)."""
         self._bar.stop()
 
     def advance(self) -> None:
@@ -405,7 +409,11 @@ class _Run:
         """Closes (or, after a failure, aborts) the writers and fills in the result."""
         source, result, times = self.source, self.result, self.times
         source.close()
-        self.output.finish()
+        try:
+            self.output.finish()
+        finally:
+            if self.bar is not None:
+                self.bar.close()  # after the output thread's last advance: the bar ends at N/N
         failed = failed or self.output.error is not None
         close_writers(self.writers, failed)
         if self.display is not None:
