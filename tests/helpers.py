@@ -241,3 +241,19 @@ def train_args(ann, out, *extra, images=COCO_MINI / "val2017"):
     return ["train", "--model", "tp_r_a3", "--train-images", images, "--train-annotations", ann, "--init", "random",
             "--epochs", "1", "--batch-size", "2", "--input-size", "64x48", "--device", "cpu", "--workers", "0",
             "--threads", "1", "--no-progress", "--out", out, *extra]
+
+
+def assert_keypoints_agree(got, expected, atol: float, moved_share: float = 0.05, score_tol: float = 1e-4):
+    """Two float32 runs of one model whose kernels differ (batch size, runtime, the CPU's instruction set:
+    AVX2, AVX-512, AMX) agree as a user sees it: keypoints (..., K, 3) within `atol` image px and scores
+    within `score_tol`, except at most `moved_share` of the keypoints, which may move further: a heatmap
+    whose two best cells are nearly equal lets the kernels' rounding pick either (the score stays). Never
+    judged by the single worst keypoint (docs/architecture.md, Tests)."""
+    got, expected = np.asarray(got, np.float64), np.asarray(expected, np.float64)
+    assert got.shape == expected.shape, (got.shape, expected.shape)
+    move = np.linalg.norm(got[..., :2] - expected[..., :2], axis=-1).ravel()
+    moved = float((move > atol).mean()) if move.size else 0.0
+    assert moved <= moved_share, (f"{moved:.1%} of {move.size} keypoints moved > {atol} px", np.sort(move)[-5:])
+    assert np.median(move) <= atol / 10, np.median(move)
+    scores = np.abs(got[..., 2] - expected[..., 2])
+    assert scores.max() <= score_tol, scores.max()

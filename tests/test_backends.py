@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import CLIPS, CONFORMANCE, filled_model, require_shared, write_clip
+from helpers import CLIPS, CONFORMANCE, assert_keypoints_agree, filled_model, require_shared, write_clip
 from transpose_live.backends import export_model, read_metadata
 from transpose_live.backends.metadata import file_sha256
 from transpose_live.cli import main
@@ -80,8 +80,7 @@ def test_in_memory_backend_equals_torch_through_the_estimator(backend):
     frame = (np.random.default_rng(0).random((240, 320, 3)) * 255).astype(np.uint8)
     boxes = np.array([[20, 10, 150, 230], [160, 30, 300, 220]], np.float32)
     a, b = torch_est.estimate(frame, boxes).keypoints, est.estimate(frame, boxes).keypoints
-    np.testing.assert_allclose(b[..., :2], a[..., :2], atol=1e-2)
-    np.testing.assert_allclose(b[..., 2], a[..., 2], rtol=1e-4, atol=1e-6)
+    assert_keypoints_agree(b, a, atol=1e-2)  # another runtime's kernels: rounding, not poses, differs
 
 
 def test_video_runs_with_an_exported_model(exported, tmp_path):

@@ -12,7 +12,7 @@ import torch
 import torch.distributed as dist
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from helpers import filled_model
+from helpers import assert_keypoints_agree, filled_model
 from transpose_live.backends import choose_backend
 from transpose_live.cli import main
 from transpose_live.engine import PoseEstimator
@@ -132,7 +132,7 @@ def test_oom_retry_runs_after_the_failed_attempt_is_freed(small, monkeypatch):
     monkeypatch.setattr(est, "_forward_chunk", probe)
     got = est.estimate(frame, boxes).keypoints
     assert len(failed) == 2 and alive_at_retry and max(alive_at_retry) == 0, alive_at_retry
-    np.testing.assert_allclose(got, expected, atol=1e-4)
+    assert_keypoints_agree(got, expected, atol=1e-3)  # batch 1 after the retry: other kernels than batch 4
     assert est.max_batch == 2  # one person (and its mirror) per forward from now on
 
 
