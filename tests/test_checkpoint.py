@@ -58,7 +58,8 @@ def test_mismatch_lists_missing_unexpected_and_shapes(official_tp_r_a3, tmp_path
 
 
 def test_wrong_model_for_checkpoint_is_reported(official_tp_r_a3):
-    with pytest.raises(WeightsError, match="does not fit model 'tp_r_a4'.*missing: global_encoder.layers.3"):
+    """The short line a person reads: the model the file fits, not its keys (issue #28)."""
+    with pytest.raises(WeightsError, match="does not fit model 'tp_r_a4': it holds tp_r_a3 weights; pass --model tp_r_a3"):
         models.build("tp_r_a4", weights=official_tp_r_a3)
 
 
