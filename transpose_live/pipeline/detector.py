@@ -62,7 +62,8 @@ class PersonDetector:
         threads: int | None = None,
         precision: str | None = None,
     ) -> None:
-        """precision: the pose model's --precision; an OpenVINO detector follows it (`backends.precision.detector_hint`)."""
+        """precision: the pose model's resolved precision (`Runtime.precision`, taken as given); an OpenVINO
+        detector follows it (`backends.precision.detector_hint`)."""
         self.weights = resolve_detector_weights(weights)
         self.backend = backend
         self.device = torch.device(device) if backend == "torch" else torch.device("cpu")
