@@ -50,8 +50,8 @@ def option(default, help: str, *, panel: str, commands: tuple = RUN, per_command
     `training.config.TrainConfig`): `default` for every command but those in `per_command`.
     `parse`: turns the command-line value into the field's value (e.g. "256x192" -> (256, 192));
     `cli`: flag=, short=, min=, max=, show_default=, negatable=False (a bool flag without --no-), and
-    type= (the option's type when it differs from the field's, e.g. str for a parsed value). `default=dataclasses.MISSING`: a
-    field the library must pass, the option defaulting to None."""
+    type= (the option's type when it differs from the field's, e.g. str for a parsed value).
+    A command-line value None (an option left out) leaves the field's own default."""
     meta = dict(help=help, panel=panel, commands=tuple(commands), per_command=dict(per_command or {}),
                 changes_output=changes_output, file=file, parse=parse, cli=cli)
     return field(default=default, metadata=meta)
