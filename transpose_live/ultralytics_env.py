@@ -16,6 +16,7 @@ import os
 import sys
 
 LOGGER_NAME = "ultralytics"
+_HANDLER = "ultralytics.utils.set_logging"  # the name ultralytics gives its stdout handler
 
 
 class _Stderr:
@@ -61,7 +62,9 @@ def quiet_logger(level: int | None = logging.ERROR) -> None:
     gives at import (ultralytics was imported earlier, before YOLO_VERBOSE was set, on some paths)."""
     logger = logging.getLogger(LOGGER_NAME)
     for handler in logger.handlers:
-        if isinstance(handler, logging.StreamHandler) and not isinstance(handler.stream, _Stderr):
+        if type(handler) is not logging.StreamHandler:  # e.g. pytest's capture handlers: left alone
+            continue
+        if handler.stream is sys.stdout or handler.stream is sys.__stdout__ or handler.name == _HANDLER:
             handler.setStream(_Stderr())
         if level is not None:
             handler.setLevel(level)

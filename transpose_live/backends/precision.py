@@ -167,14 +167,17 @@ def _check_cpu(name: str, backend: str) -> str:
     return name
 
 
-def detector_hint(precision: str | None) -> str | None:
-    """The OpenVINO precision hint of a person detector following the pose model's resolved precision
-    (None or auto: OpenVINO's own default). int8 pose models keep a float detector at the CPU's auto
-    precision. Nothing is resolved here: the pose model's precision is taken as given."""
+def detector_precision(precision: str | None) -> str:
+    """The float precision an OpenVINO person detector runs in, following the pose model's resolved
+    precision (taken as given); int8 pose models, and None/auto (library use), keep a float detector at
+    the CPU's own precision."""
     name = parse_precision(precision)
-    if name == "auto":
-        return None
-    return OPENVINO_HINTS[cpu_precision().auto if name == "int8" else name]
+    return cpu_precision().auto if name in ("auto", "int8") else name
+
+
+def detector_hint(precision: str | None) -> str | None:
+    """`detector_precision` as OpenVINO's INFERENCE_PRECISION_HINT (None: OpenVINO's own default)."""
+    return None if precision is None else OPENVINO_HINTS[detector_precision(precision)]
 
 
 def cpu_runtime() -> str:

@@ -102,7 +102,10 @@ def use_runtime_threads(yolo, weights: str | Path, threads: int, precision: str 
 
 
 def runtime_threads_of(yolo) -> int | None:
-    """The intra-op threads of the runtime inside a loaded ultralytics YOLO (None for torch)."""
+    """The intra-op threads of the runtime of a detector model: our `ExportedYolo`, or the runtime inside a
+    loaded ultralytics YOLO (None for torch)."""
+    if hasattr(yolo, "runtime_threads"):
+        return yolo.runtime_threads()
     backend = getattr(getattr(getattr(yolo, "predictor", None), "model", None), "backend", None)
     if getattr(backend, "session", None) is not None and hasattr(backend, "output_names"):
         return backend.session.get_session_options().intra_op_num_threads
