@@ -47,7 +47,9 @@ def label_command(
 
 def teacher_half(precision: str, device) -> bool:
     """--precision for the ultralytics teacher: auto (fp16 on CUDA), fp32, or fp16 (CUDA only)."""
-    name = precision.strip().lower()
+    from transpose_live.device import parse_precision
+
+    name = parse_precision(precision)  # the one parser: half, float16, full, ... as everywhere
     if name not in ("auto", "fp32", "fp16"):
         raise UserError(f"the teacher (ultralytics) runs fp32 or fp16 (CUDA); --precision {precision} is not available")
     if name == "fp16" and device.type != "cuda":
