@@ -5,7 +5,7 @@ NMS) against ultralytics' predictor on the same export with the same threads and
     python benchmarks/detector_runtime.py        # writes benchmarks/results/detector-runtime.{json,md}
 
 Frames from three shared clips (1 to 3 people, 3 frame sizes); both variants per runtime (onnxruntime,
-OpenVINO) in one process, interleaved, median ms per frame over the repetitions; boxes compared (same
+OpenVINO) in one process, interleaved in alternating order, median ms per frame over the repetitions; boxes compared (same
 count per frame, worst IoU of matched boxes).
 """
 
@@ -83,8 +83,9 @@ def main() -> None:
         for f in frames[:2]:
             run_ours(f), run_theirs(f)  # warm-up
         times = {"ours": [], "ultralytics": []}
-        for _ in range(args.reps):
-            for name, fn in (("ours", run_ours), ("ultralytics", run_theirs)):
+        variants = [("ours", run_ours), ("ultralytics", run_theirs)]
+        for rep in range(args.reps):  # the order alternates: the first variant of a repetition runs slower here
+            for name, fn in (variants if rep % 2 == 0 else variants[::-1]):
                 t0 = time.perf_counter()
                 for f in frames:
                     fn(f)
@@ -106,7 +107,7 @@ def main() -> None:
     lines = [f"# Exported detector: our runtime vs ultralytics' predictor ({env['date']})", "",
              f"{env['cpu']}; load average {tuple(round(x, 1) for x in env['load'])} (2 cores shared); "
              f"{args.threads} threads, imgsz {args.imgsz}, {len(frames)} frames of {', '.join(CLIPS)}, "
-             f"median of {args.reps} interleaved repetitions.", "",
+             f"median of {args.reps} interleaved repetitions (order alternating).", "",
              "| runtime | precision | ours ms/frame | ultralytics ms/frame | ratio | count mismatches | worst IoU |",
              "|---|---|---|---|---|---|---|"]
     lines += [f"| {r['runtime']} | {r['precision']} | {r['ms_ours']} | {r['ms_ultralytics']} | {r['ratio']} | "
