@@ -21,7 +21,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from transpose_live.bench import BenchConfig, environment, markdown_table, parse_batches, parse_models, rich_table
 from transpose_live.bench import run_grid, write_json
 from transpose_live.bench.chart import speed_chart
-from transpose_live.device import resolve_device, resolve_half
+from transpose_live.backends import choose_runtime
+from transpose_live.device import resolve_device
 
 RESULTS = Path(__file__).resolve().parent / "results"
 STANDARD = {  # device type -> (batches, warmup, iters)
@@ -49,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     device = resolve_device(args.device)
     batches, warmup, iters = STANDARD[device.type]
     config = BenchConfig(
-        models=parse_models(args.models), device=device, half=resolve_half(None, device),
+        models=parse_models(args.models), device=device, half=choose_runtime(device, "torch").half,
         batches=parse_batches(args.batch or batches),
         warmup=warmup if args.warmup is None else args.warmup, iters=iters if args.iters is None else args.iters,
         attention=args.attention,

@@ -165,3 +165,32 @@ def test_a_missing_export_package_is_one_line_with_the_pip_command(export, tmp_p
     with pytest.raises(UserError, match=r"needs onnxslim: pip install onnx onnxslim") as err:
         exported_detector(export["weights"], "onnx", IMGSZ + 32, cache=tmp_path / "cache")
     assert "\n" not in str(err.value) and not (tmp_path / "cache").exists()
+
+
+@pytest.mark.parametrize("fmt", ["onnx", "openvino"])
+def test_our_runtime_finds_the_boxes_ultralytics_predict_finds(export, fmt):
+    """The exported detector on our runtime (letterbox, runner, NMS) against ultralytics' own predict on the
+    same export, at the same precision, on frames of three shared clips (1-3 people, three frame sizes)."""
+    if fmt == "openvino":
+        pytest.importorskip("openvino")
+    from ultralytics import YOLO
+
+    from transpose_live.backends.precision import cpu_precision
+    from transpose_live.pipeline.yolo_runtime import ExportedYolo
+
+    path = exported_detector(export["weights"], fmt, IMGSZ, cache=export["cache"], dynamic=DYNAMIC_EXPORT)
+    precision = cpu_precision().auto if fmt == "openvino" else "fp32"  # what ultralytics' OpenVINO runs by default
+    ours, theirs = ExportedYolo(path, threads=1, precision=precision), YOLO(str(path), task="pose")
+    assert ours.facts.dynamic == DYNAMIC_EXPORT and ours.facts.kpt_shape == (17, 3)
+    people = 0
+    for clip, index in (("exercise.avi", 10), ("squat.mp4", 5), ("dance.mp4", 3), ("vtest.avi", 7)):
+        frame = frame_of(clip, index)
+        want = theirs.predict(frame, classes=[0], conf=0.25, iou=0.7, imgsz=IMGSZ, verbose=False)[0]
+        got = ours.predict(frame, conf=0.25, iou=0.7, classes=[0], imgsz=IMGSZ)
+        assert len(got.boxes) == len(want.boxes), clip
+        for box in want.boxes.xyxy.numpy():
+            assert max(iou(box, other) for other in got.boxes) > 0.98, clip
+        np.testing.assert_allclose(np.sort(got.scores), np.sort(want.boxes.conf.numpy()), atol=0.02)
+        assert np.all(np.diff(got.scores) <= 0)
+        people += len(got.boxes)
+    assert people >= 5

@@ -16,7 +16,9 @@ from helpers import assert_keypoints_agree, filled_model
 from transpose_live.backends import choose_backend
 from transpose_live.cli import main
 from transpose_live.engine import PoseEstimator
-from transpose_live.engine.precision import cpu_half_allowed, resolve_precision
+from transpose_live.backends.precision import resolve_precision as resolve_any
+from transpose_live.device import parse_precision
+from transpose_live.engine.precision import cpu_half_allowed
 from transpose_live.errors import UserError
 from transpose_live.training import resume
 from transpose_live.training.distributed import DistContext, process_device
@@ -170,6 +172,11 @@ def test_no_constant_tensors_are_made_per_call(small, decoder):
 
 # --- the torch precision: fp32 / fp16 / bf16, half= as the alias ---------------------------------
 
+def resolve_precision(precision, half, device):
+    """The torch backend's precision: the one parser, then the one resolution."""
+    return resolve_any(parse_precision(precision, half), device, "torch")
+
+
 def test_precision_choice_and_refusals():
     assert resolve_precision(None, None, CPU) == "fp32" and resolve_precision(None, None, CUDA) == "fp16"
     assert resolve_precision(None, True, CUDA) == "fp16" and resolve_precision("fp16", True, CUDA) == "fp16"
@@ -177,7 +184,7 @@ def test_precision_choice_and_refusals():
     assert resolve_precision("auto", None, CPU) == "fp32" and resolve_precision("auto", True, CUDA) == "fp16"
     for precision, half, needle in (("fp16", None, "--half needs a CUDA device"), (None, True, "--half needs"),
                                     ("bf16", None, "bf16 on the torch backend needs a CUDA device"),
-                                    ("int4", None, "unknown precision"), ("fp32", True, "contradicts")):
+                                    ("int4", None, "unknown --precision"), ("fp32", True, "contradicts")):
         with pytest.raises(UserError, match=needle):
             resolve_precision(precision, half, CPU)
     with cpu_half_allowed():

@@ -134,11 +134,11 @@ def test_the_budget_holds_after_every_yolo_predict(weights):
     backend = "openvino" if weights == OPENVINO_POSE else "torch"
     users = [PersonDetector(weights, device="cpu", backend=backend), PoseTeacher(weights), PeerModel(weights)]
     for user in users:
-        yolo = getattr(user, "yolo")
+        yolo = getattr(user, "yolo")  # YoloModel, or the detector's own ExportedYolo for exported weights
         result = user(frame, 0.25) if isinstance(user, PoseTeacher) else user(frame)
         assert len(result) > 0
         assert (torch.get_num_threads(), cv2.getNumThreads()) == (3, 1), type(user).__name__
-        assert runtime_threads_of(yolo.model) == (1 if yolo.exported else None), type(user).__name__
+        assert runtime_threads_of(user.model) == (1 if yolo.exported else None), type(user).__name__
 
 
 def test_label_teacher_takes_an_openvino_folder_like_detector_weights(tmp_path, capsys):

@@ -38,14 +38,22 @@ COMMANDS = RUN + ("bench", "eval", "explain")
 # --help panels
 MODEL, DETECTOR, TRACKING, SPEED, DISPLAY = "Model", "Detector", "Tracking and drawing", "Speed", "Display"
 LIVE = "Live cameras"
+DEVICE_HELP = "auto, cpu or cuda[:index]."
+
+
+KEYPOINT_THRESHOLD = 0.3  # keypoints scoring below this are not drawn, boxed, or used for angles/reps
 
 
 def option(default, help: str, *, panel: str, commands: tuple = RUN, per_command: dict | None = None,
-           changes_output: bool = True, file: bool = False, **cli) -> dataclasses.Field:
-    """A RunConfig field: `default` for every command but those in `per_command`. `cli`: flag=, short=,
-    min=, max= for the command line."""
+           changes_output: bool = True, file: bool = False, parse=None, **cli) -> dataclasses.Field:
+    """A config field declared once for the library and the command line (`RunConfig` here,
+    `training.config.TrainConfig`): `default` for every command but those in `per_command`.
+    `parse`: turns the command-line value into the field's value (e.g. "256x192" -> (256, 192));
+    `cli`: flag=, short=, min=, max=, show_default=, negatable=False (a bool flag without --no-), and
+    type= (the option's type when it differs from the field's, e.g. str for a parsed value).
+    A command-line value None (an option left out) leaves the field's own default."""
     meta = dict(help=help, panel=panel, commands=tuple(commands), per_command=dict(per_command or {}),
-                changes_output=changes_output, file=file, cli=cli)
+                changes_output=changes_output, file=file, parse=parse, cli=cli)
     return field(default=default, metadata=meta)
 
 
@@ -61,7 +69,7 @@ class RunConfig:
     weights: str = option(
         "official", "Checkpoint path, exported model, 'official' (download once) or 'random' (untrained).",
         panel=MODEL, commands=COMMANDS, per_command={"bench": "random"}, short="-w", file=True)
-    device: str = option("auto", "auto, cpu or cuda[:index].", panel=MODEL, commands=COMMANDS, short="-d")
+    device: str = option("auto", DEVICE_HELP, panel=MODEL, commands=COMMANDS, short="-d")
     precision: str = option(
         "auto", "auto (CUDA fp16; bf16 on CPUs that have it), fp32, bf16, fp16, int8 (an INT8 export).",
         panel=MODEL, commands=COMMANDS)
@@ -96,7 +104,7 @@ class RunConfig:
     # --- tracking and drawing
     smooth: str = option("one-euro", "Smoothing per tracked person: one-euro, kalman or none.",
                          panel=TRACKING, commands=RUN + ("bench",), per_command={"image": "none"})
-    kpt_thr: float = option(0.3, "Draw (and box) keypoints scoring above this.", panel=TRACKING,
+    kpt_thr: float = option(KEYPOINT_THRESHOLD, "Draw (and box) keypoints scoring above this.", panel=TRACKING,
                             commands=RUN + ("bench",), min=0.0, max=1.0)
     attention: Optional[str] = option(None, "Overlay attention for this keypoint (e.g. left_wrist).",
                                       panel=TRACKING)
@@ -149,13 +157,28 @@ class RunConfig:
 
 
 def default_for(f: dataclasses.Field, command: str):
-    """A field's default for `command`."""
-    return f.metadata["per_command"].get(command, f.default)
+    """A field's default for `command` (None for a field without one)."""
+    default = None if f.default is dataclasses.MISSING else f.default
+    return f.metadata["per_command"].get(command, default)
 
 
-def options_of(command: str) -> list[dataclasses.Field]:
-    """The RunConfig fields `command` shows as options, in declaration order."""
-    return [f for f in fields(RunConfig) if command in f.metadata["commands"]]
+def options_of(command: str, cls=RunConfig) -> list[dataclasses.Field]:
+    """The fields of config class `cls` that `command` shows as options, in declaration order."""
+    return [f for f in fields(cls) if "commands" in f.metadata and command in f.metadata["commands"]]
+
+
+def config_from_options(cls, command: str, values: dict):
+    """A `cls` from a command's option values (field name -> command-line value): each `parse` applied,
+    None (not given) leaving a field's own default, then `cls.for_command(command, ...)` where the class has it (RunConfig), else `cls(...)`."""
+    known = {f.name: f for f in fields(cls)}
+    parsed = {}
+    for name, value in values.items():
+        f = known[name]
+        if value is None and f.default is not None and f.default is not dataclasses.MISSING:
+            continue  # an option left out whose command-line default is None: the config's own default
+        parse = f.metadata.get("parse")
+        parsed[name] = parse(value) if parse is not None and value is not None else value
+    return cls.for_command(command, **parsed) if hasattr(cls, "for_command") else cls(**parsed)
 
 
 def file_options() -> tuple[str, ...]:

@@ -15,6 +15,7 @@ from transpose_live.analytics.angles import AngleDef, angle_defs, compute_angles
 from transpose_live.analytics.exercises import Exercise
 from transpose_live.analytics.reps import SIDE_NAMES, RepCounter
 from transpose_live.analytics.smoothing import MAX_GAP, smooth_keypoints
+from transpose_live.config import KEYPOINT_THRESHOLD
 from transpose_live.errors import UserError
 from transpose_live.pose_files import PoseRecording
 
@@ -100,7 +101,7 @@ class Analysis:
         return [d.name for d in self.defs]
 
 
-def analyze(recording: PoseRecording, exercise: Exercise | None = None, kpt_thr: float = 0.3,
+def analyze(recording: PoseRecording, exercise: Exercise | None = None, kpt_thr: float = KEYPOINT_THRESHOLD,
             smooth: str = "rts", max_gap: int = MAX_GAP) -> Analysis:
     """Angles (and reps, with an exercise) of every track of a recording."""
     defs = angle_defs(recording.keypoints)

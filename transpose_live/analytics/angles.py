@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from transpose_live.config import KEYPOINT_THRESHOLD
 from transpose_live.keypoints import KeypointSet, normal_name, side_of
 
 JOINTS = ("knee", "hip", "elbow", "shoulder", "ankle", "shank", "trunk")  # the names exercises may use
@@ -104,7 +105,7 @@ def _between(u: np.ndarray, v: np.ndarray) -> np.ndarray:
     return np.where((nu == 0) | (nv == 0), np.nan, out)
 
 
-def compute_angles(kpts: np.ndarray, defs: list[AngleDef], kpt_thr: float = 0.3) -> np.ndarray:
+def compute_angles(kpts: np.ndarray, defs: list[AngleDef], kpt_thr: float = KEYPOINT_THRESHOLD) -> np.ndarray:
     """(..., K, 3) keypoints -> (..., len(defs)) angles in degrees (NaN where not measurable)."""
     kpts = np.asarray(kpts, np.float64)
     out = np.full(kpts.shape[:-2] + (len(defs),), np.nan)

@@ -19,6 +19,7 @@ import numpy as np
 from transpose_live.analytics.angles import angle_defs, compute_angles, side_defs
 from transpose_live.analytics.exercises import Exercise
 from transpose_live.analytics.reps import Rep, RepCounter
+from transpose_live.config import KEYPOINT_THRESHOLD
 from transpose_live.errors import UserError
 from transpose_live.keypoints import COCO17, KeypointSet
 from transpose_live.poses import Poses
@@ -31,7 +32,7 @@ COUNT = (60, 200, 60)
 class LiveExercise:
     """Per-track rep counters fed one frame at a time, and the overlay drawing them."""
 
-    def __init__(self, exercise: Exercise, keypoints: KeypointSet | None = None, kpt_thr: float = 0.3) -> None:
+    def __init__(self, exercise: Exercise, keypoints: KeypointSet | None = None, kpt_thr: float = KEYPOINT_THRESHOLD) -> None:
         keypoints = keypoints or COCO17
         defs = angle_defs(keypoints)
         self.columns = side_defs(defs, exercise.angle)

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from transpose_live.config import KEYPOINT_THRESHOLD
+
 SMOOTHERS = ("rts", "savgol", "none")
 MAX_GAP = 10  # frames
 RTS_Q = 5.0  # white-noise acceleration spectral density, (person scales)^2 / s^3
@@ -81,7 +83,7 @@ def _savgol(xy: np.ndarray, times: np.ndarray) -> np.ndarray:
     return savgol_filter(xy, window, 2, axis=0)
 
 
-def smooth_keypoints(kpts: np.ndarray, times: np.ndarray, scale: float, kpt_thr: float = 0.3,
+def smooth_keypoints(kpts: np.ndarray, times: np.ndarray, scale: float, kpt_thr: float = KEYPOINT_THRESHOLD,
                      method: str = "rts", max_gap: int = MAX_GAP) -> np.ndarray:
     """One track's (T, K, 3) keypoints -> gap-filled, smoothed copy (scores kept; unmeasured points
     untouched). `scale`: the person's size in pixels (box (w + h) / 2), the unit of the RTS noise levels."""

@@ -15,15 +15,45 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from transpose_live.backends.metadata import OPENVINO_XML, ExportMetadata, read_metadata
 from transpose_live.backends.precision import cpu_runtime, resolve_precision
+from transpose_live.device import parse_precision, resolve_device
 from transpose_live.errors import UserError
 
 BACKENDS = ("auto", "torch", "onnxruntime", "openvino")
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """Where and how the pose model runs, resolved once (`choose_runtime`): the device, the backend
+    (torch, onnxruntime or openvino) and the precision it runs in (fp32, bf16, fp16 or int8, never auto).
+    `PoseEstimator.from_runtime` and the person detector take it as given."""
+
+    device: torch.device
+    backend: str
+    precision: str
+
+    @property
+    def half(self) -> bool:
+        """fp16 on torch (a CUDA device, or the CPU under `cpu_half_allowed`): what a torch detector follows."""
+        return self.backend == "torch" and self.precision == "fp16"
+
+
+def choose_runtime(device="auto", backend: str | None = None, precision=None, weights=None,
+                   need_attention: bool = False, half: bool | None = None) -> Runtime:
+    """The one resolution of device, backend and precision (`auto` -> what this machine runs), with
+    one-line errors before anything is loaded. precision / half: any spelling `device.parse_precision`
+    takes; weights: a checkpoint, an export (its metadata's precision binds), an nn.Module or None."""
+    dev = resolve_device(device)
+    name = choose_backend(backend, weights, dev, need_attention=need_attention)
+    asked = parse_precision(precision, half)
+    exported = read_metadata(weights).precision if is_exported(weights) else None
+    return Runtime(dev, name, resolve_precision(asked, dev, name, exported))
 
 
 def is_exported(weights) -> bool:
@@ -73,9 +103,10 @@ def cpu_runtime_note(backend: str, weights, device: torch.device) -> str:
             "checkpoint with --backend torch")
 
 
-def open_runner(model, weights, backend: str, threads: int, precision: str | None = "auto"):
+def open_runner(model, weights, backend: str, threads: int, precision: str = "fp32"):
     """(runner, spec, keypoints) for a non-torch backend: a callable crops -> heatmaps (`runner.precision`:
-    what it runs in), the model's spec (with its crop size) and its keypoint set.
+    what it runs in), the model's spec (with its crop size) and its keypoint set. precision: resolved
+    (`Runtime.precision`), taken as given.
 
     model: the registry name asked for (None: whatever the weights hold). weights: an exported file (its
     metadata must name `model` when given), or a checkpoint / 'official' / None (random) / an nn.Module of
@@ -85,12 +116,10 @@ def open_runner(model, weights, backend: str, threads: int, precision: str | Non
     if is_exported(weights):
         meta = read_metadata(weights)
         spec, keypoints = describe_export(meta, model, weights)
-        ran = resolve_precision(precision, "cpu", backend, exported=meta.precision)
         if backend == "onnxruntime":
             return OnnxRuntimeRunner(weights, threads), spec, keypoints
         path = Path(str(weights))
-        return _openvino(path / OPENVINO_XML if path.is_dir() else path, threads, ran), spec, keypoints
-    ran = resolve_precision(precision, "cpu", backend)
+        return _openvino(path / OPENVINO_XML if path.is_dir() else path, threads, precision), spec, keypoints
     from transpose_live.backends.export import onnx_bytes  # noqa: PLC0415
     from transpose_live.models import load_model  # noqa: PLC0415
 
@@ -109,7 +138,7 @@ def open_runner(model, weights, backend: str, threads: int, precision: str | Non
     with tempfile.TemporaryDirectory(prefix="tl-ov-") as tmp:
         path = Path(tmp) / "model.onnx"
         path.write_bytes(data)
-        return _openvino(path, threads, ran), loaded.spec, loaded.keypoints
+        return _openvino(path, threads, precision), loaded.spec, loaded.keypoints
 
 
 def _openvino(path: Path, threads: int, precision: str):

@@ -31,7 +31,6 @@ from transpose_live.models.registry import ModelSpec
 from transpose_live.paths import atomic_dir, write_atomic
 
 FORMATS = ("onnx", "openvino")
-EXPORT_PRECISIONS = ("fp32", "fp16", "bf16", "int8")
 OPSET = 17
 
 
@@ -74,13 +73,11 @@ def default_out(model: str, fmt: str) -> Path:
 
 def check_export_precision(precision: str | None, fmt: str, half: bool = False) -> str:
     """--precision (and the --half alias) -> fp32|fp16|bf16|int8 for this format, one-line errors."""
-    name = (precision or ("fp16" if half else "fp32")).strip().lower()
+    from transpose_live.device import parse_precision  # noqa: PLC0415
+
+    name = parse_precision(precision, half or None)  # the one parser: every spelling, --half as fp16
     if name == "auto":
         name = "fp32"
-    if name not in EXPORT_PRECISIONS:
-        raise UserError(f"unknown export --precision {precision!r}; use {', '.join(EXPORT_PRECISIONS)}")
-    if half and name != "fp16":
-        raise UserError(f"--half means --precision fp16; drop one of --half and --precision {name}")
     if name in ("bf16", "int8") and fmt != "openvino":
         raise UserError(f"--precision {name} exports to OpenVINO; add --format openvino")
     return name

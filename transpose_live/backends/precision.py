@@ -1,5 +1,8 @@
 """`--precision auto|fp32|bf16|fp16|int8`: which number format the pose model runs in, and where.
 
+Spellings are read by `device.parse_precision` (the one parser); `resolve_precision` here is the one
+resolution, called once per run by `backends.choose.choose_runtime` (for the CLI through
+`pipeline.chain.resolve_runtime`); the estimator and the detector take its answer as given.
 `auto` resolves per device: CUDA -> fp16; a CPU that computes bf16 natively (avx512_bf16 or amx_bf16 in
 /proc/cpuinfo, or BF16 in OpenVINO's CPU capabilities) -> bf16; an ARM CPU -> fp16 (OpenVINO's ARM plugin
 runs f16); otherwise fp32. Reduced precision on the CPU runs on OpenVINO (INFERENCE_PRECISION_HINT);
@@ -12,21 +15,24 @@ fp32 ~60 ms, bf16 ~31 ms, int8 ~21 ms (benchmarks/results/backends-cpu.md, docs/
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib.util
 import os
 import platform
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from transpose_live.device import PRECISIONS, parse_precision  # noqa: F401 - PRECISIONS re-exported
 from transpose_live.errors import UserError
 
-PRECISIONS = ("auto", "fp32", "bf16", "fp16", "int8")
 OPENVINO_HINTS = {"fp32": "f32", "bf16": "bf16", "fp16": "f16"}  # --precision -> INFERENCE_PRECISION_HINT
 BF16_FLAGS = ("avx512_bf16", "amx_bf16")  # x86 flags in /proc/cpuinfo meaning native bf16 arithmetic
 ISA_CAP = "ONEDNN_MAX_CPU_ISA"
 BF16_ISAS = ("ALL", "DEFAULT", "AVX512_CORE_BF16", "AVX512_CORE_FP16", "AVX512_CORE_AMX", "AVX512_CORE_AMX_FP16",
              "AVX10_1_512", "AVX10_1_512_AMX", "AVX10_1_512_AMX_FP16")  # oneDNN ISA names that keep bf16
+_cpu_half = threading.local()
 INT8_HINT = ("--precision int8 runs an INT8 model: make one with `transpose-live export MODEL --weights W "
              "--format openvino --precision int8 --calibration FRAMES`, then run it with --weights FOLDER")
 
@@ -100,44 +106,73 @@ def cpu_precision() -> CpuPrecision:
     return CpuPrecision(arch, found, auto)
 
 
-def check_name(precision: str | None) -> str:
-    name = (precision or "auto").strip().lower()
-    if name not in PRECISIONS:
-        raise UserError(f"unknown --precision {precision!r}; use {', '.join(PRECISIONS)}")
-    return name
+@contextlib.contextmanager
+def cpu_half_allowed():
+    """Within the block (this thread), fp16/bf16 on the torch CPU path are run instead of refused (tests and
+    conformance runs: CI runs the CUDA code path - folded BatchNorm, casts, channels-last - on the CPU;
+    torch's CPU kernels for them are slow: tp_r_a3, 2 crops, 2 cores: fp32 0.6 s, bf16 1.6 s, fp16 17 s)."""
+    before = getattr(_cpu_half, "allowed", False)
+    _cpu_half.allowed = True
+    try:
+        yield
+    finally:
+        _cpu_half.allowed = before
 
 
-def resolve_precision(precision: str | None, device_type: str, backend: str, exported: str | None = None) -> str:
-    """The precision a pose model runs in: fp32, bf16, fp16 or int8.
+def resolve_precision(precision, device, backend: str, exported: str | None = None) -> str:
+    """The precision a pose model runs in: fp32, bf16, fp16 or int8 (never auto). The one resolution.
 
-    device_type: "cpu" or "cuda"; backend: the resolved runtime (torch, onnxruntime, openvino);
-    exported: the precision an exported model was made in (its metadata), None for a checkpoint; only
-    int8 binds (an fp16-compressed IR runs at whatever precision OpenVINO is asked for).
-    One-line UserError where the runtime or the CPU lacks the precision asked for."""
-    name = check_name(precision)
+    precision: any spelling `device.parse_precision` accepts; device: a torch.device or "cpu"/"cuda[:i]";
+    backend: the resolved runtime (torch, onnxruntime, openvino; the last two always run on the CPU);
+    exported: the precision an exported model was made in (its metadata), None for a checkpoint; int8
+    binds, and so does fp16 on onnxruntime (it runs the file's own types; an fp16-compressed OpenVINO IR
+    runs at whatever precision OpenVINO is asked for).
+    One-line UserError where the runtime or the device lacks the precision asked for."""
+    name = parse_precision(precision)
+    on = str(device).split(":")[0] if backend == "torch" else "cpu"
     if exported == "int8":  # a quantised model runs as it was made; its float parts follow auto
         if name not in ("auto", "int8"):
             raise UserError(f"this export is INT8 (quantised); run it with --precision int8 or auto, not {name}")
         return "int8"
     if name == "int8":
         raise UserError(INT8_HINT)
+    if exported == "fp16" and backend == "onnxruntime":
+        if name not in ("auto", "fp16"):
+            raise UserError(f"this ONNX export holds fp16 weights and onnxruntime runs it in fp16, not {name}; "
+                            "pass --precision auto, or export it in fp32")
+        return "fp16"
+    if on == "cuda":
+        return _check_cuda(name)
     if name == "auto":
-        if device_type == "cuda":
-            return "fp16"
         return cpu_precision().auto if backend == "openvino" else "fp32"
-    if device_type == "cuda":
-        if name in ("fp32", "fp16", "bf16"):  # bf16 where the GPU has it (engine.precision checks)
-            return name
-        raise UserError(f"--precision {name} on CUDA: use fp16, bf16 or fp32")
     return _check_cpu(name, backend)
+
+
+def _check_cuda(name: str) -> str:
+    if name == "auto":
+        return "fp16"
+    if name == "bf16":
+        import torch  # noqa: PLC0415
+
+        if not torch.cuda.is_bf16_supported():
+            raise UserError(f"bf16 is not supported by {torch.cuda.get_device_name()}; use fp16 or fp32")
+    return name
 
 
 def _check_cpu(name: str, backend: str) -> str:
     if name == "fp32":
         return name
-    if backend in ("onnxruntime", "torch"):
+    if backend == "torch" and getattr(_cpu_half, "allowed", False):
+        return name
+    if backend == "torch" and name == "fp16":
+        raise UserError("--half needs a CUDA device (fp16 on the torch backend); use --no-half or --precision "
+                        "fp32 on the CPU")
+    if backend == "torch":
+        raise UserError(f"{name} on the torch backend needs a CUDA device; on the CPU {name} runs on OpenVINO: "
+                        "add --backend openvino (or auto)")
+    if backend == "onnxruntime":
         raise UserError(f"--precision {name} on the CPU runs on OpenVINO; add --backend openvino (or auto), "
-                        f"{backend} runs fp32 here")
+                        "onnxruntime runs fp32 here")
     cpu = cpu_precision()
     if name == "bf16" and not cpu.bf16_features:
         capped = f", capped by {ISA_CAP}={isa_cap()}" if isa_cap() else ""
@@ -149,13 +184,17 @@ def _check_cpu(name: str, backend: str) -> str:
     return name
 
 
+def detector_precision(precision: str | None) -> str:
+    """The float precision an OpenVINO person detector runs in, following the pose model's resolved
+    precision (taken as given); int8 pose models, and None/auto (library use), keep a float detector at
+    the CPU's own precision."""
+    name = parse_precision(precision)
+    return cpu_precision().auto if name in ("auto", "int8") else name
+
+
 def detector_hint(precision: str | None) -> str | None:
-    """The OpenVINO precision hint of a person detector following the pose model's --precision (None:
-    OpenVINO's own default). int8 pose models keep a float detector at the CPU's auto precision."""
-    if precision is None:
-        return None
-    name = check_name(precision)
-    return OPENVINO_HINTS[resolve_precision("auto" if name == "int8" else name, "cpu", "openvino")]
+    """`detector_precision` as OpenVINO's INFERENCE_PRECISION_HINT (None: OpenVINO's own default)."""
+    return None if precision is None else OPENVINO_HINTS[detector_precision(precision)]
 
 
 def cpu_runtime() -> str:

@@ -21,7 +21,7 @@ from rich.table import Table
 from transpose_live.config import RunConfig
 from transpose_live.errors import UserError
 from transpose_live.pipeline import STAGES, PipelineOptions, VideoWriter, open_video, run_pipeline
-from transpose_live.pipeline.chain import Runtime, build_chain, build_person_detector
+from transpose_live.pipeline.chain import build_chain, build_person_detector
 from transpose_live.pipeline.runner import warm_up
 from transpose_live.runtime import apply_budget
 from transpose_live.tracking import PoseTracker
@@ -42,8 +42,7 @@ def bench_pipeline(video: str | Path, cfg: RunConfig | None = None, *, estimator
             chain = build_chain(cfg, detector=det is None)
             estimator, det = chain.estimator, det or chain.detector
         elif det is None:  # the detector follows the given estimator's device, precision and backend
-            det = build_person_detector(cfg, Runtime(estimator.device, estimator.half,
-                                                     getattr(estimator, "backend", "torch"), cfg.precision))
+            det = build_person_detector(cfg, estimator.runtime)
         warm_up(estimator, det, source)
     except BaseException:
         source.close()

@@ -10,6 +10,7 @@ from typing import Optional
 import typer
 
 from transpose_live.cli.options import Command
+from transpose_live.config import KEYPOINT_THRESHOLD
 
 SMOOTH_HELP = "Zero-lag file smoother: rts (Kalman + Rauch-Tung-Striebel), savgol (Savitzky-Golay) or none."
 
@@ -26,7 +27,7 @@ def analyze_command(
     track: Optional[int] = typer.Option(None, "--track", help="Analyse only this track id."),
     smooth: str = typer.Option("rts", "--smooth", help=SMOOTH_HELP),
     max_gap: int = typer.Option(10, "--max-gap", min=0, help="Fill keypoint dropouts of at most this many frames."),
-    kpt_thr: float = typer.Option(0.3, "--kpt-thr", min=0.0, max=1.0, help="Keypoints scoring below this give NaN angles."),
+    kpt_thr: float = typer.Option(KEYPOINT_THRESHOLD, "--kpt-thr", min=0.0, max=1.0, help="Keypoints scoring below this give NaN angles."),
 ) -> None:
     """Angles, reps and smoothing of a recorded poses file (no model is run)."""
     from rich.console import Console

@@ -54,7 +54,8 @@ def bench(
     """Measure params, GFLOPs (vs the paper), ms/batch and crops/s of the pose models."""
     console = Console()
     from transpose_live.bench import BenchConfig, environment, parse_batches, parse_models, rich_table, run_grid, write_json
-    from transpose_live.device import resolve_device, resolve_half
+    from transpose_live.backends import choose_runtime
+    from transpose_live.device import parse_precision
 
     if attention not in ATTENTION_IMPLS:
         raise UserError(f"--attention must be one of {', '.join(ATTENTION_IMPLS)}, got {attention!r}")
@@ -69,13 +70,12 @@ def bench(
         return
     if cameras is not None:
         raise UserError("--cameras plays a video as live cameras; use it with --pipeline VIDEO")
-    dev = resolve_device(cfg.device)
-    half = resolve_half(cfg.half, dev)
-    if cfg.precision.strip().lower() not in ("auto", "fp32", "fp16"):
-        raise UserError(f"the model grid times torch in fp32/fp16; --precision {cfg.precision} runs on OpenVINO: "
+    asked = parse_precision(cfg.precision, cfg.half)
+    if asked not in ("auto", "fp32", "fp16"):
+        raise UserError(f"the model grid times torch in fp32/fp16; --precision {asked} runs on OpenVINO: "
                         "time it with --pipeline VIDEO (or benchmarks/backends_cpu.py --precisions bf16,int8)")
-    if cfg.precision.strip().lower() in ("fp32", "fp16"):
-        half = resolve_half(cfg.precision.strip().lower() == "fp16", dev)
+    runtime = choose_runtime(cfg.device, "torch", asked)  # the grid times torch modules
+    dev, half = runtime.device, runtime.half
     if peer is not None:
         raise UserError("--peer compares whole pipelines; use it with --pipeline VIDEO")
     if cfg.weights_value is not None:

@@ -8,31 +8,26 @@ from typing import Optional
 import typer
 from rich.console import Console
 
-from transpose_live.cli.options import Command, option_for, weights_arg
+from transpose_live.cli.options import Command, run_options
+from transpose_live.config import RunConfig
 from transpose_live.errors import UserError
 from transpose_live.tables import print_table
 from transpose_live.paths import OutputGuard, inside
 
 
+@run_options("eval")
 def eval_command(
+    cfg: RunConfig,
     images: Path = typer.Option(..., "--images", help="Folder of the images (e.g. coco/val2017)."),
     annotations: Path = typer.Option(..., "--annotations", help="COCO keypoint annotations JSON, e.g. the val2017 person keypoints file."),
     boxes: Optional[Path] = typer.Option(None, "--boxes", help="COCO detection results file (image_id, category_id, bbox xywh, score)."),
     gt_boxes: bool = typer.Option(False, "--gt-boxes", help="Use the ground-truth person boxes (non-crowd)."),
-    model: Optional[str] = option_for("model", "eval"),
-    weights: str = option_for("weights", "eval"),
-    device: str = option_for("device", "eval"),
-    precision: str = option_for("precision", "eval"),
-    half: Optional[bool] = option_for("half", "eval"),
-    flip_test: bool = option_for("flip_test", "eval"),
-    decoder: str = option_for("decoder", "eval"),
     batch: int = typer.Option(64, "--batch", min=1, help="Crops per forward pass (flipped copies count); images are grouped to fill it."),
     det_thr: float = typer.Option(0.0, "--det-thr", help="Keep detections scoring at least this (with --boxes)."),
     max_images: Optional[int] = typer.Option(None, "--max-images", min=1, help="Evaluate only the first N images (by id)."),
     workers: Optional[int] = typer.Option(None, "--workers", min=1, help="JPEG decoding threads (default: CPU count, at most 8)."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the COCO keypoint results JSON here."),
     metrics_out: Optional[Path] = typer.Option(None, "--metrics-out", help="Write the ten metrics (and run facts) as JSON."),
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show the progress bar."),
 ) -> None:
     """COCO keypoint evaluation (pycocotools) with ground-truth or detector boxes; PCKh on MPII JSON annotations."""
     from transpose_live.evaluation.boxes_source import (
@@ -50,10 +45,11 @@ def eval_command(
     console = Console()
     from transpose_live.cli.eval_trained import check_mpii_inputs, is_mpii_file, run_mpii_eval
 
-    _, keypoint_set = describe_model(model, weights_arg(weights))
+    model, weights, flip_test, decoder = cfg.model, cfg.weights, cfg.flip_test, cfg.decoder
+    _, keypoint_set = describe_model(model, cfg.weights_value)
     if is_mpii_file(annotations):
         check_mpii_inputs(images, annotations, keypoint_set, weights, metrics_out)
-        estimator = _make_estimator(model, weights, device, (precision, half), flip_test, decoder, batch)
+        estimator = _make_estimator(cfg, batch)
         run_mpii_eval(images, annotations, estimator, str(weights), batch, metrics_out, console)
         return
     if (boxes is None) == (not gt_boxes):
@@ -82,7 +78,7 @@ def eval_command(
         box_kind = f"detections {boxes.name} (score >= {det_thr:g})"
     for line in warnings:  # the inputs are accepted: now the reader's warning
         Console(stderr=True).print(line, soft_wrap=True, highlight=False, markup=False)
-    estimator = _make_estimator(model, weights, device, (precision, half), flip_test, decoder, batch)
+    estimator = _make_estimator(cfg, batch)
     model = estimator.spec.name
     console.print(
         f"{model} ({weights}) on {estimator.device}, {estimator.precision} on {estimator.backend}, "
@@ -90,7 +86,7 @@ def eval_command(
         soft_wrap=True, highlight=False,
     )
     outcome = evaluate_dataset(estimator, coco, images, person_boxes, people_per_batch=batch,
-                               max_images=max_images, workers=workers, console=console, progress=progress)
+                               max_images=max_images, workers=workers, console=console, progress=cfg.progress)
     outcome.info.update(model=model, weights=str(weights), boxes="gt" if gt_boxes else str(boxes),
                         det_thr=det_thr if boxes else None, flip_test=flip_test, decoder=decoder,
                         device=str(estimator.device), half=bool(estimator.half), precision=estimator.precision,
@@ -119,15 +115,14 @@ def _image_count(coco, max_images: int | None) -> int:
     return len(coco.imgs) if max_images is None else min(len(coco.imgs), max_images)
 
 
-def _make_estimator(model, weights, device, precision: tuple, flip_test, decoder, batch):
-    """precision: (--precision, --half); reduced precision on the CPU evaluates on OpenVINO."""
-    from transpose_live.config import RunConfig
+def _make_estimator(cfg: RunConfig, batch: int):
+    """The estimator of the run; reduced precision on the CPU evaluates on OpenVINO (backend auto)."""
+    from transpose_live.device import parse_precision
     from transpose_live.pipeline.chain import build_estimator
 
-    asked, half = precision
-    backend = "auto" if asked.strip().lower() in ("bf16", "fp16", "int8") and device != "cuda" else None
-    cfg = RunConfig.for_command("eval", model=model, weights=weights, device=device, half=half, precision=asked,
-                                flip_test=flip_test, decoder=decoder, backend=backend)
+    reduced = parse_precision(cfg.precision) in ("bf16", "fp16", "int8")
+    if reduced and cfg.device.strip().lower().split(":")[0] != "cuda":
+        cfg = cfg.replace(backend="auto")
     return build_estimator(cfg, max_batch=batch)
 
 

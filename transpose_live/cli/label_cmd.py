@@ -9,6 +9,7 @@ import typer
 
 from transpose_live.cli.options import Command, DeviceOpt
 from transpose_live.errors import UserError
+from transpose_live.labelling.label import Selection
 
 
 def label_command(
@@ -17,8 +18,8 @@ def label_command(
     out: Path = typer.Option(..., "--out", "-o", help="COCO keypoint annotations JSON to write."),
     images_out: Optional[Path] = typer.Option(None, "--images-out", help="Folder for the labelled frames (default: OUT_images beside --out)."),
     every: int = typer.Option(1, "--every", min=1, help="Label every N-th video frame."),
-    min_score: float = typer.Option(0.5, "--min-score", help="Keep people whose box scores at least this."),
-    kpt_thr: float = typer.Option(0.5, "--kpt-thr", help="Keypoints scoring at least this are visible (v=2)."),
+    min_score: float = typer.Option(Selection.min_score, "--min-score", help="Keep people whose box scores at least this."),
+    kpt_thr: float = typer.Option(Selection.kpt_thr, "--kpt-thr", help="Keypoints scoring at least this are visible (v=2)."),
     min_keypoints: int = typer.Option(5, "--min-keypoints", min=1, help="Keep people with at least this many visible keypoints."),
     device: str = DeviceOpt,
     precision: str = typer.Option("auto", "--precision", help="Teacher precision: auto (fp16 on CUDA), fp32 or fp16."),
@@ -46,7 +47,9 @@ def label_command(
 
 def teacher_half(precision: str, device) -> bool:
     """--precision for the ultralytics teacher: auto (fp16 on CUDA), fp32, or fp16 (CUDA only)."""
-    name = precision.strip().lower()
+    from transpose_live.device import parse_precision
+
+    name = parse_precision(precision)  # the one parser: half, float16, full, ... as everywhere
     if name not in ("auto", "fp32", "fp16"):
         raise UserError(f"the teacher (ultralytics) runs fp32 or fp16 (CUDA); --precision {precision} is not available")
     if name == "fp16" and device.type != "cuda":

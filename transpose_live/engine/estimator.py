@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from transpose_live.backends import choose_backend, open_runner
+from transpose_live.backends import Runtime, choose_runtime, open_runner
 from transpose_live.config import RunConfig
 from transpose_live.device import resolve_device
 from transpose_live.engine.boxes import box_to_center_scale, xyxy_to_xywh
@@ -20,7 +20,7 @@ from transpose_live.engine.crops import HostStaging, crop_frame, frame_to_tensor
 from transpose_live.engine.decode import DECODERS, argmax_coords, decode
 from transpose_live.engine.flip import merge_flipped, with_flipped
 from transpose_live.engine.fold_bn import fold_batchnorm
-from transpose_live.engine.precision import DTYPES, resolve_precision
+from transpose_live.engine.precision import DTYPES
 from transpose_live.errors import UserError
 from transpose_live.keypoints import COCO17, KeypointSet
 from transpose_live.models import load_model
@@ -29,7 +29,6 @@ from transpose_live.models.registry import ModelSpec, model_info, transpose_mode
 from transpose_live.poses import Poses
 from transpose_live.runtime import runtime_threads
 
-CHOSEN_BACKENDS = ("torch", "onnxruntime", "openvino")
 ATTENTION_BYTES_PER_CHUNK = 1 << 30  # cap on the (B, heads, L, L) attention weights one forward may materialise
 
 
@@ -38,49 +37,63 @@ class PoseEstimator:
 
     max_batch is the most images in one forward pass (flipped copies count); on CUDA out-of-memory
     the chunk is halved and retried, and the smaller size is kept for later calls.
-    precision (torch backend): "fp32", "fp16" or "bf16"; None or "auto": fp16 on CUDA, fp32 on the CPU.
-    Half precision on the torch CPU path is refused (`engine.precision.cpu_half_allowed()` lifts that for
-    tests); OpenVINO runs bf16/fp16/int8 on the CPU (`backends.precision`).
+    precision: any spelling `device.parse_precision` takes (auto|fp32|bf16|fp16|int8, float16, "half",
+    torch.float16, ...); None or "auto": fp16 on CUDA, on the CPU fp32 on torch and the CPU's own on
+    OpenVINO. It is resolved once (`backends.choose_runtime`); `from_runtime` takes a resolved `Runtime`
+    as given (`pipeline.chain.build_estimator`). Half precision on the torch CPU path is refused
+    (`engine.precision.cpu_half_allowed()` lifts that for tests); OpenVINO runs bf16/fp16/int8 on the CPU.
     """
 
-    def __init__(self, model: str | None = None, weights=None, device="auto", precision: str | None = None,
+    def __init__(self, model: str | None = None, weights=None, device="auto", precision=None,
                  flip_test: bool = True, decoder: str = RunConfig.decoder, max_batch: int = 64, compile: bool = False,
                  channels_last: bool | None = None, backend: str | None = None) -> None:
         """model: a registry name; None takes the one the weights name (a `train` checkpoint or an
         export), else `models.DEFAULT_MODEL`. The keypoint set (`self.keypoints`) and crop size come
         from the weights too: COCO-17 for official checkpoints, the trained set otherwise.
-        precision: auto|fp32|bf16|fp16|int8 (`backends.precision`; None = auto: fp16 on CUDA, on the CPU
-        fp32 on torch and the CPU's own on OpenVINO); what ran is in `self.precision` (the `half` flag of
-        earlier versions is `precision="fp16"`)."""
+        backend: None = torch for checkpoints, the file's own runtime for exported models (.onnx,
+        OpenVINO); what runs is in `self.runtime` / `self.precision`."""
         if model is not None:
             model_info(model)  # an unknown name is one line before any file is read
-        dev = resolve_device(device)
-        # A chosen backend (pipeline.chain.resolve_runtime) is taken as it is; None / auto is resolved here
-        # for library use: torch for checkpoints, the file's own runtime for exported models (.onnx, OpenVINO)
-        self.backend = backend if backend in CHOSEN_BACKENDS else choose_backend(backend, weights, dev)
+        self._build(choose_runtime(device, backend, precision, weights), model, weights,
+                    (flip_test, decoder, max_batch, compile, channels_last))
+
+    @classmethod
+    def from_runtime(cls, runtime: Runtime, model: str | None = None, weights=None, *, flip_test: bool = True,
+                     decoder: str = RunConfig.decoder, max_batch: int = 64) -> "PoseEstimator":
+        """The estimator of an already resolved `Runtime` (device, backend, precision taken as given)."""
+        if model is not None:
+            model_info(model)
+        self = cls.__new__(cls)
+        self._build(runtime, model, weights, (flip_test, decoder, max_batch, False, None))
+        return self
+
+    def _build(self, runtime: Runtime, model, weights, options: tuple) -> None:
+        flip_test, decoder, max_batch, compile, channels_last = options
+        self.runtime = runtime
+        self.backend = runtime.backend
         if self.backend != "torch":  # crops and decoding stay torch; the runner maps crops -> heatmaps
-            runner, spec, keypoints = open_runner(model, weights, self.backend, runtime_threads(), precision)
+            runner, spec, keypoints = open_runner(model, weights, self.backend, runtime_threads(), runtime.precision)
             self._setup(None, spec, "cpu", "fp32", flip_test, decoder, max_batch, False, False, keypoints)
             self._forward = runner
             self.precision = runner.precision
             return
         loaded = load_model(model, weights=weights, device="cpu")  # BatchNorm is folded on the CPU, then moved once
-        self._setup(loaded.module, loaded.spec, dev, resolve_precision(precision, None, dev), flip_test, decoder,
+        self._setup(loaded.module, loaded.spec, runtime.device, runtime.precision, flip_test, decoder,
                     max_batch, compile, channels_last, loaded.keypoints)
 
     @classmethod
-    def from_module(cls, module: nn.Module, name: str, device="cpu", precision: str | None = None,
+    def from_module(cls, module: nn.Module, name, device="cpu", precision=None,
                     flip_test: bool = True, decoder: str = RunConfig.decoder, max_batch: int = 64, compile: bool = False,
                     channels_last: bool | None = None, keypoints: KeypointSet = COCO17) -> "PoseEstimator":
-        """Wrap an already-built model of registry name `name` (the module is moved/cast in place).
+        """Wrap an already-built model of registry name `name` (the module is moved/cast in place), on torch.
 
         name may also be a `ModelSpec` (e.g. a trained model's spec with its own input size);
         keypoints: what its heatmap channels are (COCO-17 unless trained otherwise).
         """
         self = cls.__new__(cls)
         spec = name if isinstance(name, ModelSpec) else model_info(name)
-        dev = resolve_device(device)
-        self._setup(module, spec, dev, resolve_precision(precision, None, dev), flip_test, decoder, max_batch,
+        self.runtime = choose_runtime(device, "torch", precision)
+        self._setup(module, spec, self.runtime.device, self.runtime.precision, flip_test, decoder, max_batch,
                     compile, channels_last, keypoints)
         return self
 

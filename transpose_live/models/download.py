@@ -16,7 +16,6 @@ on later downloads; it is never invented.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import urllib.error
@@ -197,8 +196,14 @@ def download_official(spec: ModelSpec, show_progress: bool = True) -> Path:
 @contextlib.contextmanager
 def _one_download_at_a_time(dest: Path):
     """Processes that need the same checkpoint at once (batch workers, DDP ranks, Ray actors on one node)
-    download it once: an exclusive lock on `.<file>.lock` beside it; the others wait, then find the file."""
+    download it once: an exclusive lock on `.<file>.lock` beside it; the others wait, then find the file.
+    Windows has no `fcntl`: there no lock is taken (parallel workers there should fetch the weights once first)."""
     dest.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        import fcntl  # noqa: PLC0415 - POSIX only
+    except ImportError:
+        yield
+        return
     with open(dest.with_name(f".{dest.name}.lock"), "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:

@@ -14,22 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-import torch
-
+from transpose_live.backends.choose import Runtime
 from transpose_live.config import RunConfig
 from transpose_live.errors import UserError
 from transpose_live.pipeline.runner import PipelineOptions
-
-
-@dataclass(frozen=True)
-class Runtime:
-    """Where and how the models run: device, fp16 (torch only), the pose backend and the precision asked
-    for (auto|fp32|bf16|fp16|int8, `backends.precision`; the estimator's `precision` says what ran)."""
-
-    device: torch.device
-    half: bool
-    backend: str
-    precision: str = "auto"
 
 
 @dataclass
@@ -90,30 +78,18 @@ def check_config(cfg: RunConfig) -> None:
 
 
 def asked_precision(cfg: RunConfig) -> str:
-    """--precision, with --half / --no-half as aliases of fp16 / fp32."""
-    from transpose_live.backends.precision import check_name
+    """--precision, with --half / --no-half as aliases of fp16 / fp32 (`device.parse_precision`)."""
+    from transpose_live.device import parse_precision
 
-    name = check_name(cfg.precision)
-    if cfg.half is None:
-        return name
-    alias = "fp16" if cfg.half else "fp32"
-    if name not in ("auto", alias):
-        raise UserError(f"--{'' if cfg.half else 'no-'}half means --precision {alias}; drop one of them")
-    return alias
+    return parse_precision(cfg.precision, cfg.half)
 
 
 def resolve_runtime(cfg: RunConfig, need_attention: bool = False) -> Runtime:
-    """Device, precision and pose backend, chosen once (fp16 only on torch)."""
-    from transpose_live.backends import choose_backend, is_exported, read_metadata
-    from transpose_live.backends.precision import resolve_precision
-    from transpose_live.device import resolve_device
+    """Device, pose backend and precision, resolved once (`backends.choose_runtime`); the estimator and the
+    detector take the answer as given."""
+    from transpose_live.backends import choose_runtime
 
-    device = resolve_device(cfg.device)
-    backend = choose_backend(cfg.backend, cfg.weights_value, device, need_attention=need_attention)
-    precision = asked_precision(cfg)
-    exported = read_metadata(cfg.weights_value).precision if is_exported(cfg.weights_value) else None
-    ran = resolve_precision(precision, device.type, backend, exported)  # one-line errors before any loading
-    return Runtime(device, backend == "torch" and ran == "fp16", backend, precision)
+    return choose_runtime(cfg.device, cfg.backend, asked_precision(cfg), cfg.weights_value, need_attention)
 
 
 def build_estimator(cfg: RunConfig, runtime: Runtime | None = None, *, max_batch: int = 64,
@@ -122,13 +98,13 @@ def build_estimator(cfg: RunConfig, runtime: Runtime | None = None, *, max_batch
     from transpose_live.engine import PoseEstimator
 
     rt = runtime or resolve_runtime(cfg, need_attention)
-    return PoseEstimator(model=cfg.model, weights=cfg.weights_value, device=rt.device,
-                         precision="fp16" if rt.half else rt.precision, flip_test=cfg.flip_test,
-                         decoder=cfg.decoder, max_batch=max_batch, backend=rt.backend)
+    return PoseEstimator.from_runtime(rt, cfg.model, cfg.weights_value, flip_test=cfg.flip_test,
+                                      decoder=cfg.decoder, max_batch=max_batch)
 
 
 def build_person_detector(cfg: RunConfig, runtime: Runtime):
-    """`cfg.detector` (yolo or the whole frame) on the pose model's device, following its backend."""
+    """`cfg.detector` (yolo or the whole frame) on the pose model's device, following its backend and its
+    resolved precision."""
     from transpose_live.pipeline.detector import build_detector
 
     return build_detector(cfg.detector, cfg.detector_weights, device=runtime.device, half=runtime.half,

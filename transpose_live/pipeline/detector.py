@@ -3,8 +3,10 @@
 Weights: `--detector-weights PATH`, else env `TRANSPOSE_LIVE_DETECTOR`, else the ultralytics
 name `yolo11n.pt` (ultralytics downloads it itself when online). A pose model file
 (e.g. `yolo11n-pose.pt`) works too: its boxes are person boxes. `backend` (`--detector-backend`,
-resolved by `detector_backend.choose_detector_backend`): torch runs the `.pt`; onnxruntime /
-openvino run ultralytics' own export of it (cached, `detector_export`) or an exported model as given.
+resolved by `detector_backend.choose_detector_backend`): torch runs the `.pt` through ultralytics;
+onnxruntime / openvino run ultralytics' own export of it (cached, `detector_export`) or an exported model
+as given, on our runtimes with our letterbox and NMS (`yolo_runtime.ExportedYolo`, the thread budget and
+the pose model's precision applied when the runtime is opened).
 """
 
 from __future__ import annotations
@@ -62,19 +64,21 @@ class PersonDetector:
         threads: int | None = None,
         precision: str | None = None,
     ) -> None:
-        """precision: the pose model's --precision; an OpenVINO detector follows it (`backends.precision.detector_hint`)."""
+        """precision: the pose model's resolved precision (`Runtime.precision`, taken as given); an OpenVINO
+        detector follows it (`backends.precision.detector_precision`)."""
         self.weights = resolve_detector_weights(weights)
         self.backend = backend
         self.device = torch.device(device) if backend == "torch" else torch.device("cpu")
         self.half = bool(half) and self.device.type == "cuda"
         self.conf, self.iou, self.imgsz, self.max_det = conf, iou, imgsz, max_det
-        model_path = self.weights if backend == "torch" else _exported_path(self.weights, backend, imgsz)
-        self.yolo = YoloModel(model_path, "detector weights", _HINT, threads, precision)
-        self.model = self.yolo.model
+        if backend == "torch":
+            self.yolo = YoloModel(self.weights, "detector weights", _HINT, threads, precision)
+            self.model = self.yolo.model
+        else:
+            self.yolo = self.model = _exported_model(self.weights, backend, imgsz, threads, precision)
+            self.imgsz = self.yolo.facts.imgsz  # an export runs at the size it was exported for
         self.name = Path(self.weights).name
         self._check_runs()
-        if backend != "torch":
-            self.imgsz = _model_imgsz(self.model, imgsz)  # an export runs at the size it was exported for
 
     def _check_runs(self) -> None:
         """ultralytics loads the weights on the first predict: do it now, so a wrong file (a pose
@@ -90,6 +94,10 @@ class PersonDetector:
             raise UserError(f"cannot use detector weights {self.weights}: {first_line(exc)}; {hint}") from None
 
     def __call__(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if self.backend != "torch":
+            found = self.yolo.predict(image, conf=self.conf, iou=self.iou, max_det=self.max_det,
+                                      classes=[PERSON_CLASS], imgsz=self.imgsz)
+            return found.boxes, found.scores  # highest score first
         result = self.yolo.predict(image, classes=[PERSON_CLASS], conf=self.conf, iou=self.iou, imgsz=self.imgsz,
                                    max_det=self.max_det, device=str(self.device), half=self.half)
         boxes = result.boxes
@@ -101,6 +109,21 @@ class PersonDetector:
         return xyxy[order], scores[order]
 
 
+def _exported_model(weights: str, backend: str, imgsz: int, threads: int | None, precision: str | None):
+    """The export of `weights` for `backend` opened on our runtime (`yolo_runtime.ExportedYolo`)."""
+    from transpose_live.backends.precision import detector_precision
+    from transpose_live.pipeline.yolo_runtime import ExportedYolo
+    from transpose_live.runtime.threads import runtime_threads
+
+    path = _exported_path(weights, backend, imgsz)
+    try:
+        return ExportedYolo(path, threads or runtime_threads(), detector_precision(precision))
+    except ModuleNotFoundError as exc:
+        package = (exc.name or "the missing package").split(".")[0]
+        raise UserError(f"detector weights {weights} need the Python package {package!r}: pip install {package}") \
+            from None
+
+
 def _exported_path(weights: str, backend: str, imgsz: int) -> str:
     """Exported weights as they are; `.pt` weights exported (once, cached) for `backend`."""
     from transpose_live.pipeline.detector_backend import DYNAMIC_EXPORT, export_format
@@ -110,13 +133,6 @@ def _exported_path(weights: str, backend: str, imgsz: int) -> str:
         return weights
     local = local_weights(weights, "detector weights", _HINT)
     return str(exported_detector(local, export_format(backend), imgsz, dynamic=DYNAMIC_EXPORT))
-
-
-def _model_imgsz(yolo, default: int) -> int:
-    size = getattr(getattr(getattr(yolo, "predictor", None), "model", None), "imgsz", None)
-    if isinstance(size, (list, tuple)) and size:
-        return int(max(size))
-    return int(size) if isinstance(size, int) else default
 
 
 def build_detector(kind: str = "yolo", weights: str | Path | None = None, device="cpu", half: bool = False,

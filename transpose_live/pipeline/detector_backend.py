@@ -15,11 +15,13 @@ chain, tp_r_a3 on onnxruntime, squat.mp4: torch detector 5.2-5.3 fps, onnxruntim
 onnxruntime pose model costs nothing measurable. Boxes: onnxruntime's equal torch's (IoU 1.0);
 OpenVINO's IoU >= 0.966 at 640 and >= 0.985 at 480, the same people on every frame.
 
-ultralytics' AutoBackend opens onnxruntime with default session options and OpenVINO with
-`PERFORMANCE_HINT: LATENCY`, both on every core; `use_runtime_threads` re-opens the loaded session /
-compiled model with the thread budget's `runtime` threads (`transpose_live.runtime`), so
-`--threads N` holds for the detector too (ultralytics has no public option for it; this is the one
-place that reaches inside it, and `pipeline.yolo.YoloModel` calls it for every YOLO user). `keep_threads`
+The person detector's exports run on our runtimes (`yolo_runtime.ExportedYolo`), opened with the thread
+budget's `runtime` threads and the pose model's precision. Only the other users of ultralytics with
+exported weights (the label teacher, the bench peer, which times ultralytics as its users run it) go
+through ultralytics' AutoBackend, which opens onnxruntime with default session options and OpenVINO with
+`PERFORMANCE_HINT: LATENCY` on every core; for them `use_runtime_threads` re-opens the loaded session /
+compiled model with the budget's threads (ultralytics has no public option for it; `pipeline.yolo.YoloModel`
+calls it). `keep_threads`
 stays around every YOLO call on any backend (in `YoloModel.predict`): ultralytics' predictor still calls
 `select_device` (which sets torch's thread count) and letterboxes / runs NMS with torch and OpenCV.
 """
@@ -102,7 +104,10 @@ def use_runtime_threads(yolo, weights: str | Path, threads: int, precision: str 
 
 
 def runtime_threads_of(yolo) -> int | None:
-    """The intra-op threads of the runtime inside a loaded ultralytics YOLO (None for torch)."""
+    """The intra-op threads of the runtime of a detector model: our `ExportedYolo`, or the runtime inside a
+    loaded ultralytics YOLO (None for torch)."""
+    if hasattr(yolo, "runtime_threads"):
+        return yolo.runtime_threads()
     backend = getattr(getattr(getattr(yolo, "predictor", None), "model", None), "backend", None)
     if getattr(backend, "session", None) is not None and hasattr(backend, "output_names"):
         return backend.session.get_session_options().intra_op_num_threads

@@ -115,7 +115,7 @@ def exported_detector(weights: str | Path, fmt: str, imgsz: int, cache: str | Pa
 
 def _export_into(root: Path, entry: Path, weights: Path, fmt: str, imgsz: int, dynamic: bool) -> Path:
     from transpose_live.runtime.threads import keep_threads
-    from transpose_live.ultralytics_env import configure_ultralytics_offline
+    from transpose_live.ultralytics_env import configure_ultralytics_offline, stdout_to_stderr
 
     configure_ultralytics_offline()
     try:
@@ -130,7 +130,8 @@ def _export_into(root: Path, entry: Path, weights: Path, fmt: str, imgsz: int, d
         shutil.copyfile(weights, source)  # ultralytics writes its export beside this copy, never beside the input
         from ultralytics import YOLO  # noqa: PLC0415
 
-        with keep_threads(), warnings.catch_warnings():  # the exporter resets torch's threads (select_device)
+        # the exporter resets torch's threads (select_device) and prints (stdout may be `--json -`)
+        with keep_threads(), warnings.catch_warnings(), stdout_to_stderr():
             warnings.simplefilter("ignore")  # torch's tracer deprecation notes: not the user's concern
             out = YOLO(str(source)).export(format=fmt, imgsz=imgsz, device="cpu", dynamic=dynamic,
                                            verbose=False)

@@ -84,6 +84,9 @@ def _tail(hint: str) -> str:
 def local_weights(weights: str, what: str = "detector weights", hint: str = "") -> Path:
     """The weights on this machine: a path (file or exported folder), or an ultralytics asset name
     (downloaded by ultralytics when online)."""
+    from transpose_live.ultralytics_env import configure_ultralytics_offline
+
+    configure_ultralytics_offline()  # before ultralytics' first import: its logger reads YOLO_VERBOSE there
     from ultralytics.utils import SETTINGS
 
     path = Path(weights).expanduser()

@@ -5,37 +5,68 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Optional
 
 import torch
 
+from transpose_live.config import DEVICE_HELP, option
 from transpose_live.errors import UserError
+
+
+DATA, TRAINING, MODEL_PANEL = "Data", "Training", "Model"
+_PATH = {"type": Optional[Path], "parse": str}  # a path on the command line, a str in the config
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """'256x192' -> (256, 192) (height x width)."""
+    try:
+        h, w = (int(v) for v in str(text).lower().replace("*", "x").split("x"))
+    except ValueError:
+        raise UserError(f"--input-size must be HEIGHTxWIDTH like 256x192, got {text!r}") from None
+    if h < 8 or w < 8:
+        raise UserError(f"--input-size {text} is too small")
+    return h, w
+
+
+def _train(default, help: str, panel: str = TRAINING, **cli):
+    """A TrainConfig field and its `train` option (`config.option`)."""
+    return option(default, help, panel=panel, commands=("train",), **cli)
 
 
 @dataclass
 class TrainConfig:
-    model: str
-    train_images: str
-    train_annotations: str
-    val_images: str | None = None
-    val_annotations: str | None = None
-    init: str = "official"
-    epochs: int = 10
-    batch_size: int = 20  # per process
-    lr: float = 1e-4
-    lr_min: float | None = None  # default lr / 10
-    weight_decay: float = 1e-4
-    input_size: tuple[int, int] = (256, 192)
-    device: str = "auto"
-    workers: int = 2
-    freeze_backbone: bool = False
-    freeze_bn: bool = False
-    dropout: float | None = None
-    augment: bool = True
-    seed: int = 0
-    val_every: int = 1
-    repeat: int = 1  # passes over the training people per epoch
-    amp: str = "auto"  # auto (bf16 or fp16 on CUDA, off on CPU) | off | fp16 | bf16
-    sigma: float | None = None
+    """Every setting of one training run, declared once: the `train` command's options are derived from
+    these fields (`cli.options.config_options`), and the run saves them in last.pth for --resume."""
+
+    model: str = _train("tp_r_a4", "Registry model to train.", MODEL_PANEL, short="-m")
+    train_images: Optional[str] = _train(None, "Folder of the training images.", DATA, **_PATH)
+    train_annotations: Optional[str] = _train(
+        None, "COCO keypoints JSON (any keypoint count) or MPII JSON list.", DATA, **_PATH)
+    val_images: Optional[str] = _train(None, "Folder of the validation images.", DATA, **_PATH)
+    val_annotations: Optional[str] = _train(None, "Validation annotations (COCO-17: AP; MPII: PCKh).", DATA, **_PATH)
+    init: str = _train("official", "Start weights: official, random or a checkpoint path (fitting tensors are kept).",
+                       MODEL_PANEL)
+    epochs: int = _train(10, "Epochs to train (default 10); with --resume: extend the run to N epochs.",
+                         per_command={"train": None}, min=1, show_default=False)
+    batch_size: int = _train(20, "Crops per step and process.", min=1)
+    lr: float = _train(1e-4, "Adam learning rate (cosine decay to --lr-min).")
+    lr_min: Optional[float] = _train(None, "Final learning rate (default lr / 10).")
+    weight_decay: float = _train(1e-4, "Adam weight decay.")
+    input_size: tuple[int, int] = _train((256, 192), "Crop HEIGHTxWIDTH; heatmaps are 1/4 of it.", MODEL_PANEL,
+                                         per_command={"train": "256x192"}, type=str, parse=parse_size)
+    device: str = _train("auto", DEVICE_HELP, short="-d")
+    workers: int = _train(2, "Data loading processes.", min=0)
+    freeze_backbone: bool = _train(False, "Train only the encoder and head (small data).", MODEL_PANEL,
+                                   negatable=False)
+    freeze_bn: bool = _train(False, "Keep BatchNorm statistics fixed (small batches, DDP on the CPU).",
+                             MODEL_PANEL, negatable=False)
+    dropout: Optional[float] = _train(None, "Encoder dropout (default 0.1).", MODEL_PANEL)
+    augment: bool = _train(True, "Scale/rotation/flip/half-body augmentation.")
+    seed: int = _train(0, "Random seed (data order, augmentation, random init).")
+    val_every: int = _train(1, "Validate every N epochs (and after the last).", min=1)
+    repeat: int = _train(1, "Passes over the training people per epoch (tiny data sets).", min=1)
+    amp: str = _train("auto", "Mixed precision on CUDA: auto (bf16, else fp16), fp16, bf16, off.")
+    sigma: Optional[float] = _train(None, "Target Gaussian sigma in heatmap pixels (default 2).")
 
     def to_dict(self) -> dict:
         d = asdict(self)
