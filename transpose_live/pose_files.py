@@ -6,7 +6,8 @@
 - CSV (`--csv`, `pipeline/csv_writer.py`): one row per person per frame, keypoint names from the header
   (`<name>_x`, `<name>_y`, `<name>_score`).
 
-Malformed files are `UserError`s naming the file and line.
+Malformed files are `UserError`s naming the file and line. `pose_record` is the JSONL line itself (the
+writers of `video --json` and `analyze --smoothed` both write it), so the format is stated here once.
 """
 
 from __future__ import annotations
@@ -45,6 +46,18 @@ class PoseRecording:
             for t in p.track_ids.tolist():
                 seen.setdefault(int(t), None)
         return list(seen)
+
+
+def pose_record(index: int, timestamp: float, poses: Poses, *, camera: int | None = None,
+                camera_name: str | None = None, image: str | None = None) -> dict:
+    """One JSONL line: frame index, timestamp (s), the camera (multi-camera runs), image name (images), persons."""
+    record = {"frame": int(index), "timestamp": round(float(timestamp), 4)}
+    if camera is not None:
+        record["camera"], record["camera_name"] = camera, camera_name
+    if image is not None:
+        record["image"] = image
+    record["persons"] = poses.to_records()
+    return record
 
 
 def keypoint_set_for_count(count: int) -> KeypointSet:

@@ -40,7 +40,7 @@ class BatchWorker:
                 from transpose_live.runtime import apply_budget
 
                 apply_budget(threads)
-            from transpose_live.pipeline.chain import build_chain
+            from transpose_live.chain import build_chain
 
             self.chain = build_chain(cfg)
         except Exception as exc:  # noqa: BLE001 - reported with every job, the driver stops the batch

@@ -10,7 +10,7 @@ from rich.table import Table
 
 from transpose_live.config import RunConfig
 from transpose_live.pipeline import PipelineOptions, open_camera
-from transpose_live.pipeline.chain import build_chain
+from transpose_live.chain import build_chain
 from transpose_live.pipeline.live import LiveCamera, run_cameras
 from transpose_live.runtime import apply_budget
 from transpose_live.tracking import PoseTracker

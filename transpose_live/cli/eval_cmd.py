@@ -122,7 +122,7 @@ def _image_count(coco, max_images: int | None) -> int:
 def _make_estimator(model, weights, device, precision: tuple, flip_test, decoder, batch):
     """precision: (--precision, --half); reduced precision on the CPU evaluates on OpenVINO."""
     from transpose_live.config import RunConfig
-    from transpose_live.pipeline.chain import build_estimator
+    from transpose_live.chain import build_estimator
 
     asked, half = precision
     backend = "auto" if asked.strip().lower() in ("bf16", "fp16", "int8") and device != "cuda" else None

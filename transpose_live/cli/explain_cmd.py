@@ -30,7 +30,7 @@ def explain_command(
     from transpose_live.engine import describe_model, require_attention
     from transpose_live.explain import explain, parse_box, parse_keypoints
     from transpose_live.images import read_image
-    from transpose_live.pipeline.chain import build_chain, check_config
+    from transpose_live.chain import build_chain, check_config
 
     console = Console()
     check_config(cfg)

@@ -115,7 +115,7 @@ def reconnect_policy(cfg):
 
 
 def run_live(request, sources, chain, open_writers, options, console):
-    """webcam: every camera through `chain` (a `pipeline.chain.Chain`: one detector and pose model, a
+    """webcam: every camera through `chain` (a `chain.Chain`: one detector and pose model, a
     tracker per camera), each with its own writers (`open_writers(outputs, source)`), the web view when
     `--serve` asks. Returns the `LiveResult`."""
     from transpose_live.pipeline.live import LiveCamera, run_cameras

@@ -55,7 +55,7 @@ def _run(kind: str, cfg: RunConfig, open_source, inputs: list, outputs: Outputs,
     from transpose_live.engine import describe_model
     from transpose_live.paths import OutputGuard
     from transpose_live.pipeline import run_pipeline
-    from transpose_live.pipeline.chain import attention_index, build_chain, check_config
+    from transpose_live.chain import attention_index, build_chain, check_config
     from transpose_live.runtime import apply_budget
 
     console = Console(stderr=True)

@@ -22,6 +22,7 @@ from transpose_live.coco import rescore, results_records
 from transpose_live.errors import UserError
 from transpose_live.paths import check_writable_dir, check_writable_file, commit, temporary_sibling
 from transpose_live.pipeline.sources import Frame
+from transpose_live.pose_files import pose_record
 from transpose_live.poses import Poses
 
 
@@ -137,14 +138,9 @@ class JsonlWriter(TemporaryFileWriter):
 
 
 def frame_record(frame: Frame, poses: Poses) -> dict:
-    """The JSON object of one frame: frame index, timestamp (s), image name (images only), persons."""
-    record = {"frame": int(frame.index), "timestamp": round(float(frame.timestamp), 4)}
-    if frame.camera is not None:
-        record["camera"], record["camera_name"] = frame.camera, frame.camera_name
-    if frame.name is not None:
-        record["image"] = frame.name
-    record["persons"] = poses.to_records()
-    return record
+    """The JSON object of one frame (`pose_files.pose_record`)."""
+    return pose_record(frame.index, frame.timestamp, poses, camera=frame.camera, camera_name=frame.camera_name,
+                       image=frame.name)
 
 
 def event_record(camera: tuple[int, str], record: dict) -> dict:
