@@ -22,7 +22,7 @@ from transpose_live.config import RunConfig
 from transpose_live.errors import UserError
 from transpose_live.pipeline import STAGES, PipelineOptions, VideoWriter, open_video, run_pipeline
 from transpose_live.chain import Runtime, build_chain, build_person_detector
-from transpose_live.pipeline.runner import warm_up
+from transpose_live.pipeline.stream import warm_up
 from transpose_live.runtime import apply_budget
 from transpose_live.tracking import PoseTracker
 
