@@ -12,6 +12,7 @@ every command that takes a RunConfig calls it first.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 import torch
@@ -68,6 +69,9 @@ def check_config(cfg: RunConfig) -> None:
     from transpose_live.pipeline.detector_backend import DETECTOR_BACKENDS
     from transpose_live.tracking import SMOOTHERS
 
+    weights = cfg.weights_value
+    if weights is not None and str(weights) != "official" and not Path(str(weights)).exists():
+        raise UserError(f"checkpoint not found: {weights}")
     if cfg.model is not None:
         from transpose_live.models.registry import model_info
 
