@@ -1,9 +1,11 @@
-"""`build_chain(cfg)`: the person detector, the pose estimator and the tracker of a `RunConfig`, with the
-device, precision and pose backend chosen once here (the detector follows the pose backend).
+"""The composition root, above `pipeline` and `analytics` (which never import each other):
+`build_chain(cfg)` makes the person detector, the pose estimator, the trackers and the `--exercise`
+overlay of a `RunConfig`, with the device, precision and pose backend chosen once here (the detector
+follows the pose backend).
 
     >>> chain = build_chain(RunConfig.for_command("video", device="cpu"))
     >>> run_pipeline(open_video("in.mp4"), chain.estimator, chain.detector, tracker=chain.tracker(),
-    ...              options=chain.pipeline_options())
+    ...              overlay=chain.overlay(), options=chain.pipeline_options())
 
 `check_config(cfg)` runs the cheap checks (option values against their registries) before any loading;
 every command that takes a RunConfig calls it first.
@@ -69,9 +71,6 @@ def check_config(cfg: RunConfig) -> None:
     from transpose_live.pipeline.detector_backend import DETECTOR_BACKENDS
     from transpose_live.tracking import SMOOTHERS
 
-    weights = cfg.weights_value
-    if weights is not None and str(weights) != "official" and not Path(str(weights)).exists():
-        raise UserError(f"checkpoint not found: {weights}")
     if cfg.model is not None:
         from transpose_live.models.registry import model_info
 
@@ -91,6 +90,13 @@ def check_config(cfg: RunConfig) -> None:
     if cfg.device.strip().lower() == "cpu" and cfg.half:
         raise UserError("--half needs a CUDA device; use --no-half on the CPU")
     asked_precision(cfg)
+
+
+def check_weights(cfg: RunConfig) -> None:
+    """A pose checkpoint path that is not there: one line before the detector is exported or loaded."""
+    weights = cfg.weights_value
+    if weights is not None and str(weights) != "official" and not Path(str(weights)).exists():
+        raise UserError(f"checkpoint not found: {weights}")
 
 
 def asked_precision(cfg: RunConfig) -> str:
@@ -144,6 +150,7 @@ def build_chain(cfg: RunConfig, *, detector: bool = True, need_attention: bool |
     """Detector + estimator (+ trackers from `Chain.tracker`) of `cfg`. detector=False: no detector (boxes
     come from elsewhere). need_attention: default `cfg.attention is not None` (forces the torch backend)."""
     check_config(cfg)
+    check_weights(cfg)
     want = cfg.attention is not None if need_attention is None else need_attention
     runtime = resolve_runtime(cfg, want)
     det = build_person_detector(cfg, runtime) if detector else None

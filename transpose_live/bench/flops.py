@@ -45,11 +45,6 @@ class FlopReport:
     paper_gflops: float
     convention: str
 
-    @property
-    def rel_error(self) -> float:
-        """(ours - paper) / paper for `gflops`."""
-        return self.gflops / self.paper_gflops - 1.0
-
 
 def count_params(model: nn.Module) -> int:
     """Exact number of elements of all nn.Parameters (frozen ones included)."""

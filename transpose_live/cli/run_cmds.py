@@ -78,7 +78,7 @@ def _run(kind: str, cfg: RunConfig, open_source, inputs: list, outputs: Outputs,
 def _check_before_loading(cfg: RunConfig, inputs: list, every: list):
     """Option values, the weights (a trained/exported file's own model and keypoints), --attention and
     every output path, before any model is loaded; returns the `OutputGuard`."""
-    from transpose_live.chain import attention_index, check_config
+    from transpose_live.chain import attention_index, check_config, check_weights
     from transpose_live.engine import describe_model
     from transpose_live.paths import OutputGuard
 
@@ -88,6 +88,7 @@ def _check_before_loading(cfg: RunConfig, inputs: list, every: list):
     guard = OutputGuard(inputs + ([Path(cfg.exercise)] if cfg.exercise and Path(cfg.exercise).is_file() else []))
     for each in every:
         _check_outputs(guard, each)
+    check_weights(cfg)
     return guard
 
 

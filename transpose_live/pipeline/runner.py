@@ -239,6 +239,7 @@ class PipelineOptions:
     kpt_thr: float = RunConfig.kpt_thr
     max_persons: int | None = RunConfig.max_persons
     attention_keypoint: int | None = None  # an index into the estimator's keypoint set
+    return_attention: bool = False  # poses carry their attention rows (`explain`; implied by attention_keypoint)
     show: bool = False
     hud: bool = RunConfig.hud
     progress: bool = RunConfig.progress

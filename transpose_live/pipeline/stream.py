@@ -120,7 +120,7 @@ def frame_stream(inputs: Sequence[StreamInput], estimator, detector: Callable, o
     notify = threading.Event()
     for inp in inputs:
         inp.source.notify = notify
-    count, want_attention = 0, options.attention_keypoint is not None
+    count, want_attention = 0, options.return_attention or options.attention_keypoint is not None
     while not stop.is_set():
         notify.clear()
         tick = Tick(count)
