@@ -18,21 +18,23 @@ from helpers import CLIPS, count_frames, lines_written, one_line_error, require_
 from transpose_live.cli import main
 
 
+def _clip(tmp_path_factory, name: str, frames: int) -> Path:
+    """The first `frames` frames of a shared clip, re-encoded as mp4."""
+    require_shared(CLIPS / name)
+    path = tmp_path_factory.mktemp("clip") / f"{Path(name).stem}.mp4"
+    write_clip(path, CLIPS / name, frames)
+    return path
+
+
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory):
-    require_shared(CLIPS / "exercise.avi")
-    path = tmp_path_factory.mktemp("clip") / "exercise.mp4"
-    write_clip(path, CLIPS / "exercise.avi", 40)
-    return path
+    return _clip(tmp_path_factory, "exercise.avi", 40)
 
 
 @pytest.fixture(scope="module")
 def tall_clip(tmp_path_factory):
     """720x1280: the H.264 encoder holds frames it flushes on close, so a close takes a while."""
-    require_shared(CLIPS / "dance.mp4")
-    path = tmp_path_factory.mktemp("tall") / "dance.mp4"
-    write_clip(path, CLIPS / "dance.mp4", 90)
-    return path
+    return _clip(tmp_path_factory, "dance.mp4", 90)
 
 
 def test_two_files_one_batch_per_tick_with_a_cross_source_sink_and_an_after_run_hook(clip, filled_checkpoint,
