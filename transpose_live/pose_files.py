@@ -10,7 +10,8 @@
 A keypoint with any missing value (NaN, or an empty CSV cell) is a missing keypoint in both formats:
 x and y NaN, score 0.
 
-Malformed files are `UserError`s naming the file and line.
+Malformed files are `UserError`s naming the file and line. `pose_record` is the JSONL line itself (the
+writers of `video --json` and `analyze --smoothed` both write it), so the format is stated here once.
 """
 
 from __future__ import annotations
@@ -49,6 +50,18 @@ class PoseRecording:
             for t in p.track_ids.tolist():
                 seen.setdefault(int(t), None)
         return list(seen)
+
+
+def pose_record(index: int, timestamp: float, poses: Poses, *, camera: int | None = None,
+                camera_name: str | None = None, image: str | None = None) -> dict:
+    """One JSONL line: frame index, timestamp (s), the camera (multi-camera runs), image name (images), persons."""
+    record = {"frame": int(index), "timestamp": round(float(timestamp), 4)}
+    if camera is not None:
+        record["camera"], record["camera_name"] = camera, camera_name
+    if image is not None:
+        record["image"] = image
+    record["persons"] = poses.to_records()
+    return record
 
 
 def keypoint_set_for_count(count: int) -> KeypointSet:

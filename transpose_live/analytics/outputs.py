@@ -24,6 +24,7 @@ import numpy as np
 
 from transpose_live.analytics.analysis import Analysis, TrackAnalysis, summary_rows
 from transpose_live.paths import atomic_path
+from transpose_live.pose_files import pose_record
 
 
 def _cell(value: float) -> str:
@@ -98,26 +99,18 @@ def write_trc(analysis: Analysis, track: TrackAnalysis, path: str | Path) -> int
 
 def write_smoothed_poses(analysis: Analysis, path: str | Path) -> int:
     """Writes the recording back as `video --json` JSONL with the smoothed keypoints; returns the frames."""
-    from transpose_live.pipeline.sources import Frame
-    from transpose_live.pipeline.writers import JsonlWriter
-
     rec = analysis.recording
     where = {}  # (row, track id) -> (track analysis, index in its series)
     for t in analysis.tracks:
         for i, row in enumerate(t.series.rows.tolist()):
             where[(row, t.series.track_id)] = (t, i)
-    writer = JsonlWriter(path)
-    try:
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
         for row, poses in enumerate(rec.poses):
             kpts = poses.keypoints.copy()
             for j, tid in enumerate(poses.track_ids.tolist()):
                 if (row, tid) in where:
                     t, i = where[(row, tid)]
                     kpts[j] = np.nan_to_num(t.keypoints[i])
-            writer.write(Frame(int(rec.frames[row]), None, float(rec.timestamps[row]), 0.0), poses.with_(keypoints=kpts),
-                         None)
-        writer.close()
-    except BaseException:
-        writer.abort()
-        raise
+            record = pose_record(int(rec.frames[row]), float(rec.timestamps[row]), poses.with_(keypoints=kpts))
+            f.write(json.dumps(record, separators=(",", ":")) + "\n")
     return len(rec.poses)

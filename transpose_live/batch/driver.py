@@ -170,7 +170,7 @@ class _Dispatch:
         self.bar = _Bar(self.entries, self.busy, console) if progress else None
         interrupted = False
         try:
-            with stop_on_signals(self.stop, self.received, second_ctrl_c_raises=False), \
+            with stop_on_signals(self.stop, self.received), \
                     (self.bar or contextlib.nullcontext()):
                 while (self.pending or self.busy) and not self.stop.is_set():
                     self._step()

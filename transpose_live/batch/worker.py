@@ -1,4 +1,4 @@
-"""One batch worker: the models loaded once, then one input at a time through `run_pipeline`.
+"""One batch worker: the models loaded once, then one input at a time through the frame stream.
 
 The same class runs inside a local worker process and inside a Ray actor. A job is a small dict
 (input path, output paths; see `jobs.make_job`); the result is a small dict:
@@ -40,7 +40,7 @@ class BatchWorker:
                 from transpose_live.runtime import apply_budget
 
                 apply_budget(threads)
-            from transpose_live.pipeline.chain import build_chain
+            from transpose_live.chain import build_chain
 
             self.chain = build_chain(cfg)
         except Exception as exc:  # noqa: BLE001 - reported with every job, the driver stops the batch
@@ -78,8 +78,8 @@ class BatchWorker:
         return result
 
     def _run_pipeline(self, job: dict, temps: dict[str, Path]):
-        from transpose_live.pipeline import ImageSource, open_video, run_pipeline
-        from transpose_live.pipeline.writers import CallbackWriter, ImageDirWriter, JsonlWriter, VideoWriter
+        from transpose_live.pipeline import ImageSource, Outputs, StreamInput, open_video, open_writers, run_stream
+        from transpose_live.pipeline.writers import CallbackWriter
 
         for tmp in temps.values():
             tmp.parent.mkdir(parents=True, exist_ok=True)
@@ -99,28 +99,21 @@ class BatchWorker:
 
         # The writers commit to the `.part` names on close (also when interrupted); `run` renames
         # those to the final names only after a complete run.
-        makers = [lambda: JsonlWriter(temps["json"])]
-        if "render" in temps:
-            makers.append((lambda: ImageDirWriter(self._image_dir(temps["render"]))) if image
-                          else (lambda: VideoWriter(temps["render"], source.fps, source.size,
-                                                    audio=getattr(source, "audio", None))))
-        writers = []
+        render = temps.get("render")
+        outputs = Outputs(json=temps["json"], image_dir=self._image_dir(render) if render and image else None,
+                          video=render if render and not image else None)
         try:
-            tracker = self.chain.tracker()
-            for make in makers:
-                writers.append(make())
+            writers = open_writers(outputs, source, self.chain.estimator.keypoints,
+                                   extra=[lambda: CallbackWriter(on_result)])
         except BaseException:
-            for w in writers:
-                w.abort()
             source.close()
             raise
-        writers.append(CallbackWriter(on_result))
-        run = run_pipeline(source, self.chain.estimator, self.chain.detector, tracker=tracker, writers=writers,
-                           options=self.chain.pipeline_options(progress=False))
+        run = run_stream([StreamInput(source, writers, self.chain.tracker())], self.chain.estimator,
+                         self.chain.detector, self.chain.pipeline_options(progress=False))
         self.report({"type": "frames", "job": job["id"], "done": progress["done"]})
         return run
 
-    # --- images rendered with --render: run_pipeline writes into a folder under the image's name
+    # --- images rendered with --render: the stream writes into a folder under the image's name
     @staticmethod
     def _image_dir(tmp: Path) -> Path:
         return tmp.with_name(tmp.name + ".d")

@@ -9,9 +9,8 @@ from pathlib import Path
 from rich.table import Table
 
 from transpose_live.config import RunConfig
-from transpose_live.pipeline import PipelineOptions, open_camera
-from transpose_live.pipeline.chain import build_chain
-from transpose_live.pipeline.live import LiveCamera, run_cameras
+from transpose_live.chain import build_chain
+from transpose_live.pipeline import PipelineOptions, StreamInput, open_camera, run_stream
 from transpose_live.runtime import apply_budget
 from transpose_live.tracking import PoseTracker
 
@@ -32,10 +31,10 @@ def bench_cameras(video: str | Path, cfg: RunConfig, cameras: int, max_frames: i
         for s in sources:
             s.close()
         raise
-    cams = [LiveCamera(i, s.name, s, PoseTracker(smooth=cfg.smooth)) for i, s in enumerate(sources)]
-    result = run_cameras(cams, estimator, detector, PipelineOptions.from_config(cfg, max_frames=max_frames))
+    inputs = [StreamInput(s, tracker=PoseTracker(smooth=cfg.smooth)) for s in sources]
+    result = run_stream(inputs, estimator, detector, PipelineOptions.from_config(cfg, max_frames=max_frames))
     per = [dict(camera=c.index, frames=c.frames, fps=round(c.fps, 2), latency_p50_ms=round(c.latency_p50_ms, 1),
-                latency_p95_ms=round(c.latency_p95_ms, 1), dropped=c.dropped) for c in result.cameras]
+                latency_p95_ms=round(c.latency_p95_ms, 1), dropped=c.dropped) for c in result.sources]
     return dict(video=str(video), cameras=cameras, model=estimator.spec.name, device=str(estimator.device),
                 backend=getattr(estimator, "backend", "torch"), threads=budget.as_dict(),
                 frames=result.frames, wall_s=round(result.wall_seconds, 3), fps_all_cameras=round(result.fps, 2),

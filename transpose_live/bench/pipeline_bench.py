@@ -20,9 +20,9 @@ from rich.table import Table
 
 from transpose_live.config import RunConfig
 from transpose_live.errors import UserError
-from transpose_live.pipeline import STAGES, PipelineOptions, VideoWriter, open_video, run_pipeline
-from transpose_live.pipeline.chain import build_chain, build_person_detector
-from transpose_live.pipeline.runner import warm_up
+from transpose_live.pipeline import STAGES, Outputs, PipelineOptions, open_video, open_writers, run_pipeline
+from transpose_live.chain import Runtime, build_chain, build_person_detector
+from transpose_live.pipeline.stream import warm_up
 from transpose_live.runtime import apply_budget
 from transpose_live.tracking import PoseTracker
 
@@ -48,7 +48,8 @@ def bench_pipeline(video: str | Path, cfg: RunConfig | None = None, *, estimator
         source.close()
         raise
     with tempfile.TemporaryDirectory(prefix="tl-bench-") as tmp:
-        writers = [VideoWriter(Path(tmp) / "out.mp4", source.fps, source.size)] if render else []
+        writers = open_writers(Outputs(video=Path(tmp) / "out.mp4") if render else Outputs(), source,
+                               estimator.keypoints)
         options = PipelineOptions.from_config(cfg, progress=progress, max_frames=max_frames)
         result = run_pipeline(source, estimator, det, tracker=PoseTracker(smooth=cfg.smooth), writers=writers,
                               options=options, console=console)

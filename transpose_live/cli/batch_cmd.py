@@ -60,7 +60,7 @@ def resolve_options(cfg: RunConfig) -> RunConfig:
     """The run config the workers get, checked here so mistakes are one line before any work: the model
     name filled in from the weights, file options as absolute paths (workers may run elsewhere)."""
     from transpose_live.engine import describe_model
-    from transpose_live.pipeline.chain import attention_index, check_config
+    from transpose_live.chain import attention_index, check_config
     from transpose_live.pipeline.detector import resolve_detector_weights
 
     if cfg.show:

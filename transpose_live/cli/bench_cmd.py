@@ -100,7 +100,7 @@ def bench(
 def _bench_pipeline(console, cfg: RunConfig, video: Path, models, max_frames, json_out, peer, render: bool) -> None:
     from transpose_live.bench import environment, parse_models
     from transpose_live.bench.pipeline_bench import PeerModel, bench_peer, bench_pipeline, pipeline_table
-    from transpose_live.pipeline.chain import check_config, resolve_runtime
+    from transpose_live.chain import check_config, resolve_runtime
 
     names = parse_models(models or PIPELINE_MODEL)
     if len(names) != 1:

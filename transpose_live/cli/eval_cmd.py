@@ -118,7 +118,7 @@ def _image_count(coco, max_images: int | None) -> int:
 def _make_estimator(cfg: RunConfig, batch: int):
     """The estimator of the run; reduced precision on the CPU evaluates on OpenVINO (backend auto)."""
     from transpose_live.device import parse_precision
-    from transpose_live.pipeline.chain import build_estimator
+    from transpose_live.chain import build_estimator
 
     reduced = parse_precision(cfg.precision) in ("bf16", "fp16", "int8")
     if reduced and cfg.device.strip().lower().split(":")[0] != "cuda":

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 from typing import Optional
 
+import numpy as np
 import typer
 from rich.console import Console
 
@@ -27,10 +29,11 @@ def explain_command(
 ) -> None:
     """Which image regions each predicted keypoint depends on (TransPose's last attention layer); with
     --flip-test the keypoints are averaged with the mirrored crop, the attention is the unflipped crop's."""
+    from transpose_live.chain import build_chain, check_config
     from transpose_live.engine import describe_model, require_attention
-    from transpose_live.explain import explain, parse_box, parse_keypoints
+    from transpose_live.explain import explain_poses, parse_box, parse_keypoints
     from transpose_live.images import read_image
-    from transpose_live.pipeline.chain import build_chain, check_config
+    from transpose_live.pipeline import CallbackWriter, ImageSource, run_pipeline
 
     console = Console()
     check_config(cfg)
@@ -39,16 +42,22 @@ def explain_command(
     kpt_ids = parse_keypoints(keypoints, keypoint_set)
     OutputGuard([image]).file(out, "--out panel")
     boxes = parse_box(box) if box else None
-    frame = read_image(image)
+    read_image(image)  # unreadable: one line before any model loads
+    source = ImageSource(image)
     chain = build_chain(cfg, detector=boxes is None, need_attention=True)
-    scores = None
+    detect = chain.detector if boxes is None else (lambda _image: (boxes, np.ones(len(boxes), np.float32)))
+    found = []  # the frame stream's one frame: (image, poses with their attention rows)
+    run = run_pipeline(source, chain.estimator, detect, writers=[CallbackWriter(lambda f, p: found.append((f.image, p)))],
+                 options=chain.pipeline_options(progress=False, return_attention=True, det_every=1))
+    if run.interrupted is not None:
+        code = 143 if run.interrupted == signal.SIGTERM else 130
+        raise UserError(f"interrupted by {'SIGTERM' if code == 143 else 'Ctrl-C'}; nothing written", exit_code=code)
+    frame, poses = found[0]
     if boxes is None:
-        boxes, scores = chain.detector(frame)
-        if len(boxes) == 0:
+        if len(poses) == 0:
             raise UserError("no person detected; pass --box x1,y1,x2,y2 or --detector none")
-        boxes, scores = boxes[:cfg.max_persons], scores[:cfg.max_persons]
-        console.print(f"{len(boxes)} person(s) to explain", highlight=False)
-    result = explain(chain.estimator, frame, boxes, scores, kpt_ids, threshold, max_cols=columns, caption=caption)
+        console.print(f"{len(poses)} person(s) to explain", highlight=False)
+    result = explain_poses(chain.estimator, frame, poses, kpt_ids, threshold, max_cols=columns, caption=caption)
     path = result.save(out)
     h, w = result.panel.shape[:2]
     gh, gw = result.poses.attention.shape[-2:]

@@ -114,34 +114,6 @@ def reconnect_policy(cfg):
                            rtsp_udp=cfg.rtsp_udp)
 
 
-def run_live(request, sources, chain, open_writers, options, console):
-    """webcam: every camera through `chain` (a `pipeline.chain.Chain`: one detector and pose model, a
-    tracker per camera), each with its own writers (`open_writers(outputs, source)`), the web view when
-    `--serve` asks. Returns the `LiveResult`."""
-    from transpose_live.pipeline.live import LiveCamera, run_cameras
-
-    cameras = []
-    try:
-        for i, (source, outputs) in enumerate(zip(sources, request.outputs)):
-            cameras.append(LiveCamera(i, source.name, source, chain.tracker(), open_writers(outputs, source),
-                                      overlay=chain.overlay()))
-    except BaseException:
-        for cam in cameras:
-            for w in cam.writers:
-                w.abort()
-        for source in sources:
-            source.close()
-        raise
-    with serving(chain.cfg.serve, [s.name for s in sources], console) as view:
-        if view is not None:
-            for i, cam in enumerate(cameras):
-                cam.writers.append(view.writer(i))
-        result = run_cameras(cameras, chain.estimator, chain.detector, options)
-    for cam in cameras:
-        print_reps(console, cam.overlay, cam.name if len(cameras) > 1 else None)
-    return result
-
-
 def print_reps(console, overlay, camera: str | None = None) -> None:
     """`--exercise`: each tracked person's repetitions at the end of a run (nothing without an exercise)."""
     if overlay is None:

@@ -1,15 +1,16 @@
-"""`transpose-live webcam`, `video` and `image`: one pipeline (transpose_live.pipeline.run_pipeline)
-behind three sources."""
+"""`transpose-live webcam`, `video` and `image`: one frame stream (`transpose_live.pipeline.run_stream`)
+behind three kinds of source."""
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import json
 import os
 import signal
 import sys
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 from rich.console import Console
@@ -17,6 +18,9 @@ from rich.console import Console
 from transpose_live.cli.options import Command, run_options
 from transpose_live.config import RunConfig
 from transpose_live.errors import UserError
+
+if TYPE_CHECKING:
+    from transpose_live.pipeline.sinks import Outputs
 
 OUTPUTS = "Outputs"
 JSON_HELP = "One JSON line per frame to this file, or - for stdout."
@@ -32,72 +36,79 @@ def _has_display() -> bool:
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
-@dataclass
-class Outputs:
-    """What a run command was asked to write (paths as given; json may be "-" for stdout)."""
-
-    video: Path | None = None
-    json: str | None = None
-    image_dir: Path | None = None
-    coco: Path | None = None
-    csv: Path | None = None
-    video_options: object = None  # transpose_live.media.EncodeOptions (codec, crf, sound) for `video`
-
-    def named(self) -> list[str]:
-        return [str(p) for p in (self.video, self.json, self.image_dir, self.coco, self.csv) if p and str(p) != "-"]
-
-
 def _run(kind: str, cfg: RunConfig, open_source, inputs: list, outputs: Outputs, max_frames=None, live=None) -> None:
-    """Validates everything cheap first (model name, options, output paths against the inputs), then
-    opens the source (`live`: every camera, a `cli.live_run.LiveRequest`), builds the chain (detector,
-    pose model, tracker), opens the writers and runs (`live`: `pipeline.live.run_cameras`)."""
-    from transpose_live.cli.live_run import open_cameras, print_reps, reconnect_policy, run_live, serving
-    from transpose_live.engine import describe_model
-    from transpose_live.paths import OutputGuard
-    from transpose_live.pipeline import run_pipeline
-    from transpose_live.pipeline.chain import attention_index, build_chain, check_config
+    """Checks everything cheap first (options, the model's weights, output paths against the inputs, the
+    --serve address and port), then opens the sources (`live`: every camera, a `cli.live_run.LiveRequest`),
+    builds the chain (detector, pose model, a tracker per source), opens each source's writers and runs
+    them all through the one frame stream (`pipeline.stream.run_stream`)."""
+    from transpose_live.cli.live_run import open_cameras, print_reps, reconnect_policy, serving
+    from transpose_live.pipeline import run_stream
     from transpose_live.runtime import apply_budget
 
     console = Console(stderr=True)
-    check_config(cfg)
-    spec, keypoints = describe_model(cfg.model, cfg.weights_value)  # a trained/exported file's own
-    attention_index(cfg.attention, spec, keypoints)
-    guard = OutputGuard(inputs + ([Path(cfg.exercise)] if cfg.exercise and Path(cfg.exercise).is_file() else []))
     every = live.outputs if live else [outputs]
-    for each in every:
-        _check_outputs(guard, each)
+    guard = _check_before_loading(cfg, inputs, every)
     apply_budget(cfg.threads)
     show = _window(kind, cfg, console)
-    sources = open_cameras(live.cameras, reconnect_policy(cfg), console) if live else [open_source()]
-    try:
+    with contextlib.ExitStack() as running:
+        sources = open_cameras(live.cameras, reconnect_policy(cfg), console) if live else [open_source()]
+        for source in sources:
+            running.callback(source.close)
         if outputs.image_dir:
             guard.folder(outputs.image_dir, "--out folder", names=[p.name for p in getattr(sources[0], "paths", [])])
+        view = running.enter_context(serving(cfg.serve, [s.name for s in sources], console))
+        from transpose_live.chain import build_chain
+
         chain = build_chain(cfg)
-        writers = [] if live else _open_writers(outputs, sources[0], chain.estimator.keypoints)
-    except BaseException:
-        for source in sources:
-            source.close()
-        raise
-    if not show and not outputs.named() and outputs.json != "-" and not cfg.serve:
-        console.print("warning: no window, --out, --json or --serve: results are not shown or saved" if kind == "webcam"
-                      else "warning: no --out, --json, --coco or --csv: results are not saved" if kind == "image"
-                      else "warning: no --out, --json or --csv: results are not saved", highlight=False)
-    options = chain.pipeline_options(show=show, max_frames=max_frames)
-    if live:
-        result = run_live(live, sources, chain, lambda o, s: _open_writers(o, s, chain.estimator.keypoints), options,
-                          console)
-    else:
-        overlay = chain.overlay()
-        with serving(cfg.serve, [sources[0].name], console) as view:
-            result = run_pipeline(sources[0], chain.estimator, chain.detector,
-                                  tracker=chain.tracker(still_images=kind == "image"),
-                                  writers=writers + ([view.writer(0)] if view else []), options=options, console=console,
-                                  overlay=overlay)
-        print_reps(console, overlay)
+        stream = _stream_inputs(chain, sources, every, view, still_images=kind == "image")
+        if not show and not outputs.named() and outputs.json != "-" and not cfg.serve:
+            console.print("warning: no window, --out, --json or --serve: results are not shown or saved"
+                          if kind == "webcam" else "warning: no --out, --json, --coco or --csv: results are not saved"
+                          if kind == "image" else "warning: no --out, --json or --csv: results are not saved",
+                          highlight=False)
+        result = run_stream(stream, chain.estimator, chain.detector,
+                            chain.pipeline_options(show=show, max_frames=max_frames), console=console)
+    for each in stream:
+        print_reps(console, each.overlay, each.name if len(stream) > 1 else None)
     _report(console, result, every)
-    if live and all(c.lost for c in result.cameras):
+    if live and result.all_lost:
         raise UserError("every camera was lost and not recovered (--give-up-after / --no-reconnect); outputs closed",
                         exit_code=1)
+
+
+def _check_before_loading(cfg: RunConfig, inputs: list, every: list):
+    """Option values, the weights (a trained/exported file's own model and keypoints), --attention and
+    every output path, before any model is loaded; returns the `OutputGuard`."""
+    from transpose_live.chain import attention_index, check_config, check_weights
+    from transpose_live.engine import describe_model
+    from transpose_live.paths import OutputGuard
+
+    check_config(cfg)
+    spec, keypoints = describe_model(cfg.model, cfg.weights_value)
+    attention_index(cfg.attention, spec, keypoints)
+    guard = OutputGuard(inputs + ([Path(cfg.exercise)] if cfg.exercise and Path(cfg.exercise).is_file() else []))
+    for each in every:
+        _check_outputs(guard, each)
+    check_weights(cfg)
+    return guard
+
+
+def _stream_inputs(chain, sources: list, every: list, view, still_images: bool) -> list:
+    """One `StreamInput` per source: its writers (the one writer factory, `pipeline.sinks.open_writers`; the
+    web view's writer too), a tracker and the --exercise overlay. A failure aborts the writers already open."""
+    from transpose_live.pipeline import StreamInput, open_writers
+    from transpose_live.pipeline.writers import close_writers
+
+    stream = []
+    with contextlib.ExitStack() as opening:
+        for i, (source, outs) in enumerate(zip(sources, every)):
+            outs = dataclasses.replace(outs, stdout=_print_json_record)
+            extra = [lambda i=i: view.writer(i)] if view is not None else []
+            writers = open_writers(outs, source, chain.estimator.keypoints, extra)
+            opening.callback(close_writers, writers, True)
+            stream.append(StreamInput(source, writers, chain.tracker(still_images=still_images), chain.overlay()))
+        opening.pop_all()
+    return stream
 
 
 def _check_outputs(guard, outputs: Outputs) -> None:
@@ -136,41 +147,6 @@ def _report(console, result, every: list) -> None:
         raise UserError(f"interrupted by {name} after {result.frames} frames; outputs closed", exit_code=code)
 
 
-def _open_writers(outputs: Outputs, source, keypoints) -> list:
-    """The writers for `outputs` (paths already checked); any already opened are aborted on failure."""
-    from transpose_live.pipeline.csv_writer import CsvWriter
-    from transpose_live.pipeline.writers import (
-        CallbackWriter,
-        CocoResultsWriter,
-        ImageDirWriter,
-        JsonlWriter,
-        VideoWriter,
-    )
-
-    makers = []
-    if outputs.json == "-":
-        makers.append(lambda: CallbackWriter(_print_json_line, on_event=_print_json_record))
-    elif outputs.json:
-        makers.append(lambda: JsonlWriter(outputs.json))
-    if outputs.coco:
-        makers.append(lambda: CocoResultsWriter(outputs.coco))
-    if outputs.csv:
-        makers.append(lambda: CsvWriter(outputs.csv, keypoints.names))
-    if outputs.image_dir:
-        makers.append(lambda: ImageDirWriter(outputs.image_dir))
-    if outputs.video:
-        makers.append(lambda: VideoWriter(outputs.video, source.fps, source.size, outputs.video_options, source.audio))
-    writers = []
-    try:
-        for make in makers:
-            writers.append(make())
-    except BaseException:
-        for w in writers:
-            w.abort()
-        raise
-    return writers
-
-
 def register(app: typer.Typer) -> None:
     """Adds `webcam`, `video` and `image` to the app."""
 
@@ -191,6 +167,7 @@ def register(app: typer.Typer) -> None:
         streams reconnect). Several cameras: {camera} in output paths."""
         from transpose_live.cli.live_run import LiveRequest, camera_names, per_camera
         from transpose_live.media import EncodeOptions
+        from transpose_live.pipeline.sinks import Outputs
 
         named = camera_names(camera)
         outputs = Outputs(video=out, json=json_out, csv=csv_out, video_options=EncodeOptions(codec, crf, audio=not no_audio))
@@ -214,6 +191,7 @@ def register(app: typer.Typer) -> None:
         """Pose estimation on every frame of a video file."""
         from transpose_live.media import EncodeOptions
         from transpose_live.pipeline import open_video
+        from transpose_live.pipeline.sinks import Outputs
 
         outputs = Outputs(video=out, json=json_out, csv=csv_out, video_options=EncodeOptions(codec, crf, audio=not no_audio))
         _run("video", cfg, lambda: open_video(path), [path], outputs, max_frames=max_frames)
@@ -230,6 +208,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Pose estimation on images; with no path, on the demo pictures shipped with ultralytics."""
         from transpose_live.pipeline import ImageSource
+        from transpose_live.pipeline.sinks import Outputs
 
         inputs = image_inputs(paths) if paths else _demo_images()
         if not paths:  # the demo: say so, and where the pictures are
@@ -269,13 +248,6 @@ def _demo_images() -> list[Path]:
     if not found:
         raise UserError(f"the ultralytics demo images are missing from {ASSETS}; give an image path")
     return found
-
-
-def _print_json_line(frame, poses) -> None:
-    """`--json -`: one line to stdout; a closed pipe (`| head -1`) ends the run as the end of the input would."""
-    from transpose_live.pipeline.writers import frame_record
-
-    _print_json_record(frame_record(frame, poses))
 
 
 def _print_json_record(record: dict) -> None:

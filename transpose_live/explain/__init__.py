@@ -5,7 +5,14 @@
     >>> result.save("panel.png")
 """
 
-from transpose_live.explain.explain import Explanation, explain, parse_box, parse_keypoints, write_png
+from transpose_live.explain.explain import (
+    Explanation,
+    explain,
+    explain_poses,
+    parse_box,
+    parse_keypoints,
+    write_png,
+)
 from transpose_live.explain.panel import panel_grid, panel_size, render_panels
 
 __all__ = [

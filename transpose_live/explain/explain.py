@@ -61,13 +61,20 @@ def parse_box(text: str) -> np.ndarray:
 
 def explain(estimator, image: np.ndarray, boxes, box_scores=None, keypoints: list[int] | None = None,
             threshold: float = 0.0, max_cols: int = MAX_COLS, caption: str | None = None) -> Explanation:
-    """Runs `estimator.estimate(..., return_attention=True)` and renders the panels."""
+    """Runs `estimator.estimate(..., return_attention=True)` and renders the panels (`explain_poses`)."""
     require_attention(estimator.spec, "explain")
+    poses = estimator.estimate(image, boxes, box_scores=box_scores, return_attention=True)
+    return explain_poses(estimator, image, poses, keypoints, threshold, max_cols, caption)
+
+
+def explain_poses(estimator, image: np.ndarray, poses: Poses, keypoints: list[int] | None = None,
+                  threshold: float = 0.0, max_cols: int = MAX_COLS, caption: str | None = None) -> Explanation:
+    """The panels of poses already estimated with their attention rows (`poses.attention`), e.g. by the
+    frame stream (`explain` on the command line)."""
     kset = getattr(estimator, "keypoints", COCO17)
     keypoints = list(range(len(kset))) if keypoints is None else list(keypoints)
     if threshold < 0:
         raise UserError("--threshold must be >= 0")
-    poses = estimator.estimate(image, boxes, box_scores=box_scores, return_attention=True)
     if len(poses) == 0:
         raise UserError("no person to explain (no box given or detected)")
     panel = render_panels(image, poses, keypoints, threshold, tuple(estimator.spec.input_size), max_cols, caption,

@@ -1,5 +1,5 @@
-"""The `--show` window of a live run: every camera's newest rendered frame, tiled in a grid and
-scaled (aspect kept, letterboxed) to fit the screen, so portrait cameras are shown whole.
+"""The `--show` window of a run, one for 1..N sources: every source's newest rendered frame, tiled in a
+grid and scaled (aspect kept, letterboxed) to fit the screen, so portrait cameras are shown whole.
 
 Output threads `offer` images; the calling thread calls `show()` (OpenCV windows belong to one
 thread), which returns True when q or Esc was pressed."""
@@ -63,17 +63,8 @@ def tile(images: list, screen: tuple[int, int]) -> np.ndarray:
     return canvas
 
 
-class _Slot:
-    def __init__(self, display: "TiledDisplay", index: int) -> None:
-        self._display, self._index = display, index
-
-    def offer(self, image: np.ndarray) -> None:
-        self._display.latest[self._index] = image
-        self._display.changed = True
-
-
-class TiledDisplay:
-    """One window for `n` cameras."""
+class Window:
+    """One window for `n` sources (one source: its frame, scaled down to fit the screen)."""
 
     def __init__(self, n: int, screen: tuple[int, int] | None = None) -> None:
         self.latest: list = [None] * n
@@ -81,9 +72,10 @@ class TiledDisplay:
         self.screen = screen or screen_size()
         self._opened = False
 
-    def for_camera(self, index: int) -> _Slot:
-        """What camera `index`'s output thread offers its rendered frames to."""
-        return _Slot(self, index)
+    def offer(self, index: int, image: np.ndarray) -> None:
+        """Source `index`'s newest rendered frame (from its output thread)."""
+        self.latest[index] = image
+        self.changed = True
 
     def show(self) -> bool:
         if not self.changed or all(im is None for im in self.latest):

@@ -75,7 +75,7 @@ class FrameSource:
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
-        self.notify: threading.Event | None = None  # set on every new frame (the multi-camera loop waits on it)
+        self.notify: threading.Event | None = None  # set on every new live frame (the stream waits on it)
 
     # -- subclass hooks -------------------------------------------------------------------
     def _produce(self):
@@ -151,6 +151,15 @@ class FrameSource:
                 return ENDED
             self._latest = None
             return item
+
+    def next_frame(self):
+        """File sources: the next frame, waiting for it; `ENDED` after the last (the capture error raised)."""
+        item = self.start()._take()
+        if item is _END:
+            if self._error is not None:
+                raise self._error
+            return ENDED
+        return item
 
     def __iter__(self):
         self.start()

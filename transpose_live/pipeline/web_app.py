@@ -22,6 +22,7 @@ import asyncio
 import ipaddress
 import json
 import secrets
+import socket
 import threading
 
 from transpose_live.errors import UserError
@@ -37,6 +38,16 @@ def parse_bind(text: str) -> tuple[str, int]:
     if not port.isdigit() or not 0 <= int(port) <= 65535:
         raise UserError(f"--serve {text!r}: give HOST:PORT, e.g. 127.0.0.1:8080 or 0.0.0.0:8080")
     return host, int(port)
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A listening socket on host:port; UserError when the port is taken or the address is not this machine's."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        return socket.create_server((host, port), family=family)
+    except OSError as exc:
+        raise UserError(f"--serve: cannot listen on {host}:{port} ({exc.strerror or exc}: in use, or not an "
+                        "address here)") from None
 
 
 def is_loopback(host: str) -> bool:
@@ -160,18 +171,21 @@ class WebServer:
         self._thread: threading.Thread | None = None
 
     def start(self) -> "WebServer":
+        """Listens (a UserError, before anything else, when the address is busy or not here), then serves."""
         import uvicorn
 
-        config = uvicorn.Config(build_app(self.view, self.token), host=self.host, port=self.port, log_level="error",
-                                lifespan="off", access_log=False, timeout_graceful_shutdown=1)
+        sock = listen(self.host, self.port)
+        config = uvicorn.Config(build_app(self.view, self.token), log_level="error", lifespan="off",
+                                access_log=False, timeout_graceful_shutdown=1)
         self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, name="serve", daemon=True)
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, name="serve",
+                                        daemon=True)
         self._thread.start()
         while not self._server.started:
             if not self._thread.is_alive():
-                raise UserError(f"--serve: cannot listen on {self.host}:{self.port} (in use, or not an address here)")
+                raise UserError(f"--serve: cannot serve on {self.host}:{self.port}")
             self._thread.join(0.02)
-        self.port = self._server.servers[0].sockets[0].getsockname()[1]
+        self.port = sock.getsockname()[1]
         return self
 
     @property

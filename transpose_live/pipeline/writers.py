@@ -1,11 +1,15 @@
 """Outputs of a run, all behind one protocol: `write(frame, poses, image)` once per frame, then
 `close()` (complete: renamed into place) or `abort()` (failed: the temporary file is removed).
 
-`needs_image` says whether a writer wants the rendered frame (`image` is None otherwise). Paths are
-checked by `transpose_live.paths.OutputGuard` before any writer is made; every file is written under
-a temporary name in its folder and renamed into place by `close()`, so a crash never leaves half a
-file under the final name, and Ctrl-C / SIGTERM still close valid files (mp4 finalised, JSONL up to
-the last completed frame).
+`needs_image` says whether a writer wants the rendered frame (`image` is None otherwise); a writer with
+`event(camera, record)` also gets a camera's loss/reconnection lines. Paths are checked by
+`transpose_live.paths.OutputGuard` before any writer is made; every file is written under a temporary
+name in its folder and renamed into place by `close()`, so a crash never leaves half a file under the
+final name, and Ctrl-C / SIGTERM still close valid files (mp4 finalised, JSONL up to the last completed
+frame).
+
+`sinks.open_writers(outputs, source, keypoints)` is the one place a run's writers are made;
+`close_writers` the one place they end.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from transpose_live.coco import rescore, results_records
 from transpose_live.errors import UserError
 from transpose_live.paths import check_writable_dir, check_writable_file, commit, temporary_sibling
 from transpose_live.pipeline.sources import Frame
+from transpose_live.pose_files import pose_record
 from transpose_live.poses import Poses
 
 
@@ -39,7 +44,7 @@ def close_writers(writers, failed: bool) -> None:
     """Ends a run's writers: all aborted when the run failed; else each closed (published), the writers
     of rendered frames (the big files, the likeliest to hit a full disk) first, and when one close
     fails, the rest are aborted (their temporary files removed) before the error goes on."""
-    ordered = sorted(writers, key=lambda w: not w.needs_image)
+    ordered = sorted(writers, key=lambda w: not getattr(w, "needs_image", False))
     for i, writer in enumerate(ordered):
         if failed:
             writer.abort()
@@ -137,14 +142,9 @@ class JsonlWriter(TemporaryFileWriter):
 
 
 def frame_record(frame: Frame, poses: Poses) -> dict:
-    """The JSON object of one frame: frame index, timestamp (s), image name (images only), persons."""
-    record = {"frame": int(frame.index), "timestamp": round(float(frame.timestamp), 4)}
-    if frame.camera is not None:
-        record["camera"], record["camera_name"] = frame.camera, frame.camera_name
-    if frame.name is not None:
-        record["image"] = frame.name
-    record["persons"] = poses.to_records()
-    return record
+    """The JSON object of one frame (`pose_files.pose_record`)."""
+    return pose_record(frame.index, frame.timestamp, poses, camera=frame.camera, camera_name=frame.camera_name,
+                       image=frame.name)
 
 
 def event_record(camera: tuple[int, str], record: dict) -> dict:

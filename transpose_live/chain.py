@@ -1,9 +1,11 @@
-"""`build_chain(cfg)`: the person detector, the pose estimator and the tracker of a `RunConfig`, with the
-device, precision and pose backend chosen once here (the detector follows the pose backend).
+"""The composition root, above `pipeline` and `analytics` (which never import each other):
+`build_chain(cfg)` makes the person detector, the pose estimator, the trackers and the `--exercise`
+overlay of a `RunConfig`, with the device, precision and pose backend chosen once here (the detector
+follows the pose backend).
 
     >>> chain = build_chain(RunConfig.for_command("video", device="cpu"))
     >>> run_pipeline(open_video("in.mp4"), chain.estimator, chain.detector, tracker=chain.tracker(),
-    ...              options=chain.pipeline_options())
+    ...              overlay=chain.overlay(), options=chain.pipeline_options())
 
 `check_config(cfg)` runs the cheap checks (option values against their registries) before any loading;
 every command that takes a RunConfig calls it first.
@@ -12,6 +14,7 @@ every command that takes a RunConfig calls it first.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 from transpose_live.backends.choose import Runtime
@@ -77,6 +80,13 @@ def check_config(cfg: RunConfig) -> None:
     asked_precision(cfg)
 
 
+def check_weights(cfg: RunConfig) -> None:
+    """A pose checkpoint path that is not there: one line before the detector is exported or loaded."""
+    weights = cfg.weights_value
+    if weights is not None and str(weights) != "official" and not Path(str(weights)).exists():
+        raise UserError(f"checkpoint not found: {weights}")
+
+
 def asked_precision(cfg: RunConfig) -> str:
     """--precision, with --half / --no-half as aliases of fp16 / fp32 (`device.parse_precision`)."""
     from transpose_live.device import parse_precision
@@ -116,6 +126,7 @@ def build_chain(cfg: RunConfig, *, detector: bool = True, need_attention: bool |
     """Detector + estimator (+ trackers from `Chain.tracker`) of `cfg`. detector=False: no detector (boxes
     come from elsewhere). need_attention: default `cfg.attention is not None` (forces the torch backend)."""
     check_config(cfg)
+    check_weights(cfg)
     want = cfg.attention is not None if need_attention is None else need_attention
     runtime = resolve_runtime(cfg, want)
     det = build_person_detector(cfg, runtime) if detector else None
