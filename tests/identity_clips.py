@@ -263,15 +263,64 @@ def track_ours(scenario: Scenario, sprites: list[Sprite], dets: list, with_image
     return out, spent
 
 
-def track_peer(model, scenario: Scenario, sprites: list[Sprite], tracker_yaml: str, imgsz: int = 640) -> list:
-    """ultralytics' `model.track(persist=True)` with one of its tracker configs, frame by frame."""
-    out = []
+def _peer_tracker(cfg_path: str):
+    import yaml
+    from ultralytics.trackers.track import TRACKER_MAP
+    from ultralytics.utils import IterableSimpleNamespace
+
+    cfg = IterableSimpleNamespace(**yaml.safe_load(Path(cfg_path).read_text()))
+    cfg.device = "cpu"
+    return TRACKER_MAP[cfg.tracker_type](args=cfg)
+
+
+def track_peers(model, scenario: Scenario, sprites: list[Sprite], configs: dict, imgsz: int = 640) -> tuple:
+    """ultralytics' trackers on one YOLO pass per frame: the first of `configs` (name -> tracker yaml) runs
+    inside `YOLO.track(persist=True)`; the others get the same frame's detections and detector features
+    (`feats`, what `with_reid` + `model: auto` pools) through `tracker.update` exactly as ultralytics' own
+    callback passes them. Returns ({name: per-frame (boxes, ids)}, per-frame `Poses`, ground truth)."""
+    from transpose_live.poses import Poses
+
+    names = list(configs)
+    others = {n: _peer_tracker(configs[n]) for n in names[1:]}
+    grabbed = {}
+
+    def grab(predictor):
+        r = predictor.results[0]
+        grabbed["boxes"], grabbed["feats"] = r.boxes.cpu().numpy(), getattr(r, "feats", None)
+        grabbed["with_feats"] = grabbed.get("with_feats", 0) + (grabbed["feats"] is not None)
+        grabbed["poses"] = (Poses(r.keypoints.data.float().numpy(), r.boxes.xyxy.numpy(), r.boxes.conf.numpy())
+                            if r.keypoints is not None and len(r.boxes) else Poses.empty())
+
+    model.add_callback("on_predict_postprocess_end", grab)  # before the tracker's own callback
+    out = {n: [] for n in names}
+    dets, gt = [], []
     for f in range(scenario.frames):
-        image = render(scenario, sprites, f)[0]
-        r = model.track(image, imgsz=imgsz, device="cpu", verbose=False, persist=True, tracker=tracker_yaml)[0]
-        ids = r.boxes.id
-        if ids is None:
-            out.append((np.zeros((0, 4), np.float32), np.zeros(0, int)))
-        else:
-            out.append((r.boxes.xyxy.numpy(), ids.numpy().astype(int)))
-    return out
+        image, gb, gp, vis = render(scenario, sprites, f)
+        r = model.track(image, imgsz=imgsz, device="cpu", verbose=False, persist=True, tracker=configs[names[0]])[0]
+        out[names[0]].append(_rows(r.boxes.xyxy.numpy(), r.boxes.id))
+        for n, trk in others.items():
+            tracks = trk.update(grabbed["boxes"], image, feats=grabbed["feats"]).reshape(-1, 8)
+            out[n].append(_rows(tracks[:, :4], tracks[:, 4]))
+        dets.append(grabbed["poses"])
+        gt.append((gb, gp, vis))
+    if grabbed.get("with_feats", 0) < scenario.frames:
+        raise RuntimeError("the detector's features did not reach the ReID trackers")
+    return out, dets, gt
+
+
+def _rows(boxes, ids) -> tuple:
+    if ids is None or len(boxes) == 0:
+        return np.zeros((0, 4), np.float32), np.zeros(0, int)
+    return np.asarray(boxes, np.float32).reshape(-1, 4), np.asarray(ids).astype(int)
+
+
+def keypoint_boxes(poses):
+    """The frame's poses with boxes from their own confident keypoints (a stand-in for `--det-every` frames)."""
+    boxes = poses.boxes.copy()
+    for i, k in enumerate(poses.keypoints):
+        good = k[k[:, 2] >= 0.3, :2]
+        if len(good) >= 2:
+            (x1, y1), (x2, y2) = good.min(0), good.max(0)
+            pad = 0.1 * max(x2 - x1, y2 - y1)
+            boxes[i] = [x1 - pad, y1 - pad, x2 + pad, y2 + pad]
+    return poses.with_(boxes=boxes)
