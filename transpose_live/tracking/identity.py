@@ -13,7 +13,7 @@ Per frame, in order:
 4. detections still unmatched (and new tracks not confirmed yet) are compared with the gallery: every
    confirmed track not seen this frame and seen within `reid_memory` seconds keeps its appearance; a
    similarity of at least `REID_MIN` (and a plausible size) gives the person the old id back;
-5. the rest start tentative tracks, confirmed (given a new, never reused id) on their `CONFIRM`-th
+5. the rest (but boxes repeating a matched person's: `_duplicate`) start tentative tracks, confirmed (given a new, never reused id) on their `CONFIRM`-th
    frame (at once on the first frame of the video); a tentative track missed once is dropped.
 
 The appearance (`appearance.describe`, needs the frame image) of a track is an average over the frames
@@ -42,6 +42,7 @@ MAX_COST = 0.7
 REID_MIN = 0.8  # gallery: appearance similarity to give an old id back
 CONFIRM = 2  # frames a new track needs before it gets an id
 CLEAR_OVERLAP = 0.15  # of a detection's area covered by another: not clear, its appearance is not learnt
+DUPLICATE_IOU, DUPLICATE_INSIDE = 0.4, 0.85  # an unmatched box this close to a matched one starts no track
 EMA = 0.9  # weight of the old appearance per clear sighting
 KEYPOINT_SCORE = 0.5  # keypoints count for OKS when at least half of them are this confident
 REID_MEMORY = 10.0  # seconds (`--reid-memory`)
@@ -183,17 +184,33 @@ class IdentityAssociator:
         candidates = [i for i in range(len(poses)) if poses.box_scores[i] >= NEW
                       and (i in free or matched[i].id < 0)]
         self._reidentify(poses, feats, float(t), candidates, matched)
+        confirmed = {j: q for j, q in matched.items() if q.id >= 0}
+        for i in [i for i, q in matched.items() if q.id < 0 and self._duplicate(poses.boxes, i, confirmed)]:
+            self.people.remove(matched.pop(i))  # a young track on a second box of a known person
+            free.append(i)
         clear = _clear(poses.boxes, poses.box_scores)
         for i, person in matched.items():
             self._observe(person, poses, i, feats, clear[i], float(t))
         for i in free:
-            if i not in matched and poses.box_scores[i] >= NEW:
+            if i not in matched and poses.box_scores[i] >= NEW and not self._duplicate(poses.boxes, i, matched):
                 person = _Person(BoxMotion(poses.boxes[i]), poses.keypoints[i].copy(), None, float(t))
                 self._observe(person, poses, i, feats, clear[i], float(t), fresh=True)
                 self.people.append(person)
                 matched[i] = person
         self._forget(matched, float(t))
         return np.array([matched[i].id if i in matched else -1 for i in range(len(poses))], np.int64)
+
+    @staticmethod
+    def _duplicate(boxes: np.ndarray, i: int, matched: dict[int, _Person]) -> bool:
+        """Detection `i` mostly repeats a matched one (the detector's second box on one person, e.g. with
+        arms spread): IoU >= DUPLICATE_IOU, or it lies DUPLICATE_INSIDE within it. It starts no track."""
+        others = [j for j in matched if j != i]
+        if not others:
+            return False
+        b, o = boxes[i], boxes[others]
+        inter = np.clip(np.minimum(b[2:], o[:, 2:]) - np.maximum(b[:2], o[:, :2]), 0, None).prod(-1)
+        area = max(float(np.prod(np.clip(b[2:] - b[:2], 1, None))), 1.0)
+        return bool((box_iou(b[None], o)[0] >= DUPLICATE_IOU).any() or (inter / area >= DUPLICATE_INSIDE).any())
 
     def _observe(self, person: _Person, poses: Poses, i: int, feats, clear: bool, t: float,
                  fresh: bool = False) -> None:
