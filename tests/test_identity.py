@@ -4,6 +4,8 @@ for about 3 s and returns. YOLO11n-pose detections are computed once per session
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -87,13 +89,13 @@ def test_gallery_forgets_after_memory(hide_clip, memory, kept):
     assert len(seen) == 2 and set(trk.identifier.gallery_ids()) == (seen if kept else set())
 
 
+@pytest.mark.slow  # ~400 pose crops
 def test_untrained_pose_weights_keep_identity(hide_clip, filled_checkpoint):
     """Keypoints from the fill (untrained) weights are meaningless: appearance and motion carry the ids."""
     from transpose_live import PoseEstimator
 
     scenario, sprites, dets, gt = hide_clip
-    est = PoseEstimator("tp_r_a3", weights=str(filled_checkpoint("tp_r_a3")), device="cpu", precision="fp32",
-                        backend="torch")
+    est = PoseEstimator("tp_r_a3", weights=str(filled_checkpoint("tp_r_a3")), device="cpu", precision="fp32")
     junk = []
     for start in range(0, len(dets), 16):
         chunk = range(start, min(start + 16, len(dets)))
@@ -104,30 +106,129 @@ def test_untrained_pose_weights_keep_identity(hide_clip, filled_checkpoint):
     assert all(len(v) == 1 for v in s["ids_per_person"].values()) and s["IDF1"] >= 0.95, s
 
 
-def _exercise_ids(yolo_pose, frames: int | None, det_every: int) -> set:
+@pytest.fixture(scope="session")
+def exercise_frames(yolo_pose):
+    """The first 80 frames of the real 3-person clip and their YOLO11n-pose detections."""
     import cv2
 
     cap = cv2.VideoCapture(str(require_shared(CLIPS / "exercise.avi")))
-    trk, ids, f = PoseTracker(smooth="one-euro"), set(), 0
-    while frames is None or f < frames:
+    frames = []
+    while len(frames) < 80:
         ok, image = cap.read()
         if not ok:
             break
-        poses = ic.detect(yolo_pose, image, IMGSZ)
+        frames.append((image, ic.detect(yolo_pose, image, IMGSZ)))
+    cap.release()
+    return frames
+
+
+def _exercise_ids(frames, det_every: int) -> set:
+    trk, ids = PoseTracker(smooth="one-euro"), set()
+    for f, (image, poses) in enumerate(frames):
         boxed = poses if f % det_every == 0 else ic.keypoint_boxes(poses)
         out = trk.update(boxed, f / 10, from_detector=f % det_every == 0, image=image)
         ids |= set(out.track_ids[out.track_ids >= 0].tolist())
-        f += 1
-    cap.release()
     return ids
 
 
 @pytest.mark.parametrize("det_every", [1, 5])
-def test_exercise_keeps_three_ids(yolo_pose, det_every):
-    """The real 3-person clip (first 80 frames): three ids, detector every frame or every 5th."""
-    assert len(_exercise_ids(yolo_pose, 80, det_every)) == 3
+def test_exercise_keeps_three_ids(exercise_frames, det_every):
+    """The real 3-person clip: three ids, detector every frame or every 5th (keypoint boxes between)."""
+    assert len(_exercise_ids(exercise_frames, det_every)) == 3
 
 
 @pytest.mark.slow
 def test_exercise_whole_clip_keeps_three_ids(yolo_pose):
-    assert len(_exercise_ids(yolo_pose, None, 1)) == 3
+    import cv2
+
+    cap = cv2.VideoCapture(str(require_shared(CLIPS / "exercise.avi")))
+    frames = []
+    while True:
+        ok, image = cap.read()
+        if not ok:
+            break
+        frames.append((image, ic.detect(yolo_pose, image, IMGSZ)))
+    cap.release()
+    assert len(_exercise_ids(frames, 1)) == 3
+
+
+@pytest.fixture
+def recorded_old(hide_clip, tmp_path):
+    """The clip tracked by the old tracker (ByteTrack, splits the second person) written as `video --json`
+    and `--csv` would, plus the clip as an mp4 file."""
+    import time
+
+    import cv2
+
+    from transpose_live.pipeline.csv_writer import CsvWriter
+    from transpose_live.pipeline.sources import Frame
+    from transpose_live.pipeline.writers import JsonlWriter
+
+    scenario, sprites, dets, gt = hide_clip
+    trk = PoseTracker(smooth="none", associate="bytetrack")
+    jsonl, csv_path, video = tmp_path / "poses.jsonl", tmp_path / "poses.csv", tmp_path / "clip.mp4"
+    writers = [JsonlWriter(jsonl), CsvWriter(csv_path)]
+    out = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), scenario.fps, scenario.size)
+    tracks = []
+    for f, poses in enumerate(dets):
+        image = ic.render(scenario, sprites, f)[0]
+        res = trk.update(poses, f / scenario.fps)
+        res = res.select(res.track_ids >= 0)  # analyze wants tracked people only
+        tracks.append((res.boxes, res.track_ids))
+        for w in writers:
+            w.write(Frame(f, image, f / scenario.fps, time.perf_counter()), res, None)
+        out.write(image)
+    out.release()
+    for w in writers:
+        w.close()
+    return jsonl, csv_path, video, tracks, gt
+
+
+def _ids_per_person(path, gt):
+    from transpose_live.pose_files import read_poses
+
+    rec = read_poses(path)
+    return ic.score(gt, [(p.boxes, p.track_ids) for p in rec.poses])["ids_per_person"]
+
+
+def test_stitching_files_with_the_video_gives_one_id_per_person(recorded_old):
+    from transpose_live.tracking.stitch import stitch_file
+
+    jsonl, csv_path, video, _, gt = recorded_old
+    before = _ids_per_person(jsonl, gt)
+    assert max(len(v) for v in before.values()) > 1
+    for path in (jsonl, csv_path):
+        mapping = stitch_file(path, video=video)
+        assert mapping
+        after = _ids_per_person(path, gt)
+        assert all(len(v) == 1 for v in after.values()) and len(set(sum(after.values(), []))) == 2, after
+
+
+def test_stitching_without_video_never_joins_two_people(recorded_old):
+    """Time gaps and motion alone: fewer ids, and still no id on two people."""
+    from transpose_live.tracking.stitch import stitch_file
+
+    jsonl, _, _, _, gt = recorded_old
+    before = _ids_per_person(jsonl, gt)
+    stitch_file(jsonl)
+    after = _ids_per_person(jsonl, gt)
+    assert sum(map(len, after.values())) <= sum(map(len, before.values()))
+    assert not set(after[0]) & set(after[1]), after
+
+
+def test_analyze_stitches_the_tracks(recorded_old, tmp_path):
+    """`analyze` joins the split tracks before analysing (the input file is left as it is); --no-stitch not."""
+    from helpers import cli
+
+    jsonl, _, _, _, _ = recorded_old
+    original = jsonl.read_bytes()
+    joined = cli("analyze", jsonl, "--smoothed", tmp_path / "a.jsonl")
+    apart = cli("analyze", jsonl, "--no-stitch", "--smoothed", tmp_path / "b.jsonl")
+    assert joined.returncode == 0 and apart.returncode == 0, joined.stderr + apart.stderr
+    assert "stitched tracks" in joined.stdout and "stitched" not in apart.stdout
+    assert jsonl.read_bytes() == original
+
+    def ids(path):
+        return {p["track_id"] for line in path.read_text().splitlines() for p in json.loads(line)["persons"]}
+
+    assert len(ids(tmp_path / "a.jsonl")) < len(ids(tmp_path / "b.jsonl"))
