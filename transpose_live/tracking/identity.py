@@ -41,6 +41,7 @@ APP_FLOOR = 0.5  # appearance similarity counted as "no resemblance" in the cost
 MAX_COST = 0.7
 REID_MIN = 0.8  # gallery: appearance similarity to give an old id back
 CONFIRM = 2  # frames a new track needs before it gets an id
+MAX_TENTATIVE, EDGE = 15, 2  # a new track at the frame border (px) waits for an id up to this many frames
 CLEAR_OVERLAP = 0.15  # of a detection's area covered by another: not clear, its appearance is not learnt
 DUPLICATE_IOU, DUPLICATE_INSIDE = 0.4, 0.85  # an unmatched box this close to a matched one starts no track
 EMA = 0.9  # weight of the old appearance per clear sighting
@@ -90,6 +91,7 @@ class IdentityAssociator:
         self.reid_memory, self.appearance = float(reid_memory), bool(appearance)
         self.people: list[_Person] = []
         self.frames = 0
+        self._edge: tuple[int, int] | None = None  # frame width, height
 
     def gallery_ids(self) -> list[int]:
         """Ids of the confirmed people not seen in the last frame that can still come back."""
@@ -116,20 +118,25 @@ class IdentityAssociator:
         gated = (dist > reach[None]) | (ratio > 2) | (ratio < 0.5)
         return np.where(gated, np.inf, 1.0 - sim)
 
-    def _cost(self, poses: Poses, index: np.ndarray, feats, people: list[_Person]) -> np.ndarray:
+    def _cost(self, poses: Poses, index: np.ndarray, feats, people: list[_Person], clear: np.ndarray) -> np.ndarray:
+        """Joint cost; appearance only counts for detections seen clearly (a partly hidden person's colours
+        mix with the occluder's): the others are matched by motion alone."""
         cost = self._motion_cost(poses, index, people)
         if feats is None:
             return cost
+        seen = clear[index]
         for j, p in enumerate(people):
             if p.feature is None:
                 continue
             s = app.similarity(feats[index], p.feature[None])[:, 0]
             part = 1.0 - np.clip((s - APP_FLOOR) / (1 - APP_FLOOR), 0, 1)
-            cost[:, j] = np.where(s < APP_GATE, np.inf, 0.5 * cost[:, j] + 0.5 * part)
+            joint = np.where(s < APP_GATE, np.inf, 0.5 * cost[:, j] + 0.5 * part)
+            cost[:, j] = np.where(seen, joint, cost[:, j])
         return cost
 
     # ------------------------------------------------------------ stages
-    def _match_recent(self, poses: Poses, feats, free: list[int], matched: dict[int, _Person]) -> None:
+    def _match_recent(self, poses: Poses, feats, free: list[int], matched: dict[int, _Person],
+                      clear: np.ndarray) -> None:
         """Stages 2 and 3: confident detections by the joint cost, then low ones by IoU alone."""
         recent = [p for p in self.people if p.motion.missed <= self.max_missed + 1]
         for stage in ("high", "low"):
@@ -139,7 +146,7 @@ class IdentityAssociator:
             if not rows or not people:
                 continue
             if stage == "high":
-                cost = self._cost(poses, np.array(rows), feats, people)
+                cost = self._cost(poses, np.array(rows), feats, people, clear)
                 pairs = _hungarian(cost, MAX_COST)
             else:
                 iou = box_iou(poses.boxes[rows], np.stack([p.motion.box for p in people]))
@@ -180,7 +187,9 @@ class IdentityAssociator:
         feats = app.describe(image, poses.boxes, poses.keypoints) if self.appearance and image is not None else None
         free = list(range(len(poses)))
         matched: dict[int, _Person] = {}
-        self._match_recent(poses, feats, free, matched)
+        clear = _clear(poses.boxes, poses.box_scores)
+        self._edge = None if image is None else (image.shape[1], image.shape[0])
+        self._match_recent(poses, feats, free, matched, clear)
         candidates = [i for i in range(len(poses)) if poses.box_scores[i] >= NEW
                       and (i in free or matched[i].id < 0)]
         self._reidentify(poses, feats, float(t), candidates, matched)
@@ -188,7 +197,6 @@ class IdentityAssociator:
         for i in [i for i, q in matched.items() if q.id < 0 and self._duplicate(poses.boxes, i, confirmed)]:
             self.people.remove(matched.pop(i))  # a young track on a second box of a known person
             free.append(i)
-        clear = _clear(poses.boxes, poses.box_scores)
         for i, person in matched.items():
             self._observe(person, poses, i, feats, clear[i], float(t))
         for i in free:
@@ -221,8 +229,17 @@ class IdentityAssociator:
         if feats is not None and (clear or person.feature is None):
             f = feats[i] if person.feature is None else EMA * person.feature + (1 - EMA) * feats[i]
             person.feature = (f / max(float(np.linalg.norm(f)), 1e-9)).astype(np.float32)
-        if person.id < 0 and (person.hits >= CONFIRM or self.frames == 1):
+        if person.id < 0 and (self.frames == 1 or person.hits >= CONFIRM and (
+                person.hits >= MAX_TENTATIVE or not self._entering(poses.boxes[i]))):
             person.id = self.new_id()
+
+    def _entering(self, box: np.ndarray) -> bool:
+        """The box touches the frame border while appearance is on: the person may be coming back, so the
+        track stays tentative (no id, gallery still asked) until fully in or MAX_TENTATIVE frames."""
+        if self._edge is None or not self.appearance:
+            return False
+        w, h = self._edge
+        return bool(box[0] <= EDGE or box[1] <= EDGE or box[2] >= w - EDGE or box[3] >= h - EDGE)
 
     def _forget(self, matched: dict[int, _Person], t: float) -> None:
         """Drops unmatched tentative tracks and people past the gallery memory; stops predicting people
