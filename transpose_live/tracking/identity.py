@@ -34,7 +34,7 @@ from transpose_live.tracking import appearance as app
 from transpose_live.tracking.association import box_iou, pose_oks
 from transpose_live.tracking.motion import BoxMotion, xyxy_to_z
 
-HIGH, LOW, NEW = 0.4, 0.1, 0.5  # detection scores: first stage, second stage, starts a track
+HIGH, LOW, NEW = 0.4, 0.1, 0.3  # detection scores: first stage, second stage, starts a track
 GATE, GATE_GROWTH, GATE_MAX = 0.6, 0.15, 2.5  # centre distance in box heights
 APP_GATE = 0.5  # appearance similarity under which a pair is never matched
 APP_FLOOR = 0.5  # appearance similarity counted as "no resemblance" in the cost
@@ -92,6 +92,7 @@ class IdentityAssociator:
         self.people: list[_Person] = []
         self.frames = 0
         self._edge: tuple[int, int] | None = None  # frame width, height
+        self._awaited = False  # someone in the gallery could be coming back
 
     def gallery_ids(self) -> list[int]:
         """Ids of the confirmed people not seen in the last frame that can still come back."""
@@ -193,6 +194,8 @@ class IdentityAssociator:
         candidates = [i for i in range(len(poses)) if poses.box_scores[i] >= NEW
                       and (i in free or matched[i].id < 0)]
         self._reidentify(poses, feats, float(t), candidates, matched)
+        taken = {id(q) for q in matched.values()}
+        self._awaited = any(p.id >= 0 and p.feature is not None and id(p) not in taken for p in self.people)
         confirmed = {j: q for j, q in matched.items() if q.id >= 0}
         for i in [i for i, q in matched.items() if q.id < 0 and self._duplicate(poses.boxes, i, confirmed)]:
             self.people.remove(matched.pop(i))  # a young track on a second box of a known person
@@ -234,9 +237,9 @@ class IdentityAssociator:
             person.id = self.new_id()
 
     def _entering(self, box: np.ndarray) -> bool:
-        """The box touches the frame border while appearance is on: the person may be coming back, so the
-        track stays tentative (no id, gallery still asked) until fully in or MAX_TENTATIVE frames."""
-        if self._edge is None or not self.appearance:
+        """The box touches the frame border while appearance is on and someone is in the gallery: the person
+        may be coming back, so the track stays tentative (no id, gallery still asked) until fully in or MAX_TENTATIVE frames."""
+        if self._edge is None or not self.appearance or not self._awaited:
             return False
         w, h = self._edge
         return bool(box[0] <= EDGE or box[1] <= EDGE or box[2] >= w - EDGE or box[3] >= h - EDGE)
