@@ -28,7 +28,7 @@ import numpy as np
 from transpose_live.paths import write_atomic
 from transpose_live.pose_files import FORMATS, PoseRecording, read_poses
 from transpose_live.tracking import appearance as app
-from transpose_live.tracking.identity import CLEAR_OVERLAP, REID_MEMORY, REID_MIN
+from transpose_live.tracking.identity import REID_MEMORY, REID_MIN
 
 SAMPLES = 5  # frames per tracklet whose appearance is averaged
 REACH, REACH_PER_S = 1.0, 1.0  # box heights
