@@ -81,6 +81,8 @@ def composited(args, sprites, folder: Path) -> dict:
     out = {}
     configs = {name: peer_yaml(name, folder) for name in ("tracktrack+reid", "botsort+reid", "bytetrack", "ocsort")}
     for sc in clip_set(args.quick):
+        if args.clips and sc.name not in args.clips.split(","):
+            continue
         peers, dets, gt = ic.track_peers(ic.load_yolo(), sc, sprites, configs, args.imgsz)
         row = {"what": sc.what, "frames": sc.frames, "size": sc.size, "people": len(sc.people), "scores": {}}
         for name, kw in OURS.items():
@@ -162,6 +164,7 @@ def main() -> None:
     ap.add_argument("--imgsz", type=int, default=640)
     ap.add_argument("--quick", action="store_true", help="one composited clip, real clips cut to 60 frames")
     ap.add_argument("--no-real", action="store_true")
+    ap.add_argument("--clips", default=None, help="comma-separated composited clip names (default: all)")
     ap.add_argument("--out", default="tracking")
     args = ap.parse_args()
     args.max_real = 60 if args.quick else None

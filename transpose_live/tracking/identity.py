@@ -214,14 +214,16 @@ class IdentityAssociator:
     @staticmethod
     def _duplicate(boxes: np.ndarray, i: int, matched: dict[int, _Person]) -> bool:
         """Detection `i` mostly repeats a matched one (the detector's second box on one person, e.g. with
-        arms spread): IoU >= DUPLICATE_IOU, or it lies DUPLICATE_INSIDE within it. It starts no track."""
+        arms spread): IoU >= DUPLICATE_IOU, or one lies DUPLICATE_INSIDE within the other. It starts no track."""
         others = [j for j in matched if j != i]
         if not others:
             return False
         b, o = boxes[i], boxes[others]
         inter = np.clip(np.minimum(b[2:], o[:, 2:]) - np.maximum(b[:2], o[:, :2]), 0, None).prod(-1)
         area = max(float(np.prod(np.clip(b[2:] - b[:2], 1, None))), 1.0)
-        return bool((box_iou(b[None], o)[0] >= DUPLICATE_IOU).any() or (inter / area >= DUPLICATE_INSIDE).any())
+        other = np.clip(o[:, 2:] - o[:, :2], 1, None).prod(-1)
+        inside = np.maximum(inter / area, inter / other)  # either box within the other
+        return bool((box_iou(b[None], o)[0] >= DUPLICATE_IOU).any() or (inside >= DUPLICATE_INSIDE).any())
 
     def _observe(self, person: _Person, poses: Poses, i: int, feats, clear: bool, t: float,
                  fresh: bool = False) -> None:
