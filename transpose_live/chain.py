@@ -37,7 +37,10 @@ class Chain:
         """A new tracker for one input (None for still images without smoothing)."""
         from transpose_live.tracking import PoseTracker
 
-        return None if still_images and self.cfg.smooth == "none" else PoseTracker(smooth=self.cfg.smooth)
+        if still_images and self.cfg.smooth == "none":
+            return None
+        identity = {"reid_memory": self.cfg.reid_memory, "appearance": self.cfg.appearance}
+        return PoseTracker(smooth=self.cfg.smooth, identity=identity)
 
     def overlay(self):
         """`--exercise`: the live rep counters and their drawing (`analytics.live.LiveExercise`), else None."""

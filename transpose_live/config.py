@@ -104,6 +104,11 @@ class RunConfig:
     # --- tracking and drawing
     smooth: str = option("one-euro", "Smoothing per tracked person: one-euro, kalman or none.",
                          panel=TRACKING, commands=RUN + ("bench",), per_command={"image": "none"})
+    reid_memory: float = option(
+        10.0, "Seconds a person who left the frame keeps their track id for when they return (0: forget at once).",
+        panel=TRACKING, commands=("webcam", "video", "batch", "bench"), min=0.0)
+    appearance: bool = option(True, "Also tell people apart by the colours of torso and legs (docs/tracking.md).",
+                              panel=TRACKING, commands=("webcam", "video", "batch", "bench"))
     kpt_thr: float = option(KEYPOINT_THRESHOLD, "Draw (and box) keypoints scoring above this.", panel=TRACKING,
                             commands=RUN + ("bench",), min=0.0, max=1.0)
     attention: Optional[str] = option(None, "Overlay attention for this keypoint (e.g. left_wrist).",

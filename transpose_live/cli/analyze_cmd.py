@@ -28,6 +28,7 @@ def analyze_command(
     smooth: str = typer.Option("rts", "--smooth", help=SMOOTH_HELP),
     max_gap: int = typer.Option(10, "--max-gap", min=0, help="Fill keypoint dropouts of at most this many frames."),
     kpt_thr: float = typer.Option(KEYPOINT_THRESHOLD, "--kpt-thr", min=0.0, max=1.0, help="Keypoints scoring below this give NaN angles."),
+    stitch: bool = typer.Option(True, "--stitch/--no-stitch", help="First join the tracks of one person split by the live tracker (time gaps and motion; docs/tracking.md)."),
 ) -> None:
     """Angles, reps and smoothing of a recorded poses file (no model is run)."""
     from rich.console import Console
@@ -51,6 +52,13 @@ def analyze_command(
         ("json", json_out, "--json file"), ("csv", csv_out, "--csv file"), ("plot", plot, "--plot figure"),
         ("smoothed", smoothed, "--smoothed file"), ("trc", trc, "--trc file")) if path is not None}
     recording = read_poses(poses)
+    if stitch:
+        from transpose_live.tracking.stitch import stitch_recording
+
+        joined = stitch_recording(recording)
+        if joined:
+            Console().print(f"stitched tracks {', '.join(f'{a}->{b}' for a, b in sorted(joined.items()))}",
+                            highlight=False, soft_wrap=True)
     if track is not None:
         keep = [p.select(p.track_ids == track) for p in recording.poses]
         if not any(len(p) for p in keep):

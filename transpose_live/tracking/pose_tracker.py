@@ -22,9 +22,10 @@ from transpose_live.poses import Poses
 from transpose_live.tracking.kalman import KeypointKalman
 from transpose_live.tracking.one_euro import OneEuroFilter, smoothing_factor
 from transpose_live.tracking.association import ByteTrackAssociator, KeypointMatcher
+from transpose_live.tracking.identity import IdentityAssociator
 
 SMOOTHERS = ("one-euro", "kalman", "none")
-ASSOCIATORS = ("bytetrack", "oks")
+ASSOCIATORS = ("identity", "bytetrack", "oks")
 MIN_SCORE = 0.2  # below: keypoint absent this frame
 HIDE_AFTER = 10  # frames absent in a row before a keypoint is hidden
 SCORE_CUTOFF = 4.0  # Hz: low-pass cutoff of the keypoint scores
@@ -52,24 +53,30 @@ class PoseTracker:
     """Tracks people across frames and smooths their keypoints.
 
     smooth: "one-euro" (default), "kalman" or "none" (ids only, keypoints untouched).
-    max_missed: frames a lost track is kept for re-identification.
-    associate: "bytetrack" (ultralytics ByteTrack on the boxes) or "oks" (Hungarian on
-      OKS/IoU against the previous poses, no ultralytics). With "bytetrack", frames whose boxes
-      came from the previous keypoints (`update(..., from_detector=False)`) use the OKS matcher.
+    max_missed: frames a lost track is followed by its motion.
+    associate: "identity" (default: motion, box overlap, keypoints and appearance in one cost, and a
+      gallery of people who left; `identity.IdentityAssociator`, docs/tracking.md), "bytetrack"
+      (ultralytics ByteTrack on the boxes) or "oks" (Hungarian on OKS/IoU against the previous poses).
+      With "bytetrack", frames whose boxes came from the previous keypoints
+      (`update(..., from_detector=False)`) use the OKS matcher.
     one_euro / kalman: keyword arguments for `OneEuroFilter` / `KeypointKalman`.
+    identity: keyword arguments for `IdentityAssociator`: reid_memory (seconds a person who left keeps
+      their id, default REID_MEMORY), appearance (bool, default True; needs `update(..., image=frame)`).
     """
 
-    def __init__(self, smooth: str = RunConfig.smooth, max_missed: int = 30, associate: str = "bytetrack",
+    def __init__(self, smooth: str = RunConfig.smooth, max_missed: int = 30, associate: str = "identity",
                  min_score: float = MIN_SCORE, hide_after: int = HIDE_AFTER, score_cutoff: float = SCORE_CUTOFF,
-                 one_euro: dict | None = None, kalman: dict | None = None) -> None:
+                 one_euro: dict | None = None, kalman: dict | None = None, identity: dict | None = None) -> None:
         if smooth not in SMOOTHERS:
             raise ValueError(f"smooth must be one of {SMOOTHERS}, not {smooth!r}")
         if associate not in ASSOCIATORS:
             raise ValueError(f"associate must be one of {ASSOCIATORS}, not {associate!r}")
         self.smooth, self.max_missed, self.associate = smooth, int(max_missed), associate
         self.min_score, self.hide_after, self.score_cutoff = min_score, int(hide_after), score_cutoff
-        self.one_euro, self.kalman = dict(one_euro or {}), dict(kalman or {})
+        self.one_euro, self.kalman, self.identity = dict(one_euro or {}), dict(kalman or {}), dict(identity or {})
         self.bytetrack = ByteTrackAssociator(max_missed=self.max_missed) if associate == "bytetrack" else None
+        self.identifier = (IdentityAssociator(self._new_id, self.max_missed, **self.identity)
+                           if associate == "identity" else None)
         self.matcher = KeypointMatcher(min_score=min_score)
         self.tracks: dict[int, _Track] = {}
         self._from_bytetrack: dict[int, int] = {}  # ByteTrack id -> our id
@@ -81,7 +88,9 @@ class PoseTracker:
         self._next_id += 1
         return self._next_id - 1
 
-    def _assign(self, poses: Poses, from_detector: bool) -> np.ndarray:
+    def _assign(self, poses: Poses, from_detector: bool, t: float, image: np.ndarray | None) -> np.ndarray:
+        if self.identifier is not None:
+            return self.identifier(poses, t, image)
         bt = self.bytetrack(poses.boxes, poses.box_scores) if self.bytetrack is not None else None
         if bt is not None and from_detector:
             ids = np.array([self._from_bytetrack.get(int(b), -1) if b >= 0 else -1 for b in bt], np.int64)
@@ -143,15 +152,17 @@ class PoseTracker:
         return np.concatenate([xy, scores[:, None]], axis=1).astype(np.float32)
 
     # ---------------------------------------------------------------- public
-    def update(self, poses: Poses, t: float, from_detector: bool = True) -> Poses:
+    def update(self, poses: Poses, t: float, from_detector: bool = True, image: np.ndarray | None = None) -> Poses:
         """Tracks and smooths one frame's poses taken at time `t` (seconds).
 
         from_detector: False when the boxes were derived from the previous frame's keypoints
-        (then the OKS matcher assigns ids). Returns the poses in input order with `track_ids`
-        set (-1: a person ByteTrack does not track yet, left unsmoothed).
+        (then, with "bytetrack", the OKS matcher assigns ids). image: the frame (BGR) the poses are in;
+        with "identity" it gives each person an appearance (without it, motion and keypoints decide).
+        Returns the poses in input order with `track_ids` set (-1: a person not confirmed yet, left
+        unsmoothed).
         """
         self.frame += 1
-        ids = self._assign(poses, from_detector)
+        ids = self._assign(poses, from_detector, float(t), image)
         out = poses.keypoints.copy()
         for i, tid in enumerate(ids):
             if tid < 0:
@@ -168,4 +179,4 @@ class PoseTracker:
     def reset(self) -> None:
         """Forgets every track (a new video)."""
         self.__init__(self.smooth, self.max_missed, self.associate, self.min_score, self.hide_after,
-                      self.score_cutoff, self.one_euro, self.kalman)
+                      self.score_cutoff, self.one_euro, self.kalman, self.identity)

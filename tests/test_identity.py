@@ -1,0 +1,234 @@
+"""Identity through occlusion and re-entry (issue #30), on clips built here from the shared one-person clips
+(tests/identity_clips.py): two people, one walks behind the other, hides, turns back, then leaves the frame
+for about 3 s and returns. YOLO11n-pose detections are computed once per session and shared by the tests."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import identity_clips as ic
+from helpers import CLIPS, require_shared
+from transpose_live.tracking import PoseTracker
+
+SPRITES = (ic.PEOPLE[0], ic.PEOPLE[1])  # the two people of the "hide-turn-leave" clip
+IMGSZ = 320
+
+
+@pytest.fixture(scope="session")
+def yolo_pose():
+    require_shared(ic.POSE_WEIGHTS)
+    return ic.load_yolo()
+
+
+@pytest.fixture(scope="session")
+def hide_clip(yolo_pose):
+    """(scenario, sprites, detections, ground truth): the benchmark's first clip at half size, 1.5x faster."""
+    sprites = [ic.make_sprite(yolo_pose, c, frames=12) for c in SPRITES]
+    scenario = ic.scenarios(scale=0.5, speed=1.5)[0]
+    dets, gt = ic.detections(yolo_pose, scenario, sprites, IMGSZ)
+    return scenario, sprites, dets, gt
+
+
+def _score(hide_clip, **kw):
+    scenario, sprites, dets, gt = hide_clip
+    return ic.score(gt, ic.track_ours(scenario, sprites, dets, **kw)[0])
+
+
+def test_clip_has_the_hard_parts(hide_clip):
+    """The second person is hidden for a while and out of the frame for about 3 s, and comes back."""
+    scenario, _, _, gt = hide_clip
+    visible = np.array([vis[1] >= ic.MIN_VISIBLE for _, _, vis in gt])
+    gaps = np.diff(np.flatnonzero(np.diff(visible.astype(int)) != 0))
+    assert visible[0] and visible[-1] and (~visible).sum() / scenario.fps > 2.5
+    assert len(gaps) >= 3  # hidden behind the other, seen again, gone out of the frame, back
+
+
+def test_old_tracker_splits_a_person_new_one_keeps_one_id(hide_clip):
+    old = _score(hide_clip, associate="bytetrack")
+    new = _score(hide_clip)
+    assert max(len(v) for v in old["ids_per_person"].values()) > 1, old  # the clip is hard for ByteTrack
+    assert all(len(v) == 1 for v in new["ids_per_person"].values()), new
+    assert new["IDSW"] == 0 and new["IDF1"] >= 0.95, new
+
+
+def test_ids_are_unique_and_never_shared(hide_clip):
+    """No id on two people, and no two people with one id in a frame."""
+    scenario, sprites, dets, gt = hide_clip
+    tracks = ic.track_ours(scenario, sprites, dets)[0]
+    owner: dict[int, set] = {}
+    for (boxes, ids), (gb, gp, vis) in zip(tracks, gt):
+        live = ids[ids >= 0]
+        assert len(live) == len(set(live.tolist()))
+        for i, j in zip(*np.nonzero(ic._iou(boxes, gb[vis >= ic.MIN_VISIBLE]) >= 0.5)):
+            if ids[i] >= 0:
+                owner.setdefault(int(ids[i]), set()).add(int(gp[vis >= ic.MIN_VISIBLE][j]))
+    assert owner and all(len(people) == 1 for people in owner.values()), owner
+
+
+def test_gallery_memory_expires(hide_clip):
+    """Out of the frame ~3 s: a 1 s memory forgets the person (a new id on return), 10 s keeps the old one."""
+    short = _score(hide_clip, identity={"reid_memory": 1.0})
+    long = _score(hide_clip, identity={"reid_memory": 10.0})
+    assert len(short["ids_per_person"][1]) == 2 and len(set(sum(short["ids_per_person"].values(), []))) == 3
+    assert len(long["ids_per_person"][1]) == 1
+
+
+@pytest.mark.parametrize("memory, kept", [(0.5, False), (10.0, True)])
+def test_gallery_forgets_after_memory(hide_clip, memory, kept):
+    """A person unseen for longer than both max_missed (30 frames) and the memory is forgotten."""
+    scenario, sprites, dets, _ = hide_clip
+    trk = PoseTracker(smooth="none", identity={"reid_memory": memory})
+    for f, poses in enumerate(dets[:30]):
+        trk.update(poses, f / scenario.fps, image=ic.render(scenario, sprites, f)[0])
+    seen = {p.id for p in trk.identifier.people}
+    for k in range(1, 41):  # nobody in the frame for 40 frames (1.3 s)
+        trk.update(dets[0].select(np.zeros(0, int)), (30 + k) / scenario.fps)
+    assert len(seen) == 2 and set(trk.identifier.gallery_ids()) == (seen if kept else set())
+
+
+@pytest.mark.slow  # ~400 pose crops
+def test_untrained_pose_weights_keep_identity(hide_clip, filled_checkpoint):
+    """Keypoints from the fill (untrained) weights are meaningless: appearance and motion carry the ids."""
+    from transpose_live import PoseEstimator
+
+    scenario, sprites, dets, gt = hide_clip
+    est = PoseEstimator("tp_r_a3", weights=str(filled_checkpoint("tp_r_a3")), device="cpu", precision="fp32")
+    junk = []
+    for start in range(0, len(dets), 16):
+        chunk = range(start, min(start + 16, len(dets)))
+        images = [ic.render(scenario, sprites, f)[0] for f in chunk]
+        out = est.estimate_batch(images, [dets[f].boxes for f in chunk], [dets[f].box_scores for f in chunk])
+        junk += [d.with_(keypoints=o.keypoints) for d, o in zip([dets[f] for f in chunk], out)]
+    s = ic.score(gt, ic.track_ours(scenario, sprites, junk)[0])
+    assert all(len(v) == 1 for v in s["ids_per_person"].values()) and s["IDF1"] >= 0.95, s
+
+
+@pytest.fixture(scope="session")
+def exercise_frames(yolo_pose):
+    """The first 80 frames of the real 3-person clip and their YOLO11n-pose detections."""
+    import cv2
+
+    cap = cv2.VideoCapture(str(require_shared(CLIPS / "exercise.avi")))
+    frames = []
+    while len(frames) < 80:
+        ok, image = cap.read()
+        if not ok:
+            break
+        frames.append((image, ic.detect(yolo_pose, image, IMGSZ)))
+    cap.release()
+    return frames
+
+
+def _exercise_ids(frames, det_every: int) -> set:
+    trk, ids = PoseTracker(smooth="one-euro"), set()
+    for f, (image, poses) in enumerate(frames):
+        boxed = poses if f % det_every == 0 else ic.keypoint_boxes(poses)
+        out = trk.update(boxed, f / 10, from_detector=f % det_every == 0, image=image)
+        ids |= set(out.track_ids[out.track_ids >= 0].tolist())
+    return ids
+
+
+@pytest.mark.parametrize("det_every", [1, 5])
+def test_exercise_keeps_three_ids(exercise_frames, det_every):
+    """The real 3-person clip: three ids, detector every frame or every 5th (keypoint boxes between)."""
+    assert len(_exercise_ids(exercise_frames, det_every)) == 3
+
+
+@pytest.mark.slow
+def test_exercise_whole_clip_keeps_three_ids(yolo_pose):
+    import cv2
+
+    cap = cv2.VideoCapture(str(require_shared(CLIPS / "exercise.avi")))
+    frames = []
+    while True:
+        ok, image = cap.read()
+        if not ok:
+            break
+        frames.append((image, ic.detect(yolo_pose, image, IMGSZ)))
+    cap.release()
+    assert len(_exercise_ids(frames, 1)) == 3
+
+
+@pytest.fixture
+def recorded_old(hide_clip, tmp_path):
+    """The clip tracked by the old tracker (ByteTrack, splits the second person) written as `video --json`
+    and `--csv` would, plus the clip as an mp4 file."""
+    import time
+
+    import cv2
+
+    from transpose_live.pipeline.csv_writer import CsvWriter
+    from transpose_live.pipeline.sources import Frame
+    from transpose_live.pipeline.writers import JsonlWriter
+
+    scenario, sprites, dets, gt = hide_clip
+    trk = PoseTracker(smooth="none", associate="bytetrack")
+    jsonl, csv_path, video = tmp_path / "poses.jsonl", tmp_path / "poses.csv", tmp_path / "clip.mp4"
+    writers = [JsonlWriter(jsonl), CsvWriter(csv_path)]
+    out = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), scenario.fps, scenario.size)
+    tracks = []
+    for f, poses in enumerate(dets):
+        image = ic.render(scenario, sprites, f)[0]
+        res = trk.update(poses, f / scenario.fps)
+        res = res.select(res.track_ids >= 0)  # analyze wants tracked people only
+        tracks.append((res.boxes, res.track_ids))
+        for w in writers:
+            w.write(Frame(f, image, f / scenario.fps, time.perf_counter()), res, None)
+        out.write(image)
+    out.release()
+    for w in writers:
+        w.close()
+    return jsonl, csv_path, video, tracks, gt
+
+
+def _ids_per_person(path, gt):
+    from transpose_live.pose_files import read_poses
+
+    rec = read_poses(path)
+    return ic.score(gt, [(p.boxes, p.track_ids) for p in rec.poses])["ids_per_person"]
+
+
+def test_stitching_files_with_the_video_gives_one_id_per_person(recorded_old):
+    from transpose_live.tracking.stitch import stitch_file
+
+    jsonl, csv_path, video, _, gt = recorded_old
+    before = _ids_per_person(jsonl, gt)
+    assert max(len(v) for v in before.values()) > 1
+    for path in (jsonl, csv_path):
+        mapping = stitch_file(path, video=video)
+        assert mapping
+        after = _ids_per_person(path, gt)
+        assert all(len(v) == 1 for v in after.values()) and len(set(sum(after.values(), []))) == 2, after
+
+
+def test_stitching_without_video_never_joins_two_people(recorded_old):
+    """Time gaps and motion alone: fewer ids, and still no id on two people."""
+    from transpose_live.tracking.stitch import stitch_file
+
+    jsonl, _, _, _, gt = recorded_old
+    before = _ids_per_person(jsonl, gt)
+    stitch_file(jsonl)
+    after = _ids_per_person(jsonl, gt)
+    assert sum(map(len, after.values())) <= sum(map(len, before.values()))
+    assert not set(after[0]) & set(after[1]), after
+
+
+def test_analyze_stitches_the_tracks(recorded_old, tmp_path):
+    """`analyze` joins the split tracks before analysing (the input file is left as it is); --no-stitch not."""
+    from helpers import cli
+
+    jsonl, _, _, _, _ = recorded_old
+    original = jsonl.read_bytes()
+    joined = cli("analyze", jsonl, "--smoothed", tmp_path / "a.jsonl")
+    apart = cli("analyze", jsonl, "--no-stitch", "--smoothed", tmp_path / "b.jsonl")
+    assert joined.returncode == 0 and apart.returncode == 0, joined.stderr + apart.stderr
+    assert "stitched tracks" in joined.stdout and "stitched" not in apart.stdout
+    assert jsonl.read_bytes() == original
+
+    def ids(path):
+        return {p["track_id"] for line in path.read_text().splitlines() for p in json.loads(line)["persons"]}
+
+    assert len(ids(tmp_path / "a.jsonl")) < len(ids(tmp_path / "b.jsonl"))
