@@ -51,6 +51,20 @@ class Chain:
 
         return LiveExercise(load_exercise(self.cfg.exercise), self.estimator.keypoints, self.cfg.kpt_thr)
 
+    def stitch_after_run(self, video: str | Path) -> Callable[[dict], None]:
+        """An after-run hook for a video file's run: the track ids of the pose files written (`--json`,
+        `--csv`) stitched offline, by appearance in `video` (`tracking.stitch`; docs/tracking.md)."""
+        from transpose_live.pose_files import FORMATS
+        from transpose_live.tracking.stitch import stitch_file
+
+        def stitch(published: dict) -> None:
+            for paths in published.values():
+                for path in paths:
+                    if Path(path).suffix.lower() in FORMATS:
+                        stitch_file(path, video=video)
+
+        return stitch
+
     def pipeline_options(self, **values) -> PipelineOptions:
         """The pipeline settings of this run; `values` (show, max_frames, ...) on top."""
         return PipelineOptions.from_config(self.cfg, attention_keypoint=self.attention, **values)

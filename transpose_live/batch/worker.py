@@ -109,7 +109,8 @@ class BatchWorker:
             source.close()
             raise
         run = run_stream([StreamInput(source, writers, self.chain.tracker())], self.chain.estimator,
-                         self.chain.detector, self.chain.pipeline_options(progress=False))
+                         self.chain.detector, self.chain.pipeline_options(progress=False),
+                         after_run=[] if image else [self.chain.stitch_after_run(job["input"])])
         self.report({"type": "frames", "job": job["id"], "done": progress["done"]})
         return run
 

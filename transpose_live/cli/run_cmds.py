@@ -66,8 +66,10 @@ def _run(kind: str, cfg: RunConfig, open_source, inputs: list, outputs: Outputs,
                           if kind == "webcam" else "warning: no --out, --json, --coco or --csv: results are not saved"
                           if kind == "image" else "warning: no --out, --json or --csv: results are not saved",
                           highlight=False)
+        stitch = [chain.stitch_after_run(inputs[0])] if kind == "video" else []
         result = run_stream(stream, chain.estimator, chain.detector,
-                            chain.pipeline_options(show=show, max_frames=max_frames), console=console)
+                            chain.pipeline_options(show=show, max_frames=max_frames), after_run=stitch,
+                            console=console)
     for each in stream:
         print_reps(console, each.overlay, each.name if len(stream) > 1 else None)
     _report(console, result, every)

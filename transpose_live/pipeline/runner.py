@@ -38,7 +38,7 @@ class EndOfOutput(Exception):
 class Tracker(Protocol):
     """What the stream needs of a tracker (`transpose_live.tracking.PoseTracker`)."""
 
-    def update(self, poses: Poses, t: float, from_detector: bool = True) -> Poses: ...
+    def update(self, poses: Poses, t: float, from_detector: bool = True, image: np.ndarray | None = None) -> Poses: ...
 
 
 class StageTimes:

@@ -131,7 +131,7 @@ def frame_stream(inputs: Sequence[StreamInput], estimator, detector: Callable, o
             with times.time("pose"):
                 raws = _estimate(estimator, images, boxes, scores, want_attention)
             for (inp, frame), raw, from_detector in zip(ticked, raws, fresh):
-                tick.items.append(TickItem(inp, frame, _track(inp, raw, frame.timestamp, from_detector, times), raw))
+                tick.items.append(TickItem(inp, frame, _track(inp, raw, frame, from_detector, times), raw))
         if tick.items or tick.events:
             count += 1
             yield tick
@@ -197,12 +197,13 @@ def _estimate(estimator, images, boxes, scores, want_attention: bool) -> list[Po
             for im, b, s in zip(images, boxes, scores)]
 
 
-def _track(inp: StreamInput, raw: Poses, timestamp: float, from_detector: bool, times: StageTimes) -> Poses:
-    """One frame's poses through the source's tracker (timed as "smooth"), then shown to its box scheduler."""
+def _track(inp: StreamInput, raw: Poses, frame, from_detector: bool, times: StageTimes) -> Poses:
+    """One frame's poses through the source's tracker (timed as "smooth"; the frame's pixels give each
+    person an appearance), then shown to its box scheduler."""
     poses = raw
     if inp.tracker is not None:
         with times.time("smooth"):
-            poses = inp.tracker.update(raw, timestamp, from_detector=from_detector)
+            poses = inp.tracker.update(raw, frame.timestamp, from_detector=from_detector, image=frame.image)
     inp.scheduler.observe(poses)
     inp.persons += len(poses)
     return poses
