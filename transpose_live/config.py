@@ -38,6 +38,7 @@ COMMANDS = RUN + ("bench", "eval", "explain")
 # --help panels
 MODEL, DETECTOR, TRACKING, SPEED, DISPLAY = "Model", "Detector", "Tracking and drawing", "Speed", "Display"
 LIVE = "Live cameras"
+OUTPUTS = "Outputs"
 
 
 def option(default, help: str, *, panel: str, commands: tuple = RUN, per_command: dict | None = None,
@@ -104,6 +105,9 @@ class RunConfig:
                        commands=RUN + ("bench",), per_command={"webcam": True, "bench": True})
     exercise: Optional[str] = option(
         None, "Count reps per person: squat, push-up, lunge, jumping-jack, biceps-curl or a .yaml/.toml file.", panel=TRACKING, commands=("webcam", "video"), file=True)
+    blur: str = option(
+        "none", "Privacy: blur faces (from the head keypoints) or whole people (skeleton kept) in rendered "
+        "and served frames: faces, people or none.", panel=TRACKING)
     # --- what never changes an output
     show: Optional[bool] = option(None, "Open a window, q or Esc quits (default: on for webcam with a display).",
                                   panel=DISPLAY, changes_output=False)
@@ -114,6 +118,8 @@ class RunConfig:
     serve: Optional[str] = option(None, "Live view in a browser at HOST:PORT (beyond loopback: token).",
                                   panel=DISPLAY, commands=("webcam", "video"), changes_output=False,
                                   show_default=False)
+    osc: Optional[str] = option(None, "Send every frame's poses as OSC over UDP to HOST:PORT (docs/integrations.md).",
+                                panel=OUTPUTS, changes_output=False, show_default=False)
     # --- live cameras (pipeline.stream_source.ReconnectPolicy)
     reconnect: bool = option(True, "Reconnect lost streams (0.5 s back-off doubling to 10 s).", panel=LIVE,
                              commands=("webcam",), changes_output=False)

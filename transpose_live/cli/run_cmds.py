@@ -73,17 +73,18 @@ def _run(kind: str, cfg: RunConfig, open_source, inputs: list, outputs: Outputs,
         if outputs.image_dir:
             guard.folder(outputs.image_dir, "--out folder", names=[p.name for p in getattr(sources[0], "paths", [])])
         chain = build_chain(cfg)
-        writers = [] if live else _open_writers(outputs, sources[0], chain.estimator.keypoints)
+        writers = [] if live else _open_writers(outputs, sources[0], chain.estimator.keypoints, cfg)
     except BaseException:
         for source in sources:
             source.close()
         raise
-    if not show and not outputs.named() and outputs.json != "-" and kind != "image" and not cfg.serve:
+    if not show and not outputs.named() and outputs.json != "-" and kind != "image" and not cfg.serve \
+            and not cfg.osc:
         console.print("warning: no window, --out, --json or --serve: results are not shown or saved" if kind == "webcam"
                       else "warning: no --out, --json or --csv: results are not saved", highlight=False)
     options = chain.pipeline_options(show=show, max_frames=max_frames)
     if live:
-        result = run_live(live, sources, chain, lambda o, s: _open_writers(o, s, chain.estimator.keypoints), options,
+        result = run_live(live, sources, chain, lambda o, s: _open_writers(o, s, chain.estimator.keypoints, cfg), options,
                           console)
     else:
         overlay = chain.overlay()
@@ -135,8 +136,9 @@ def _report(console, result, every: list) -> None:
         raise UserError(f"interrupted by {name} after {result.frames} frames; outputs closed", exit_code=code)
 
 
-def _open_writers(outputs: Outputs, source, keypoints) -> list:
-    """The writers for `outputs` (paths already checked); any already opened are aborted on failure."""
+def _open_writers(outputs: Outputs, source, keypoints, cfg: RunConfig | None = None) -> list:
+    """The writers for `outputs` (paths already checked) and the run's sinks (`cfg.osc`); any already
+    opened are aborted on failure."""
     from transpose_live.pipeline.csv_writer import CsvWriter
     from transpose_live.pipeline.writers import (
         CallbackWriter,
@@ -159,6 +161,10 @@ def _open_writers(outputs: Outputs, source, keypoints) -> list:
         makers.append(lambda: ImageDirWriter(outputs.image_dir))
     if outputs.video:
         makers.append(lambda: VideoWriter(outputs.video, source.fps, source.size, outputs.video_options, source.audio))
+    if cfg is not None and cfg.osc:
+        from transpose_live.pipeline.osc_sink import OscSink
+
+        makers.append(lambda: OscSink(cfg.osc, keypoints))
     writers = []
     try:
         for make in makers:

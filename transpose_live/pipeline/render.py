@@ -14,6 +14,7 @@ import numpy as np
 from transpose_live.config import RunConfig
 from transpose_live.engine.boxes import crop_regions
 from transpose_live.keypoints import COCO17, KeypointSet
+from transpose_live.pipeline.blur import blur_frame
 from transpose_live.poses import Poses
 
 # BGR colours.
@@ -136,13 +137,16 @@ def _label(image: np.ndarray, text: str, corner: tuple[int, int], scale: float, 
 
 def render_frame(image: np.ndarray, poses: Poses, kpt_thr: float = RunConfig.kpt_thr, hud: list[str] | None = None,
                  attention_keypoint: int | None = None, attention_from: Poses | None = None,
-                 keypoints: KeypointSet | None = None) -> np.ndarray:
-    """A rendered copy of `image`: attention (if asked), skeletons, boxes, HUD.
+                 keypoints: KeypointSet | None = None, blur: str = "none") -> np.ndarray:
+    """A rendered copy of `image`: faces or people hidden (`blur`, pipeline/blur.py), attention (if
+    asked), skeletons, boxes, HUD.
 
     attention_from: the poses holding the attention maps (the unsmoothed estimate), default `poses`.
     keypoints: the model's keypoint set (default COCO-17).
     """
     out = image.copy()
+    if blur not in ("none", "auto"):
+        blur_frame(out, poses, blur, keypoints, kpt_thr)
     if attention_keypoint is not None:
         draw_attention(out, attention_from if attention_from is not None else poses, attention_keypoint)
     draw_poses(out, poses, kpt_thr, keypoints=keypoints)

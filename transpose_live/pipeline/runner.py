@@ -29,6 +29,7 @@ import numpy as np
 
 from transpose_live.config import RunConfig
 from transpose_live.pipeline.keypoint_boxes import BoxScheduler
+from transpose_live.pipeline.blur import blur_mode
 from transpose_live.pipeline.render import Hud, render_frame
 from transpose_live.pipeline.sources import Frame, FrameSource
 from transpose_live.pipeline.writers import Writer, close_writers
@@ -248,8 +249,9 @@ class OutputStage:
 
     def __init__(self, writers: Sequence[Writer], times: StageTimes, kpt_thr: float, attention_keypoint: int | None,
                  hud: Hud | None, display: Display | None, progress: Progress | None, queue_size: int,
-                 keypoints=None, overlay=None) -> None:
+                 keypoints=None, overlay=None, blur: str = "none") -> None:
         self.writers, self.times, self.display, self.progress = list(writers), times, display, progress
+        self.blur = blur  # --blur, resolved (pipeline/blur.py): applied by render_frame
         self.keypoints = keypoints  # the model's keypoint set: the skeleton drawn
         self.kpt_thr, self.attention_keypoint, self.hud = kpt_thr, attention_keypoint, hud
         self.overlay = overlay  # e.g. analytics.live.LiveExercise: update(poses, t) per frame, draw(image, poses)
@@ -296,7 +298,7 @@ class OutputStage:
             with self.times.time("render"):
                 image = render_frame(frame.image, poses, self.kpt_thr, attention_keypoint=self.attention_keypoint,
                                      attention_from=raw, hud=self.hud.lines(frame, poses) if self.hud else None,
-                                     keypoints=self.keypoints)
+                                     keypoints=self.keypoints, blur=self.blur)
                 if self.overlay is not None:
                     self.overlay.draw(image, poses)
         if self.writers:
@@ -323,11 +325,12 @@ class PipelineOptions:
     progress: bool = RunConfig.progress
     max_frames: int | None = None
     queue_size: int = 4
+    blur: str = "none"  # faces, people or none (pipeline/blur.py; `blur_mode(cfg)` resolves --blur auto)
 
     @classmethod
     def from_config(cls, cfg: RunConfig, **values) -> "PipelineOptions":
         base = dict(det_every=cfg.det_every, kpt_thr=cfg.kpt_thr, max_persons=cfg.max_persons, hud=cfg.hud,
-                    progress=cfg.progress)
+                    progress=cfg.progress, blur=blur_mode(cfg))
         return cls(**{**base, **values})
 
 
@@ -381,7 +384,7 @@ class _Run:
         self.bar = Progress(source, opts.max_frames, console) if opts.progress and not source.is_live else None
         self.output = OutputStage(self.writers, self.times, opts.kpt_thr, opts.attention_keypoint,
                                   Hud() if opts.hud else None, self.display, self.bar, opts.queue_size, keypoints,
-                                  overlay)
+                                  overlay, blur=opts.blur)
         self.t_start = time.perf_counter()
 
     def loop(self, estimator, detector, tracker) -> None:
