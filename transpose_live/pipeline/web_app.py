@@ -7,9 +7,14 @@ Routes:
   /poses           the latest poses per camera (JSON: camera, camera_name, latest = a JSONL frame record)
   /events          server-sent events: `pose` (a frame record with fps, latency_ms, people) and
                    `source` (a camera's loss / reconnection event line)
+  /ws              WebSocket: one JSON text message per frame of every camera (the JSONL frame record
+                   with camera, camera_name, fps, latency_ms, people and `dropped`: the frames this
+                   client missed so far because it read too slowly), and each camera event line
+                   (`{"event": "lost", ...}`). Each client has its own queue of 32; see docs/integrations.md.
 
-Bound to a loopback address it is open; bound beyond loopback every request needs the random
-token printed at start (`?token=...`, or an `Authorization: Bearer` header): 401 without, 403 wrong.
+Bound to a loopback address it is open; bound beyond loopback every request (WebSocket handshakes
+too) needs the random token printed at start (`?token=...`, or an `Authorization: Bearer` header):
+401 without, 403 wrong.
 
     >>> server = WebServer(view, "127.0.0.1:8080").start()
     >>> server.url          # http://127.0.0.1:8080/
@@ -52,7 +57,7 @@ def build_app(view, token: str | None):
     """The starlette app over `view`; `token` None: open (loopback)."""
     from starlette.applications import Starlette
     from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response, StreamingResponse
-    from starlette.routing import Route
+    from starlette.routing import Route, WebSocketRoute
 
     from transpose_live.pipeline.web_page import page
 
@@ -85,8 +90,11 @@ def build_app(view, token: str | None):
     async def events(request):
         return StreamingResponse(_sse(view), media_type="text/event-stream", headers={"Cache-Control": "no-store"})
 
+    async def ws(websocket):
+        await _websocket(view, websocket)
+
     routes = [Route("/", index), Route("/poses", poses), Route("/events", events),
-              Route("/video/{i:int}", video), Route("/frame/{i:int}.jpg", frame)]
+              Route("/video/{i:int}", video), Route("/frame/{i:int}.jpg", frame), WebSocketRoute("/ws", ws)]
     app = Starlette(routes=routes)
     return _TokenGate(app, token) if token else app
 
@@ -98,12 +106,12 @@ class _TokenGate:
         self.app, self.token = app, token
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
+        if scope["type"] not in ("http", "websocket"):
             return await self.app(scope, receive, send)
-        from starlette.requests import Request
+        from starlette.requests import HTTPConnection
         from starlette.responses import PlainTextResponse
 
-        request = Request(scope)
+        request = HTTPConnection(scope)
         given = request.query_params.get("token")
         auth = request.headers.get("authorization", "")
         if given is None and auth.lower().startswith("bearer "):
@@ -114,7 +122,15 @@ class _TokenGate:
             response = PlainTextResponse("wrong token", 403)
         else:
             return await self.app(scope, receive, send)
-        await response(scope, receive, send)
+        if scope["type"] == "http":
+            return await response(scope, receive, send)
+        from starlette.websockets import WebSocket
+
+        socket = WebSocket(scope, receive, send)
+        if "websocket.http.response" in scope.get("extensions", {}):
+            await socket.send_denial_response(response)  # the handshake answered 401 / 403
+        else:
+            await socket.close(code=1008)  # policy violation (the server answers the handshake 403)
 
 
 async def _mjpeg(view, i: int):
@@ -143,6 +159,36 @@ async def _sse(view):
             continue
         for kind, payload in items:
             yield f"event: {kind}\ndata: {json.dumps(payload, separators=(',', ':'))}\n\n"
+
+
+async def _websocket(view, websocket) -> None:
+    """/ws: this client's queue (`LiveView.subscribe`) sent as JSON text messages until the run ends
+    (close 1000) or the client goes (a reader task notices at once; what it sends is ignored). A
+    client that reads slowly only fills its own queue."""
+    await websocket.accept()
+    sub = view.subscribe()
+    gone = asyncio.create_task(_until_disconnect(websocket))
+    try:
+        while not view.closed and not gone.done():
+            items = sub.take()
+            if not items:
+                await asyncio.sleep(POLL)
+                continue
+            for kind, payload in items:
+                message = {**payload, "dropped": sub.dropped} if kind == "pose" else payload
+                await websocket.send_text(json.dumps(message, separators=(",", ":")))
+        if not gone.done():
+            await websocket.close(code=1000)
+    except Exception:  # noqa: BLE001 - the client went away mid-send (its connection is closed)
+        pass
+    finally:
+        gone.cancel()
+        view.unsubscribe(sub)
+
+
+async def _until_disconnect(websocket) -> None:
+    while (await websocket.receive())["type"] != "websocket.disconnect":
+        pass
 
 
 class WebServer:
