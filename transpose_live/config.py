@@ -106,8 +106,9 @@ class RunConfig:
     exercise: Optional[str] = option(
         None, "Count reps per person: squat, push-up, lunge, jumping-jack, biceps-curl or a .yaml/.toml file.", panel=TRACKING, commands=("webcam", "video"), file=True)
     blur: str = option(
-        "none", "Privacy: blur faces (from the head keypoints) or whole people (skeleton kept) in rendered "
-        "and served frames: faces, people or none.", panel=TRACKING)
+        "auto", "Privacy: pixelate faces (placed by the head keypoints) or whole people (skeleton kept) in "
+        "rendered, shown and served frames: faces, people, none; auto: faces when --serve is reachable "
+        "beyond loopback, else none.", panel=TRACKING)
     # --- what never changes an output
     show: Optional[bool] = option(None, "Open a window, q or Esc quits (default: on for webcam with a display).",
                                   panel=DISPLAY, changes_output=False)
