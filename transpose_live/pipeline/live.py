@@ -197,7 +197,8 @@ def _output_stage(cam: LiveCamera, options: PipelineOptions, times: StageTimes, 
     shown = display.for_camera(cam.index) if display is not None else None
     stage = LiveOutputStage([*cam.writers, cam.stats], times, options.kpt_thr, options.attention_keypoint,
                             Hud() if options.hud else None, shown, None, options.queue_size, keypoints,
-                            cam.overlay, blur=options.blur)
+                            cam.overlay)
+    stage.blur = options.blur
     stage.set_camera(cam.index, cam.name)
     return stage
 

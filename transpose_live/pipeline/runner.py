@@ -28,8 +28,8 @@ from typing import Callable, Protocol, Sequence
 import numpy as np
 
 from transpose_live.config import RunConfig
-from transpose_live.pipeline.keypoint_boxes import BoxScheduler
 from transpose_live.pipeline.blur import blur_mode
+from transpose_live.pipeline.keypoint_boxes import BoxScheduler
 from transpose_live.pipeline.render import Hud, render_frame
 from transpose_live.pipeline.sources import Frame, FrameSource
 from transpose_live.pipeline.writers import Writer, close_writers
@@ -249,9 +249,9 @@ class OutputStage:
 
     def __init__(self, writers: Sequence[Writer], times: StageTimes, kpt_thr: float, attention_keypoint: int | None,
                  hud: Hud | None, display: Display | None, progress: Progress | None, queue_size: int,
-                 keypoints=None, overlay=None, blur: str = "none") -> None:
+                 keypoints=None, overlay=None) -> None:
         self.writers, self.times, self.display, self.progress = list(writers), times, display, progress
-        self.blur = blur  # --blur, resolved (pipeline/blur.py): applied by render_frame
+        self.blur = "none"  # --blur, resolved (PipelineOptions.blur, pipeline/blur.py): applied by render_frame
         self.keypoints = keypoints  # the model's keypoint set: the skeleton drawn
         self.kpt_thr, self.attention_keypoint, self.hud = kpt_thr, attention_keypoint, hud
         self.overlay = overlay  # e.g. analytics.live.LiveExercise: update(poses, t) per frame, draw(image, poses)
@@ -384,7 +384,8 @@ class _Run:
         self.bar = Progress(source, opts.max_frames, console) if opts.progress and not source.is_live else None
         self.output = OutputStage(self.writers, self.times, opts.kpt_thr, opts.attention_keypoint,
                                   Hud() if opts.hud else None, self.display, self.bar, opts.queue_size, keypoints,
-                                  overlay, blur=opts.blur)
+                                  overlay)
+        self.output.blur = opts.blur
         self.t_start = time.perf_counter()
 
     def loop(self, estimator, detector, tracker) -> None:
