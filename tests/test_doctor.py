@@ -19,9 +19,12 @@ NAMES = {"python", "torch", "OpenVINO", "onnxruntime", "ultralytics", "PyAV / FF
          "extra: ray", "extra: int8 (nncf)", "extra: serve", "extra: osc"}
 
 
-def test_doctor_json_and_text(capsys):
-    assert main(["doctor", "--json"]) == 0
+def test_doctor_json_and_text(capsys, tmp_path):
+    assert main(["doctor", "--json", "-"]) == 0
     out = capsys.readouterr().out
+    assert main(["doctor", "--json", str(tmp_path / "doctor.json")]) == 0
+    assert json.loads((tmp_path / "doctor.json").read_text())["checks"] == json.loads(out)["checks"]
+    capsys.readouterr()
     checks = {c["name"]: c for c in json.loads(out)["checks"]}
     assert NAMES <= set(checks)
     assert all(c["status"] in ("OK", "WARN", "MISSING", "INFO") for c in checks.values())

@@ -11,6 +11,7 @@ import os
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Optional
 
 import typer
 
@@ -186,12 +187,27 @@ def run_checks() -> list[Check]:
 
 def register(app: typer.Typer) -> None:
     @app.command(cls=Command)
-    def doctor(as_json: bool = typer.Option(False, "--json", help="One JSON object on stdout (for bug reports).")) -> None:
+    def doctor(json_out: Optional[str] = typer.Option(None, "--json", help="The checks as one JSON object to this "
+                                                     "file, or - for stdout (for bug reports).")) -> None:
         """What this machine has (versions, CPU features, what `auto` picks, CUDA, weights, cameras,
         extras), each line OK or what to do. Nothing is downloaded."""
+        if json_out and json_out != "-":
+            from transpose_live.paths import check_writable_file
+
+            check_writable_file(json_out, "--json file")
         checks = run_checks()
-        if as_json:
-            print(json.dumps({"checks": [asdict(c) for c in checks]}, indent=1))
+        if json_out:
+            text = json.dumps({"checks": [asdict(c) for c in checks]}, indent=1)
+            if json_out == "-":
+                print(text)
+                return
+            from transpose_live.paths import commit, temporary_sibling
+
+            path = check_writable_file(json_out, "--json file")
+            tmp = temporary_sibling(path)
+            tmp.write_text(text + "\n", encoding="utf-8")
+            commit(tmp, path)
+            print(f"wrote {path}", file=sys.stderr)
             return
         from rich.console import Console
 
