@@ -21,14 +21,15 @@ CPU_FEATURES = {  # shown name -> /proc/cpuinfo flags (any)
     "AVX2": ("avx2",), "AVX-512": ("avx512f",), "VNNI": ("avx512_vnni", "avx_vnni"),
     "bf16": ("avx512_bf16", "amx_bf16"), "AMX": ("amx_tile", "amx_bf16", "amx_int8"),
 }
-# INT8 vs fp32 on OpenVINO, tp_r_a3 per crop, by CPU kind (docs/precision.md, benchmarks/results/int8-isa-cpu.md)
+# INT8 vs fp32 on OpenVINO, tp_r_a3 per crop, by CPU kind: benchmarks/results/int8-isa-cpu.md (oneDNN capped
+# to each kind's instruction set on one CPU), docs/precision.md
 INT8_ADVICE = {
-    "bf16": "auto runs bf16 (about 1.8x fp32); an INT8 export is about 2.3x fp32 but costs about 1-2 AP "
-            "points: worth it only where bf16 is not fast enough (export --precision int8 --verify)",
-    "vnni": "no bf16 here, so auto runs fp32; this CPU has VNNI (INT8 dot products): an INT8 export is "
-            "worth making (2.3x fp32 per crop measured; check its accuracy with export --verify)",
-    "avx2": "no bf16 and no VNNI: auto runs fp32; an INT8 export still runs faster (1.5x fp32 per crop "
-            "measured with oneDNN capped at AVX2) at an accuracy cost: try it with export --verify",
+    "bf16": "auto runs bf16 (about 1.8x fp32); an INT8 export is about 2x fp32 but costs about 1-2 AP points: "
+            "worth it only where bf16 is not fast enough (export --precision int8, check with --verify)",
+    "vnni": "no bf16 here, so auto runs fp32; with VNNI an INT8 export is worth making: 1.5-1.8x fp32 per crop "
+            "measured (export --format openvino --precision int8; check its accuracy with --verify)",
+    "avx2": "no bf16 and no VNNI: auto runs fp32, and stay there: an INT8 export ran slower than fp32 "
+            "(0.7x per crop measured with oneDNN capped at AVX2); use a smaller model or --det-every instead",
 }
 
 
