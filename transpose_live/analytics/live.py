@@ -21,6 +21,7 @@ from transpose_live.analytics.exercises import Exercise
 from transpose_live.analytics.reps import Rep, RepCounter
 from transpose_live.errors import UserError
 from transpose_live.keypoints import COCO17, KeypointSet
+from transpose_live.pipeline.render import LabelPlacer, track_labels
 from transpose_live.poses import Poses
 
 TEXT = (255, 255, 255)
@@ -44,6 +45,7 @@ class LiveExercise:
         self.counters: dict[int, RepCounter] = {}
         self.reps: list[Rep] = []
         self._angles = np.zeros((0, len(self.defs)))
+        self.labels: list[tuple[int, int, int, int]] = []  # the label boxes of the last frame drawn
 
     def update(self, poses: Poses, t: float) -> list[Rep]:
         """Feeds one frame's tracked poses taken at `t` seconds; returns the reps completed now."""
@@ -81,16 +83,20 @@ class LiveExercise:
         if len(self._angles) != len(poses):
             return image
         lw = max(1, int(round(min(image.shape[:2]) / 240)))
+        placer = LabelPlacer(image.shape)  # the track labels are where render put them: keep clear of them
+        track_labels(image.shape, poses, placer)
+        self.labels = placer.taken  # every label box of this frame (none covers another)
         for i in range(len(poses)):
             tid = int(poses.track_ids[i])
-            j = self._shown_side(tid, self._angles[i])
+            if tid >= 0:
+                label = f"{self.exercise.name} {self.count(tid)}"
+                _text(image, label, label_origin(poses.boxes[i], lw), 0.6 * lw, lw + 1, COUNT, placer)
+        for i in range(len(poses)):
+            j = self._shown_side(int(poses.track_ids[i]), self._angles[i])
             if j is not None:
                 vertex = self.defs[j].ends[1] if len(self.defs[j].ends) == 3 else self.defs[j].ends[0]
                 x, y = poses.keypoints[i, list(vertex), :2].mean(axis=0)
-                _text(image, f"{self._angles[i, j]:.0f} deg", (int(x) + 4 * lw, int(y)), 0.45 * lw, lw, TEXT)
-            if tid >= 0:
-                label = f"{self.exercise.name} {self.count(tid)}"
-                _text(image, label, label_origin(poses.boxes[i], lw), 0.6 * lw, lw + 1, COUNT)
+                _text(image, f"{self._angles[i, j]:.0f} deg", (int(x) + 4 * lw, int(y)), 0.45 * lw, lw, TEXT, placer)
         return image
 
     def summary(self) -> list[tuple[int, int]]:
@@ -105,8 +111,13 @@ def label_origin(box, lw: int) -> tuple[int, int]:
     return (x1, y1 - 13 * lw) if y1 - 13 * lw >= 16 * lw else (x1 + 2 * lw, y1 + 28 * lw)
 
 
-def _text(image, text: str, origin: tuple[int, int], scale: float, thick: int, colour) -> None:
+def _text(image, text: str, origin: tuple[int, int], scale: float, thick: int, colour, placer=None) -> None:
+    """`text` on a dark panel with its baseline at `origin`, moved by `placer` (pipeline.render.LabelPlacer)
+    off the labels already drawn."""
     (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thick)
     x, y = origin
-    cv2.rectangle(image, (x - 2, y - th - 2), (x + tw + 2, y + base), PANEL, -1)
-    cv2.putText(image, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, scale, colour, thick, cv2.LINE_AA)
+    rect = (x - 2, y - th - 2, x + tw + 2, y + base)
+    if placer is not None:
+        rect = placer.place(rect)
+    cv2.rectangle(image, rect[:2], rect[2:], PANEL, -1)
+    cv2.putText(image, text, (rect[0] + 2, rect[1] + th + 2), cv2.FONT_HERSHEY_SIMPLEX, scale, colour, thick, cv2.LINE_AA)

@@ -60,15 +60,12 @@ def draw_poses(image: np.ndarray, poses: Poses, kpt_thr: float = RunConfig.kpt_t
     sides = kset.sides() if kset is not None else (0,) * poses.keypoints.shape[1]
     lw = line_width(image)
     radius = max(2, lw + 1)
-    font = 0.4 * lw
+    labels = track_labels(image.shape, poses) if boxes else []
     for i in range(len(poses)):
         kpts = poses.keypoints[i]
         if boxes:
             x1, y1, x2, y2 = (int(round(v)) for v in poses.boxes[i])
             cv2.rectangle(image, (x1, y1), (x2, y2), BOX, max(1, lw // 2), cv2.LINE_AA)
-            tid = int(poses.track_ids[i])
-            label = (f"#{tid} " if tid >= 0 else "") + f"{poses.box_scores[i]:.2f}"
-            _label(image, label, (x1, y1), font, lw)
         ok = kpts[:, 2] > kpt_thr
         for a, b in skeleton:
             if ok[a] and ok[b]:
@@ -80,7 +77,68 @@ def draw_poses(image: np.ndarray, poses: Poses, kpt_thr: float = RunConfig.kpt_t
             colour = SIDE_COLOURS[sides[int(j)]]
             cv2.circle(image, p, radius, colour, -1, cv2.LINE_AA)
             cv2.circle(image, p, radius, (255, 255, 255), 1, cv2.LINE_AA)
+    for text, rect in labels:  # on top of every skeleton
+        _label(image, text, rect, 0.4 * lw, lw)
     return image
+
+
+class LabelPlacer:
+    """Places text boxes so that none covers another: a box goes where it was asked, else the nearest
+    free spot above or below it (steps of its height), kept inside the image. Used for the track labels
+    (`track_labels`) and by overlays drawn after them (the `--exercise` counts and angles), which
+    `reserve` the track labels first."""
+
+    def __init__(self, shape) -> None:
+        self.height, self.width = int(shape[0]), int(shape[1])
+        self.taken: list[tuple[int, int, int, int]] = []
+
+    def reserve(self, rect) -> None:
+        self.taken.append(tuple(int(v) for v in rect))
+
+    def _free(self, rect) -> bool:
+        x1, y1, x2, y2 = rect
+        return all(x2 <= a or x1 >= c or y2 <= b or y1 >= d for a, b, c, d in self.taken)
+
+    def place(self, rect, steps: int = 12) -> tuple[int, int, int, int]:
+        """The free spot (x1, y1, x2, y2) nearest `rect` (same size), reserved; `rect` itself when none."""
+        x1, y1, x2, y2 = (int(v) for v in rect)
+        w, h = x2 - x1, y2 - y1
+        x1 = min(max(x1, 0), max(self.width - w, 0))
+        step = h + 2
+        for k in range(steps + 1):
+            for dy in ((0,) if k == 0 else (-k * step, k * step)):
+                top = y1 + dy
+                if top < 0 or top + h > self.height:
+                    continue
+                spot = (x1, top, x1 + w, top + h)
+                if self._free(spot):
+                    self.reserve(spot)
+                    return spot
+        spot = (x1, min(max(y1, 0), max(self.height - h, 0)), x1 + w, min(max(y1, 0), max(self.height - h, 0)) + h)
+        self.reserve(spot)
+        return spot
+
+
+def text_box(text: str, scale: float, thick: int) -> tuple[int, int, int]:
+    """(width, height, baseline) of a label's filled box for `text`."""
+    (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thick)
+    return tw + 4, th + base + 2, base
+
+
+def track_labels(shape, poses: Poses, placer: LabelPlacer | None = None) -> list[tuple[str, tuple]]:
+    """[(text, box)]: each person's "#id score" label above its box corner, placed by `placer` (a new
+    one by default) so labels of people close together do not overlap. Deterministic: an overlay
+    calls it again to learn where the labels are."""
+    placer = placer or LabelPlacer(shape)
+    lw = max(1, int(round(min(shape[:2]) / 240)))
+    out = []
+    for i in range(len(poses)):
+        tid = int(poses.track_ids[i])
+        text = (f"#{tid} " if tid >= 0 else "") + f"{poses.box_scores[i]:.2f}"
+        w, h, _ = text_box(text, 0.4 * lw, max(1, lw // 2))
+        x1, y1 = int(round(poses.boxes[i][0])), int(round(poses.boxes[i][1]))
+        out.append((text, placer.place((x1, y1 - h, x1 + w, y1))))
+    return out
 
 
 def draw_attention(image: np.ndarray, poses: Poses, keypoint: int, alpha: float = 0.6) -> np.ndarray:
@@ -126,13 +184,13 @@ def draw_hud(image: np.ndarray, lines: list[str]) -> np.ndarray:
     return image
 
 
-def _label(image: np.ndarray, text: str, corner: tuple[int, int], scale: float, lw: int) -> None:
+def _label(image: np.ndarray, text: str, rect, scale: float, lw: int) -> None:
+    """A track label: black text on a light box filling `rect` (from `track_labels`)."""
     thick = max(1, lw // 2)
-    (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thick)
-    x, y = corner
-    y = max(y, th + base + 2)
-    cv2.rectangle(image, (x, y - th - base - 2), (x + tw + 4, y), BOX, -1)
-    cv2.putText(image, text, (x + 2, y - base), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), thick, cv2.LINE_AA)
+    x1, y1, x2, y2 = rect
+    _, _, base = text_box(text, scale, thick)
+    cv2.rectangle(image, (x1, y1), (x2, y2), BOX, -1)
+    cv2.putText(image, text, (x1 + 2, y2 - base), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), thick, cv2.LINE_AA)
 
 
 def render_frame(image: np.ndarray, poses: Poses, kpt_thr: float = RunConfig.kpt_thr, hud: list[str] | None = None,
@@ -156,7 +214,9 @@ def render_frame(image: np.ndarray, poses: Poses, kpt_thr: float = RunConfig.kpt
 
 
 class Hud:
-    """The live overlay's text: output frame rate (smoothed), capture-to-render latency, persons."""
+    """The live overlay's text: output frame rate (smoothed), latency from the frame's capture to its
+    drawing ("capture>draw"), persons. The web view's footer shows its own, later span
+    ("capture > web": until the poses reached the server), docs/live.md."""
 
     def __init__(self) -> None:
         self.fps = 0.0
@@ -170,4 +230,4 @@ class Hud:
         self._last = now
         latency_ms = 1000 * (now - frame.captured_at)
         n = len(poses)
-        return [f"{self.fps:.1f} FPS  {latency_ms:.0f} ms", f"{n} person{'s' * (n != 1)}"]
+        return [f"{self.fps:.1f} FPS  capture>draw {latency_ms:.0f} ms", f"{n} person{'s' * (n != 1)}"]
