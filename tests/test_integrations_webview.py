@@ -115,3 +115,15 @@ def test_two_cameras_served_to_chromium_screenshot(filled_checkpoint, tmp_path):
     for i in (0, 1):
         card = re.search(rf'<div class="cam" id="cam-{i}">(.*?)</div></div>', dom, re.S).group(1)
         assert re.search(r'<b class="latency">\d+</b>', card), card
+
+
+def test_labels_keep_clear_of_the_hud():
+    """A whole-frame box (`--detector none`) puts the labels at the top left, where the HUD is."""
+    image, poses = three_close_people()
+    h, w = image.shape[:2]
+    one = Poses(poses.keypoints[:1], np.array([[0, 0, w, h]], np.float32), poses.box_scores[:1], np.array([1]))
+    exercise = LiveExercise(load_exercise("squat"), hud=True)
+    exercise.update(one, 0.0)
+    out = render_frame(image, one, 0.3, hud=["12.0 FPS  capture>draw 30 ms", "1 person"])
+    exercise.draw(out, one)
+    assert len(exercise.labels) == 4 and overlapping(exercise.labels) == []  # the HUD's box is the first

@@ -21,7 +21,7 @@ from transpose_live.analytics.exercises import Exercise
 from transpose_live.analytics.reps import Rep, RepCounter
 from transpose_live.errors import UserError
 from transpose_live.keypoints import COCO17, KeypointSet
-from transpose_live.pipeline.render import LabelPlacer, track_labels
+from transpose_live.pipeline.render import LabelPlacer, text_box, track_labels
 from transpose_live.poses import Poses
 
 TEXT = (255, 255, 255)
@@ -32,7 +32,8 @@ COUNT = (60, 200, 60)
 class LiveExercise:
     """Per-track rep counters fed one frame at a time, and the overlay drawing them."""
 
-    def __init__(self, exercise: Exercise, keypoints: KeypointSet | None = None, kpt_thr: float = 0.3) -> None:
+    def __init__(self, exercise: Exercise, keypoints: KeypointSet | None = None, kpt_thr: float = 0.3,
+                 hud: bool = False) -> None:
         keypoints = keypoints or COCO17
         defs = angle_defs(keypoints)
         self.columns = side_defs(defs, exercise.angle)
@@ -40,6 +41,7 @@ class LiveExercise:
             raise UserError(f"--exercise {exercise.name}: the model's keypoints ({', '.join(keypoints.names)}) "
                             f"give no {exercise.angle} angle")
         self.exercise, self.kpt_thr = exercise, kpt_thr
+        self.hud = hud  # the frames carry the HUD (top left): labels keep clear of it
         self.defs = [defs[j] for j in self.columns.values()]
         self.sides = tuple(self.columns)
         self.counters: dict[int, RepCounter] = {}
@@ -84,7 +86,7 @@ class LiveExercise:
             return image
         lw = max(1, int(round(min(image.shape[:2]) / 240)))
         placer = LabelPlacer(image.shape)  # the track labels are where render put them: keep clear of them
-        track_labels(image.shape, poses, placer)
+        track_labels(image.shape, poses, placer, hud=self.hud)
         self.labels = placer.taken  # every label box of this frame (none covers another)
         for i in range(len(poses)):
             tid = int(poses.track_ids[i])
@@ -105,10 +107,16 @@ class LiveExercise:
 
 
 def label_origin(box, lw: int) -> tuple[int, int]:
-    """Where the count label starts: above the box, or inside it below the id label when the box
-    touches the top of the frame."""
+    """Where the count label's baseline starts: above the box's track label ("#1 0.88", drawn by
+    pipeline.render at the box corner), or inside the box below it when the box touches the top of the
+    frame."""
     x1, y1 = int(box[0]), int(box[1])
-    return (x1, y1 - 13 * lw) if y1 - 13 * lw >= 16 * lw else (x1 + 2 * lw, y1 + 28 * lw)
+    _, track_h, _ = text_box("#0 0.00", 0.4 * lw, max(1, lw // 2))
+    (_, th), base = cv2.getTextSize("squat 0", cv2.FONT_HERSHEY_SIMPLEX, 0.6 * lw, lw + 1)
+    above = y1 - track_h - 2 - base
+    if above - th - 2 >= 0:
+        return x1, above
+    return x1 + 2 * lw, y1 + 2 + track_h + 2 + th + 2
 
 
 def _text(image, text: str, origin: tuple[int, int], scale: float, thick: int, colour, placer=None) -> None:

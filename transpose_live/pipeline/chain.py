@@ -55,7 +55,8 @@ class Chain:
         from transpose_live.analytics.exercises import load_exercise
         from transpose_live.analytics.live import LiveExercise
 
-        return LiveExercise(load_exercise(self.cfg.exercise), self.estimator.keypoints, self.cfg.kpt_thr)
+        return LiveExercise(load_exercise(self.cfg.exercise), self.estimator.keypoints, self.cfg.kpt_thr,
+                            hud=self.cfg.hud)
 
     def pipeline_options(self, **values) -> PipelineOptions:
         """The pipeline settings of this run; `values` (show, max_frames, ...) on top."""

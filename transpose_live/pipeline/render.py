@@ -51,16 +51,17 @@ def line_width(image: np.ndarray) -> int:
 
 
 def draw_poses(image: np.ndarray, poses: Poses, kpt_thr: float = RunConfig.kpt_thr, boxes: bool = True,
-               keypoints: KeypointSet | None = None) -> np.ndarray:
+               keypoints: KeypointSet | None = None, hud: bool = False) -> np.ndarray:
     """Draws skeletons, keypoints and boxes in place on a BGR uint8 image; returns it.
 
-    keypoints: the model's keypoint set (skeleton, sides); default COCO-17."""
+    keypoints: the model's keypoint set (skeleton, sides); default COCO-17. hud: a HUD will be drawn
+    (the labels keep clear of its corner)."""
     kset = keypoint_set_for(poses, keypoints)
     skeleton = kset.skeleton if kset is not None else ()
     sides = kset.sides() if kset is not None else (0,) * poses.keypoints.shape[1]
     lw = line_width(image)
     radius = max(2, lw + 1)
-    labels = track_labels(image.shape, poses) if boxes else []
+    labels = track_labels(image.shape, poses, hud=hud) if boxes else []
     for i in range(len(poses)):
         kpts = poses.keypoints[i]
         if boxes:
@@ -125,11 +126,23 @@ def text_box(text: str, scale: float, thick: int) -> tuple[int, int, int]:
     return tw + 4, th + base + 2, base
 
 
-def track_labels(shape, poses: Poses, placer: LabelPlacer | None = None) -> list[tuple[str, tuple]]:
+def hud_box(shape, lines: list[str] | None = None) -> tuple[int, int, int, int]:
+    """The HUD's dark box (x1, y1, x2, y2) at the top left for `lines` (default: the widest live HUD)."""
+    lw = max(1, int(round(min(shape[:2]) / 240)))
+    lines = lines or ["999.9 FPS  capture>draw 9999 ms", "99 persons"]
+    scale = 0.45 * lw
+    (_, th), base = cv2.getTextSize("Ag", cv2.FONT_HERSHEY_SIMPLEX, scale, lw)
+    width = max(cv2.getTextSize(t, cv2.FONT_HERSHEY_SIMPLEX, scale, lw)[0][0] for t in lines)
+    return 0, 0, width + 8 * lw, (th + base + 4 * lw) * len(lines) + 4 * lw
+
+
+def track_labels(shape, poses: Poses, placer: LabelPlacer | None = None, hud: bool = False) -> list[tuple[str, tuple]]:
     """[(text, box)]: each person's "#id score" label above its box corner, placed by `placer` (a new
-    one by default) so labels of people close together do not overlap. Deterministic: an overlay
-    calls it again to learn where the labels are."""
+    one by default) so labels of people close together (and the HUD's corner, `hud`) do not overlap.
+    Deterministic: an overlay calls it again to learn where the labels are."""
     placer = placer or LabelPlacer(shape)
+    if hud:
+        placer.reserve(hud_box(shape))
     lw = max(1, int(round(min(shape[:2]) / 240)))
     out = []
     for i in range(len(poses)):
@@ -175,8 +188,8 @@ def draw_hud(image: np.ndarray, lines: list[str]) -> np.ndarray:
     scale = 0.45 * lw
     (_, th), base = cv2.getTextSize("Ag", cv2.FONT_HERSHEY_SIMPLEX, scale, lw)
     step = th + base + 4 * lw
-    width = max(cv2.getTextSize(t, cv2.FONT_HERSHEY_SIMPLEX, scale, lw)[0][0] for t in lines) if lines else 0
-    overlay = image[: step * len(lines) + 4 * lw, : width + 8 * lw]
+    _, _, x2, y2 = hud_box(image.shape, lines) if lines else (0, 0, 0, 0)
+    overlay = image[:y2, :x2]
     overlay[:] = (overlay * 0.45).astype(np.uint8)
     for k, text in enumerate(lines):
         y = (k + 1) * step
@@ -207,7 +220,7 @@ def render_frame(image: np.ndarray, poses: Poses, kpt_thr: float = RunConfig.kpt
         blur_frame(out, poses, blur, keypoints, kpt_thr)
     if attention_keypoint is not None:
         draw_attention(out, attention_from if attention_from is not None else poses, attention_keypoint)
-    draw_poses(out, poses, kpt_thr, keypoints=keypoints)
+    draw_poses(out, poses, kpt_thr, keypoints=keypoints, hud=bool(hud))
     if hud:
         draw_hud(out, hud)
     return out
