@@ -176,19 +176,36 @@ async def _websocket(view, websocket) -> None:
                 continue
             for kind, payload in items:
                 message = {**payload, "dropped": sub.dropped} if kind == "pose" else payload
-                await websocket.send_text(json.dumps(message, separators=(",", ":")))
+                if not await _send(view, websocket, json.dumps(message, separators=(",", ":"))):
+                    return  # the run ended while this client stalled
         if not gone.done():
             await websocket.close(code=1000)
-    except Exception:  # noqa: BLE001 - the client went away mid-send (its connection is closed)
-        pass
+    except (Exception, asyncio.CancelledError):  # noqa: BLE001 - the client went away mid-send, or the server
+        pass  # stopped while a send to a stalled client waited (cancelled at shutdown): nothing to report
     finally:
         gone.cancel()
         view.unsubscribe(sub)
 
 
+async def _send(view, websocket, text: str) -> bool:
+    """Sends `text`; False (the send abandoned) when the run ends while a stalled client holds it up."""
+    task = asyncio.ensure_future(websocket.send_text(text))
+    while not task.done():
+        await asyncio.wait({task}, timeout=0.1)
+        if view.closed and not task.done():
+            task.cancel()
+            return False
+    task.result()
+    return True
+
+
 async def _until_disconnect(websocket) -> None:
     while (await websocket.receive())["type"] != "websocket.disconnect":
         pass
+
+
+def _not_graceful_timeout(record) -> bool:
+    return "timeout graceful shutdown exceeded" not in record.getMessage()
 
 
 class WebServer:
@@ -206,7 +223,12 @@ class WebServer:
         self._thread: threading.Thread | None = None
 
     def start(self) -> "WebServer":
+        import logging
+
         import uvicorn
+
+        # a stalled WebSocket client keeps its connection past the 1 s graceful stop: expected, not an error
+        logging.getLogger("uvicorn.error").addFilter(_not_graceful_timeout)
 
         config = uvicorn.Config(build_app(self.view, self.token), host=self.host, port=self.port, log_level="error",
                                 lifespan="off", access_log=False, timeout_graceful_shutdown=1)

@@ -158,6 +158,12 @@ class LiveView:
         with self._cond:
             return len(self._subscribers)
 
+    @property
+    def client_drops(self) -> list[int]:
+        """Frames dropped so far for each connected WebSocket client (it read too slowly)."""
+        with self._cond:
+            return [sub.dropped for sub in self._subscribers]
+
     def unsubscribe(self, sub: "Subscription") -> None:
         with self._cond:
             if sub in self._subscribers:
