@@ -120,7 +120,8 @@ class RunConfig:
                                   panel=DISPLAY, commands=("webcam", "video"), changes_output=False,
                                   show_default=False)
     osc: Optional[str] = option(None, "Send every frame's poses as OSC over UDP to HOST:PORT (docs/integrations.md).",
-                                panel=OUTPUTS, changes_output=False, show_default=False)
+                                panel=OUTPUTS, commands=("webcam", "video", "image"), changes_output=False,
+                                show_default=False)
     # --- live cameras (pipeline.stream_source.ReconnectPolicy)
     reconnect: bool = option(True, "Reconnect lost streams (0.5 s back-off doubling to 10 s).", panel=LIVE,
                              commands=("webcam",), changes_output=False)

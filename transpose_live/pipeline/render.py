@@ -105,6 +105,7 @@ class LabelPlacer:
         x1, y1, x2, y2 = (int(v) for v in rect)
         w, h = x2 - x1, y2 - y1
         x1 = min(max(x1, 0), max(self.width - w, 0))
+        y1 = min(max(y1, 0), max(self.height - h, 0))  # first kept inside the frame, as labels always were
         step = h + 2
         for k in range(steps + 1):
             for dy in ((0,) if k == 0 else (-k * step, k * step)):
@@ -115,7 +116,7 @@ class LabelPlacer:
                 if self._free(spot):
                     self.reserve(spot)
                     return spot
-        spot = (x1, min(max(y1, 0), max(self.height - h, 0)), x1 + w, min(max(y1, 0), max(self.height - h, 0)) + h)
+        spot = (x1, y1, x1 + w, y1 + h)
         self.reserve(spot)
         return spot
 
