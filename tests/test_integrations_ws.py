@@ -162,6 +162,7 @@ def follow(url: str, into: list, stop: threading.Event) -> None:
             with connect(url, open_timeout=5) as ws:
                 for message in ws:
                     into.append(json.loads(message))
+                into.append({"event": "closed", "code": ws.close_code})
                 return
         except (OSError, websockets.exceptions.InvalidHandshake):
             time.sleep(0.005)
@@ -177,6 +178,7 @@ def run_served(args: list[str], port: int, cwd) -> list[dict]:
     stop.set()
     thread.join(timeout=10)
     assert proc.returncode == 0, proc.stderr
+    assert got and got[-1] == {"event": "closed", "code": 1000}, got[-1:]  # the server closed: the run ended
     return [g for g in got if "event" not in g]
 
 

@@ -169,9 +169,12 @@ async def _websocket(view, websocket) -> None:
     sub = view.subscribe()
     gone = asyncio.create_task(_until_disconnect(websocket))
     try:
-        while not view.closed and not gone.done():
+        while not gone.done():
+            ended = view.closed  # read before taking: what was offered before the end still goes out
             items = sub.take()
             if not items:
+                if ended:
+                    break
                 await asyncio.sleep(POLL)
                 continue
             for kind, payload in items:
@@ -248,7 +251,12 @@ class WebServer:
         return f"http://{host}:{self.port}/" + (f"?token={self.token}" if self.token else "")
 
     def stop(self) -> None:
+        import time
+
         self.view.close()
+        deadline = time.monotonic() + 1.0  # each /ws client closed by its handler with 1000 (run ended) first
+        while self.view.clients and time.monotonic() < deadline:
+            time.sleep(0.02)
         if self._server is not None:
             self._server.should_exit = True
         if self._thread is not None:
