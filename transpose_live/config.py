@@ -101,14 +101,13 @@ class RunConfig:
                             commands=RUN + ("bench",), min=0.0, max=1.0)
     attention: Optional[str] = option(None, "Overlay attention for this keypoint (e.g. left_wrist).",
                                       panel=TRACKING)
-    hud: bool = option(False, "Draw frame rate, latency and persons on rendered frames.", panel=TRACKING,
+    hud: bool = option(False, "Draw fps, latency and people.", panel=TRACKING,
                        commands=RUN + ("bench",), per_command={"webcam": True, "bench": True})
     exercise: Optional[str] = option(
-        None, "Count reps per person: squat, push-up, lunge, jumping-jack, biceps-curl or a .yaml/.toml file.", panel=TRACKING, commands=("webcam", "video"), file=True)
+        None, "Count reps: squat, push-up, lunge, jumping-jack, biceps-curl or a .yaml/.toml file.", panel=TRACKING, commands=("webcam", "video"), file=True)
     blur: str = option(
-        "auto", "Privacy: pixelate faces (placed by the head keypoints) or whole people (skeleton kept) in "
-        "rendered, shown and served frames: faces, people, none; auto: faces when --serve is reachable "
-        "beyond loopback, else none.", panel=TRACKING)
+        "auto", "faces, people or none: hidden (auto: docs/privacy.md).", panel=TRACKING,
+        show_default=False)
     # --- what never changes an output
     show: Optional[bool] = option(None, "Open a window, q or Esc quits (default: on for webcam with a display).",
                                   panel=DISPLAY, changes_output=False)
@@ -119,7 +118,7 @@ class RunConfig:
     serve: Optional[str] = option(None, "Live view in a browser at HOST:PORT (beyond loopback: token).",
                                   panel=DISPLAY, commands=("webcam", "video"), changes_output=False,
                                   show_default=False)
-    osc: Optional[str] = option(None, "Send every frame's poses as OSC over UDP to HOST:PORT (docs/integrations.md).",
+    osc: Optional[str] = option(None, "Send poses as OSC (UDP) to HOST:PORT.",
                                 panel=OUTPUTS, commands=("webcam", "video", "image"), changes_output=False,
                                 show_default=False)
     # --- live cameras (pipeline.stream_source.ReconnectPolicy)
