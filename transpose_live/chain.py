@@ -49,7 +49,8 @@ class Chain:
         from transpose_live.analytics.exercises import load_exercise
         from transpose_live.analytics.live import LiveExercise
 
-        return LiveExercise(load_exercise(self.cfg.exercise), self.estimator.keypoints, self.cfg.kpt_thr)
+        return LiveExercise(load_exercise(self.cfg.exercise), self.estimator.keypoints, self.cfg.kpt_thr,
+                            hud=self.cfg.hud)
 
     def stitch_after_run(self, video: str | Path) -> Callable[[dict], None]:
         """An after-run hook for a video file's run: the track ids of the pose files written (`--json`,
@@ -73,7 +74,9 @@ class Chain:
 def check_config(cfg: RunConfig) -> None:
     """One-line errors for option values no registry knows, before anything is loaded."""
     from transpose_live.backends.choose import BACKENDS
+    from transpose_live.pipeline.blur import check_mode
     from transpose_live.pipeline.detector_backend import DETECTOR_BACKENDS
+    from transpose_live.pipeline.osc_sink import parse_target
     from transpose_live.tracking import SMOOTHERS
 
     if cfg.model is not None:
@@ -92,6 +95,9 @@ def check_config(cfg: RunConfig) -> None:
         from transpose_live.analytics.exercises import load_exercise
 
         load_exercise(cfg.exercise)
+    check_mode(cfg.blur)
+    if cfg.osc:
+        parse_target(cfg.osc)
     if cfg.device.strip().lower() == "cpu" and cfg.half:
         raise UserError("--half needs a CUDA device; use --no-half on the CPU")
     asked_precision(cfg)

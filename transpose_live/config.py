@@ -42,6 +42,7 @@ DEVICE_HELP = "auto, cpu or cuda[:index]."
 
 
 KEYPOINT_THRESHOLD = 0.3  # keypoints scoring below this are not drawn, boxed, or used for angles/reps
+OUTPUTS = "Outputs"
 
 
 def option(default, help: str, *, panel: str, commands: tuple = RUN, per_command: dict | None = None,
@@ -113,10 +114,13 @@ class RunConfig:
                             commands=RUN + ("bench",), min=0.0, max=1.0)
     attention: Optional[str] = option(None, "Overlay attention for this keypoint (e.g. left_wrist).",
                                       panel=TRACKING)
-    hud: bool = option(False, "Draw frame rate, latency and persons on rendered frames.", panel=TRACKING,
+    hud: bool = option(False, "Draw fps, latency and people.", panel=TRACKING,
                        commands=RUN + ("bench",), per_command={"webcam": True, "bench": True})
     exercise: Optional[str] = option(
-        None, "Count reps per person: squat, push-up, lunge, jumping-jack, biceps-curl or a .yaml/.toml file.", panel=TRACKING, commands=("webcam", "video"), file=True)
+        None, "Count reps: squat, push-up, lunge, jumping-jack, biceps-curl or a .yaml/.toml file.", panel=TRACKING, commands=("webcam", "video"), file=True)
+    blur: str = option(
+        "auto", "faces, people or none: hidden (auto: docs/privacy.md).", panel=TRACKING,
+        show_default=False)
     # --- what never changes an output
     show: Optional[bool] = option(None, "Open a window, q or Esc quits (default: on for webcam with a display).",
                                   panel=DISPLAY, changes_output=False)
@@ -127,6 +131,9 @@ class RunConfig:
     serve: Optional[str] = option(None, "Live view in a browser at HOST:PORT (beyond loopback: token).",
                                   panel=DISPLAY, commands=("webcam", "video"), changes_output=False,
                                   show_default=False)
+    osc: Optional[str] = option(None, "Send poses as OSC (UDP) to HOST:PORT.",
+                                panel=OUTPUTS, commands=("webcam", "video", "image"), changes_output=False,
+                                show_default=False)
     # --- live cameras (pipeline.stream_source.ReconnectPolicy)
     reconnect: bool = option(True, "Reconnect lost streams (0.5 s back-off doubling to 10 s).", panel=LIVE,
                              commands=("webcam",), changes_output=False)

@@ -22,6 +22,7 @@ from transpose_live.analytics.reps import Rep, RepCounter
 from transpose_live.config import KEYPOINT_THRESHOLD
 from transpose_live.errors import UserError
 from transpose_live.keypoints import COCO17, KeypointSet
+from transpose_live.labels import LabelPlacer, text_box, track_labels
 from transpose_live.poses import Poses
 
 TEXT = (255, 255, 255)
@@ -32,7 +33,8 @@ COUNT = (60, 200, 60)
 class LiveExercise:
     """Per-track rep counters fed one frame at a time, and the overlay drawing them."""
 
-    def __init__(self, exercise: Exercise, keypoints: KeypointSet | None = None, kpt_thr: float = KEYPOINT_THRESHOLD) -> None:
+    def __init__(self, exercise: Exercise, keypoints: KeypointSet | None = None, kpt_thr: float = KEYPOINT_THRESHOLD,
+                 hud: bool = False) -> None:
         keypoints = keypoints or COCO17
         defs = angle_defs(keypoints)
         self.columns = side_defs(defs, exercise.angle)
@@ -40,11 +42,13 @@ class LiveExercise:
             raise UserError(f"--exercise {exercise.name}: the model's keypoints ({', '.join(keypoints.names)}) "
                             f"give no {exercise.angle} angle")
         self.exercise, self.kpt_thr = exercise, kpt_thr
+        self.hud = hud  # the frames carry the HUD (top left): labels keep clear of it
         self.defs = [defs[j] for j in self.columns.values()]
         self.sides = tuple(self.columns)
         self.counters: dict[int, RepCounter] = {}
         self.reps: list[Rep] = []
         self._angles = np.zeros((0, len(self.defs)))
+        self.labels: list[tuple[int, int, int, int]] = []  # the label boxes of the last frame drawn
 
     def update(self, poses: Poses, t: float) -> list[Rep]:
         """Feeds one frame's tracked poses taken at `t` seconds; returns the reps completed now."""
@@ -82,16 +86,20 @@ class LiveExercise:
         if len(self._angles) != len(poses):
             return image
         lw = max(1, int(round(min(image.shape[:2]) / 240)))
+        placer = LabelPlacer(image.shape)  # the track labels are where render put them: keep clear of them
+        track_labels(image.shape, poses, placer, hud=self.hud)
+        self.labels = placer.taken  # every label box of this frame (none covers another)
         for i in range(len(poses)):
             tid = int(poses.track_ids[i])
-            j = self._shown_side(tid, self._angles[i])
+            if tid >= 0:
+                label = f"{self.exercise.name} {self.count(tid)}"
+                _text(image, label, label_origin(poses.boxes[i], lw), 0.6 * lw, lw + 1, COUNT, placer)
+        for i in range(len(poses)):
+            j = self._shown_side(int(poses.track_ids[i]), self._angles[i])
             if j is not None:
                 vertex = self.defs[j].ends[1] if len(self.defs[j].ends) == 3 else self.defs[j].ends[0]
                 x, y = poses.keypoints[i, list(vertex), :2].mean(axis=0)
-                _text(image, f"{self._angles[i, j]:.0f} deg", (int(x) + 4 * lw, int(y)), 0.45 * lw, lw, TEXT)
-            if tid >= 0:
-                label = f"{self.exercise.name} {self.count(tid)}"
-                _text(image, label, label_origin(poses.boxes[i], lw), 0.6 * lw, lw + 1, COUNT)
+                _text(image, f"{self._angles[i, j]:.0f} deg", (int(x) + 4 * lw, int(y)), 0.45 * lw, lw, TEXT, placer)
         return image
 
     def summary(self) -> list[tuple[int, int]]:
@@ -100,14 +108,25 @@ class LiveExercise:
 
 
 def label_origin(box, lw: int) -> tuple[int, int]:
-    """Where the count label starts: above the box, or inside it below the id label when the box
-    touches the top of the frame."""
+    """Where the count label's baseline starts: above the box's track label ("#1 0.88", drawn by
+    pipeline.render at the box corner), or inside the box below it when the box touches the top of the
+    frame."""
     x1, y1 = int(box[0]), int(box[1])
-    return (x1, y1 - 13 * lw) if y1 - 13 * lw >= 16 * lw else (x1 + 2 * lw, y1 + 28 * lw)
+    _, track_h, _ = text_box("#0 0.00", 0.4 * lw, max(1, lw // 2))
+    (_, th), base = cv2.getTextSize("squat 0", cv2.FONT_HERSHEY_SIMPLEX, 0.6 * lw, lw + 1)
+    above = y1 - track_h - 2 - base
+    if above - th - 2 >= 0:
+        return x1, above
+    return x1 + 2 * lw, y1 + 2 + track_h + 2 + th + 2
 
 
-def _text(image, text: str, origin: tuple[int, int], scale: float, thick: int, colour) -> None:
+def _text(image, text: str, origin: tuple[int, int], scale: float, thick: int, colour, placer=None) -> None:
+    """`text` on a dark panel with its baseline at `origin`, moved by `placer` (labels.LabelPlacer)
+    off the labels already drawn."""
     (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thick)
     x, y = origin
-    cv2.rectangle(image, (x - 2, y - th - 2), (x + tw + 2, y + base), PANEL, -1)
-    cv2.putText(image, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, scale, colour, thick, cv2.LINE_AA)
+    rect = (x - 2, y - th - 2, x + tw + 2, y + base)
+    if placer is not None:
+        rect = placer.place(rect)
+    cv2.rectangle(image, rect[:2], rect[2:], PANEL, -1)
+    cv2.putText(image, text, (rect[0] + 2, rect[1] + th + 2), cv2.FONT_HERSHEY_SIMPLEX, scale, colour, thick, cv2.LINE_AA)

@@ -30,6 +30,9 @@ def _register_all() -> None:
         module.register(app)
     from transpose_live.cli import analyze_cmd  # noqa: PLC0415 - analytics (issue #24)
     analyze_cmd.register(app)
+    from transpose_live.cli import doctor_cmd  # noqa: PLC0415 - issue #32
+
+    doctor_cmd.register(app)
 
 
 _register_all()

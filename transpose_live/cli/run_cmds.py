@@ -61,7 +61,8 @@ def _run(kind: str, cfg: RunConfig, open_source, inputs: list, outputs: Outputs,
 
         chain = build_chain(cfg)
         stream = _stream_inputs(chain, sources, every, view, still_images=kind == "image")
-        if not show and not outputs.named() and outputs.json != "-" and not cfg.serve:
+        if not show and not outputs.named() and outputs.json != "-" and not cfg.serve \
+                and not cfg.osc:
             console.print("warning: no window, --out, --json or --serve: results are not shown or saved"
                           if kind == "webcam" else "warning: no --out, --json, --coco or --csv: results are not saved"
                           if kind == "image" else "warning: no --out, --json or --csv: results are not saved",
@@ -104,7 +105,7 @@ def _stream_inputs(chain, sources: list, every: list, view, still_images: bool) 
     stream = []
     with contextlib.ExitStack() as opening:
         for i, (source, outs) in enumerate(zip(sources, every)):
-            outs = dataclasses.replace(outs, stdout=_print_json_record)
+            outs = dataclasses.replace(outs, stdout=_print_json_record, osc=chain.cfg.osc)
             extra = [lambda i=i: view.writer(i)] if view is not None else []
             writers = open_writers(outs, source, chain.estimator.keypoints, extra)
             opening.callback(close_writers, writers, True)

@@ -160,7 +160,8 @@ class OutputStage:
             with self.times.time("render"):
                 image = render_frame(frame.image, poses, self.opts.kpt_thr,
                                      attention_keypoint=self.opts.attention_keypoint, attention_from=item.raw,
-                                     hud=self.hud.lines(frame, poses) if self.hud else None, keypoints=self.keypoints)
+                                     hud=self.hud.lines(frame, poses) if self.hud else None, keypoints=self.keypoints,
+                                     blur=self.opts.blur)
                 if inp.overlay is not None:
                     inp.overlay.draw(image, poses)
         if inp.writers:

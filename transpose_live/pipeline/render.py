@@ -14,6 +14,8 @@ import numpy as np
 from transpose_live.config import RunConfig
 from transpose_live.engine.boxes import crop_regions
 from transpose_live.keypoints import COCO17, KeypointSet
+from transpose_live.labels import LabelPlacer, hud_box, text_box, track_labels  # noqa: F401 - re-exported
+from transpose_live.pipeline.blur import blur_frame
 from transpose_live.poses import Poses
 
 # BGR colours.
@@ -50,24 +52,22 @@ def line_width(image: np.ndarray) -> int:
 
 
 def draw_poses(image: np.ndarray, poses: Poses, kpt_thr: float = RunConfig.kpt_thr, boxes: bool = True,
-               keypoints: KeypointSet | None = None) -> np.ndarray:
+               keypoints: KeypointSet | None = None, hud: bool = False) -> np.ndarray:
     """Draws skeletons, keypoints and boxes in place on a BGR uint8 image; returns it.
 
-    keypoints: the model's keypoint set (skeleton, sides); default COCO-17."""
+    keypoints: the model's keypoint set (skeleton, sides); default COCO-17. hud: a HUD will be drawn
+    (the labels keep clear of its corner)."""
     kset = keypoint_set_for(poses, keypoints)
     skeleton = kset.skeleton if kset is not None else ()
     sides = kset.sides() if kset is not None else (0,) * poses.keypoints.shape[1]
     lw = line_width(image)
     radius = max(2, lw + 1)
-    font = 0.4 * lw
+    labels = track_labels(image.shape, poses, hud=hud) if boxes else []
     for i in range(len(poses)):
         kpts = poses.keypoints[i]
         if boxes:
             x1, y1, x2, y2 = (int(round(v)) for v in poses.boxes[i])
             cv2.rectangle(image, (x1, y1), (x2, y2), BOX, max(1, lw // 2), cv2.LINE_AA)
-            tid = int(poses.track_ids[i])
-            label = (f"#{tid} " if tid >= 0 else "") + f"{poses.box_scores[i]:.2f}"
-            _label(image, label, (x1, y1), font, lw)
         ok = kpts[:, 2] > kpt_thr
         for a, b in skeleton:
             if ok[a] and ok[b]:
@@ -79,6 +79,8 @@ def draw_poses(image: np.ndarray, poses: Poses, kpt_thr: float = RunConfig.kpt_t
             colour = SIDE_COLOURS[sides[int(j)]]
             cv2.circle(image, p, radius, colour, -1, cv2.LINE_AA)
             cv2.circle(image, p, radius, (255, 255, 255), 1, cv2.LINE_AA)
+    for text, rect in labels:  # on top of every skeleton
+        _label(image, text, rect, 0.4 * lw, lw)
     return image
 
 
@@ -116,8 +118,8 @@ def draw_hud(image: np.ndarray, lines: list[str]) -> np.ndarray:
     scale = 0.45 * lw
     (_, th), base = cv2.getTextSize("Ag", cv2.FONT_HERSHEY_SIMPLEX, scale, lw)
     step = th + base + 4 * lw
-    width = max(cv2.getTextSize(t, cv2.FONT_HERSHEY_SIMPLEX, scale, lw)[0][0] for t in lines) if lines else 0
-    overlay = image[: step * len(lines) + 4 * lw, : width + 8 * lw]
+    _, _, x2, y2 = hud_box(image.shape, lines) if lines else (0, 0, 0, 0)
+    overlay = image[:y2, :x2]
     overlay[:] = (overlay * 0.45).astype(np.uint8)
     for k, text in enumerate(lines):
         y = (k + 1) * step
@@ -125,34 +127,39 @@ def draw_hud(image: np.ndarray, lines: list[str]) -> np.ndarray:
     return image
 
 
-def _label(image: np.ndarray, text: str, corner: tuple[int, int], scale: float, lw: int) -> None:
+def _label(image: np.ndarray, text: str, rect, scale: float, lw: int) -> None:
+    """A track label: black text on a light box filling `rect` (from `track_labels`)."""
     thick = max(1, lw // 2)
-    (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thick)
-    x, y = corner
-    y = max(y, th + base + 2)
-    cv2.rectangle(image, (x, y - th - base - 2), (x + tw + 4, y), BOX, -1)
-    cv2.putText(image, text, (x + 2, y - base), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), thick, cv2.LINE_AA)
+    x1, y1, x2, y2 = rect
+    _, _, base = text_box(text, scale, thick)
+    cv2.rectangle(image, (x1, y1), (x2, y2), BOX, -1)
+    cv2.putText(image, text, (x1 + 2, y2 - base), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), thick, cv2.LINE_AA)
 
 
 def render_frame(image: np.ndarray, poses: Poses, kpt_thr: float = RunConfig.kpt_thr, hud: list[str] | None = None,
                  attention_keypoint: int | None = None, attention_from: Poses | None = None,
-                 keypoints: KeypointSet | None = None) -> np.ndarray:
-    """A rendered copy of `image`: attention (if asked), skeletons, boxes, HUD.
+                 keypoints: KeypointSet | None = None, blur: str = "none") -> np.ndarray:
+    """A rendered copy of `image`: faces or people hidden (`blur`, pipeline/blur.py), attention (if
+    asked), skeletons, boxes, HUD.
 
     attention_from: the poses holding the attention maps (the unsmoothed estimate), default `poses`.
     keypoints: the model's keypoint set (default COCO-17).
     """
     out = image.copy()
+    if blur not in ("none", "auto"):
+        blur_frame(out, poses, blur, keypoints, kpt_thr)
     if attention_keypoint is not None:
         draw_attention(out, attention_from if attention_from is not None else poses, attention_keypoint)
-    draw_poses(out, poses, kpt_thr, keypoints=keypoints)
+    draw_poses(out, poses, kpt_thr, keypoints=keypoints, hud=bool(hud))
     if hud:
         draw_hud(out, hud)
     return out
 
 
 class Hud:
-    """The live overlay's text: output frame rate (smoothed), capture-to-render latency, persons."""
+    """The live overlay's text: output frame rate (smoothed), latency from the frame's capture to its
+    drawing ("capture>draw"), persons. The web view's footer shows its own, later span
+    ("capture > web": until the poses reached the server), docs/live.md."""
 
     def __init__(self) -> None:
         self.fps = 0.0
@@ -166,4 +173,4 @@ class Hud:
         self._last = now
         latency_ms = 1000 * (now - frame.captured_at)
         n = len(poses)
-        return [f"{self.fps:.1f} FPS  {latency_ms:.0f} ms", f"{n} person{'s' * (n != 1)}"]
+        return [f"{self.fps:.1f} FPS  capture>draw {latency_ms:.0f} ms", f"{n} person{'s' * (n != 1)}"]

@@ -25,6 +25,7 @@ from typing import Protocol, Sequence
 import numpy as np
 
 from transpose_live.config import RunConfig
+from transpose_live.pipeline.blur import blur_mode
 from transpose_live.poses import Poses
 
 # "read" is video/image decoding in the capture thread; heatmap decoding is part of "pose".
@@ -249,9 +250,10 @@ class PipelineOptions:
     progress: bool = RunConfig.progress
     max_frames: int | None = None
     queue_size: int = 4
+    blur: str = "none"  # faces, people or none (pipeline/blur.py; `blur_mode(cfg)` resolves --blur auto)
 
     @classmethod
     def from_config(cls, cfg: RunConfig, **values) -> "PipelineOptions":
         base = dict(det_every=cfg.det_every, kpt_thr=cfg.kpt_thr, max_persons=cfg.max_persons, hud=cfg.hud,
-                    progress=cfg.progress)
+                    progress=cfg.progress, blur=blur_mode(cfg))
         return cls(**{**base, **values})

@@ -39,6 +39,7 @@ class Outputs:
     csv: Path | None = None
     video_options: object = None  # transpose_live.media.EncodeOptions (codec, crf, sound)
     stdout: Callable[[dict], None] | None = None
+    osc: str | None = None  # --osc HOST:PORT: every frame's poses as OSC bundles (osc_sink.py)
 
     def named(self) -> list[str]:
         return [str(p) for p in (self.video, self.json, self.image_dir, self.coco, self.csv) if p and str(p) != "-"]
@@ -63,6 +64,10 @@ def writer_makers(outputs: Outputs, source, keypoints) -> list[Callable[[], Writ
     if outputs.video:
         makers.append(lambda: VideoWriter(outputs.video, source.fps, source.size, outputs.video_options,
                                           getattr(source, "audio", None)))
+    if outputs.osc:
+        from transpose_live.pipeline.osc_sink import OscSink
+
+        makers.append(lambda: OscSink(outputs.osc, keypoints))
     return makers
 
 

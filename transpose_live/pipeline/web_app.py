@@ -7,9 +7,14 @@ Routes:
   /poses           the latest poses per camera (JSON: camera, camera_name, latest = a JSONL frame record)
   /events          server-sent events: `pose` (a frame record with fps, latency_ms, people) and
                    `source` (a camera's loss / reconnection event line)
+  /ws              WebSocket: one JSON text message per frame of every camera (the JSONL frame record
+                   with camera, camera_name, fps, latency_ms, people and `dropped`: the frames this
+                   client missed so far because it read too slowly), and each camera event line
+                   (`{"event": "lost", ...}`). Each client has its own queue of 32; see docs/integrations.md.
 
-Bound to a loopback address it is open; bound beyond loopback every request needs the random
-token printed at start (`?token=...`, or an `Authorization: Bearer` header): 401 without, 403 wrong.
+Bound to a loopback address it is open; bound beyond loopback every request (WebSocket handshakes
+too) needs the random token printed at start (`?token=...`, or an `Authorization: Bearer` header):
+401 without, 403 wrong.
 
     >>> server = WebServer(view, "127.0.0.1:8080").start()
     >>> server.url          # http://127.0.0.1:8080/
@@ -63,7 +68,7 @@ def build_app(view, token: str | None):
     """The starlette app over `view`; `token` None: open (loopback)."""
     from starlette.applications import Starlette
     from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response, StreamingResponse
-    from starlette.routing import Route
+    from starlette.routing import Route, WebSocketRoute
 
     from transpose_live.pipeline.web_page import page
 
@@ -96,8 +101,11 @@ def build_app(view, token: str | None):
     async def events(request):
         return StreamingResponse(_sse(view), media_type="text/event-stream", headers={"Cache-Control": "no-store"})
 
+    async def ws(websocket):
+        await _websocket(view, websocket)
+
     routes = [Route("/", index), Route("/poses", poses), Route("/events", events),
-              Route("/video/{i:int}", video), Route("/frame/{i:int}.jpg", frame)]
+              Route("/video/{i:int}", video), Route("/frame/{i:int}.jpg", frame), WebSocketRoute("/ws", ws)]
     app = Starlette(routes=routes)
     return _TokenGate(app, token) if token else app
 
@@ -109,12 +117,12 @@ class _TokenGate:
         self.app, self.token = app, token
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
+        if scope["type"] not in ("http", "websocket"):
             return await self.app(scope, receive, send)
-        from starlette.requests import Request
+        from starlette.requests import HTTPConnection
         from starlette.responses import PlainTextResponse
 
-        request = Request(scope)
+        request = HTTPConnection(scope)
         given = request.query_params.get("token")
         auth = request.headers.get("authorization", "")
         if given is None and auth.lower().startswith("bearer "):
@@ -125,7 +133,15 @@ class _TokenGate:
             response = PlainTextResponse("wrong token", 403)
         else:
             return await self.app(scope, receive, send)
-        await response(scope, receive, send)
+        if scope["type"] == "http":
+            return await response(scope, receive, send)
+        from starlette.websockets import WebSocket
+
+        socket = WebSocket(scope, receive, send)
+        if "websocket.http.response" in scope.get("extensions", {}):
+            await socket.send_denial_response(response)  # the handshake answered 401 / 403
+        else:
+            await socket.close(code=1008)  # policy violation (the server answers the handshake 403)
 
 
 async def _mjpeg(view, i: int):
@@ -156,6 +172,56 @@ async def _sse(view):
             yield f"event: {kind}\ndata: {json.dumps(payload, separators=(',', ':'))}\n\n"
 
 
+async def _websocket(view, websocket) -> None:
+    """/ws: this client's queue (`LiveView.subscribe`) sent as JSON text messages until the run ends
+    (close 1000) or the client goes (a reader task notices at once; what it sends is ignored). A
+    client that reads slowly only fills its own queue."""
+    await websocket.accept()
+    sub = view.subscribe()
+    gone = asyncio.create_task(_until_disconnect(websocket))
+    try:
+        while not gone.done():
+            ended = view.closed  # read before taking: what was offered before the end still goes out
+            items = sub.take()
+            if not items:
+                if ended:
+                    break
+                await asyncio.sleep(POLL)
+                continue
+            for kind, payload in items:
+                message = {**payload, "dropped": sub.dropped} if kind == "pose" else payload
+                if not await _send(view, websocket, json.dumps(message, separators=(",", ":"))):
+                    return  # the run ended while this client stalled
+        if not gone.done():
+            await websocket.close(code=1000)
+    except (Exception, asyncio.CancelledError):  # noqa: BLE001 - the client went away mid-send, or the server
+        pass  # stopped while a send to a stalled client waited (cancelled at shutdown): nothing to report
+    finally:
+        gone.cancel()
+        view.unsubscribe(sub)
+
+
+async def _send(view, websocket, text: str) -> bool:
+    """Sends `text`; False (the send abandoned) when the run ends while a stalled client holds it up."""
+    task = asyncio.ensure_future(websocket.send_text(text))
+    while not task.done():
+        await asyncio.wait({task}, timeout=0.1)
+        if view.closed and not task.done():
+            task.cancel()
+            return False
+    task.result()
+    return True
+
+
+async def _until_disconnect(websocket) -> None:
+    while (await websocket.receive())["type"] != "websocket.disconnect":
+        pass
+
+
+def _not_graceful_timeout(record) -> bool:
+    return "timeout graceful shutdown exceeded" not in record.getMessage()
+
+
 class WebServer:
     """uvicorn serving `build_app(view, token)` in a daemon thread."""
 
@@ -172,7 +238,12 @@ class WebServer:
 
     def start(self) -> "WebServer":
         """Listens (a UserError, before anything else, when the address is busy or not here), then serves."""
+        import logging
+
         import uvicorn
+
+        # a stalled WebSocket client keeps its connection past the 1 s graceful stop: expected, not an error
+        logging.getLogger("uvicorn.error").addFilter(_not_graceful_timeout)
 
         sock = listen(self.host, self.port)
         config = uvicorn.Config(build_app(self.view, self.token), log_level="error", lifespan="off",
@@ -194,7 +265,12 @@ class WebServer:
         return f"http://{host}:{self.port}/" + (f"?token={self.token}" if self.token else "")
 
     def stop(self) -> None:
+        import time
+
         self.view.close()
+        deadline = time.monotonic() + 1.0  # each /ws client closed by its handler with 1000 (run ended) first
+        while self.view.clients and time.monotonic() < deadline:
+            time.sleep(0.02)
         if self._server is not None:
             self._server.should_exit = True
         if self._thread is not None:

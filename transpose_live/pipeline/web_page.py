@@ -35,7 +35,7 @@ function card(i, name) {
   const el = document.createElement("div");
   el.className = "cam"; el.id = "cam-" + i;
   el.innerHTML = '<div><b class="name"></b> <span class="state"></span></div><img alt="camera ' + i + '">' +
-    '<div class="stats"><span>fps <b class="fps">-</b></span><span>latency <b class="latency">-</b> ms</span>' +
+    '<div class="stats"><span>fps <b class="fps">-</b></span><span title="newest frame: from its capture until its poses reached this server (after drawing and the other outputs); the picture above is older and carries its own capture&gt;draw time">capture &gt; web <b class="latency">-</b> ms</span>' +
     '<span>people <b class="people">-</b></span><span>frame <b class="frame">-</b></span>' +
     '<span>size <b class="size">-</b></span></div>';
   el.querySelector(".name").textContent = name;

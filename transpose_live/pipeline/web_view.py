@@ -4,7 +4,9 @@ Each camera's output thread hands its rendered frame and poses to a `ViewWriter`
 others), which only stores references (the newest wins: stale frames are dropped). One encoder
 thread JPEG-encodes the newest frame of each camera when it changed. The web app
 (`pipeline.web_app`) reads `LiveView` from its own threads: `jpeg(i)`, `snapshot()` (the latest poses
-per camera, as in the JSONL) and `updates(since)` (frames and source events after a sequence number).
+per camera, as in the JSONL), `updates(since)` (frames and source events after a sequence number) and
+`subscribe()` (a WebSocket client's own bounded queue: a slow client loses frames, counted, and the
+pose loop never waits for it).
 
     >>> view = LiveView(["door", "desk"])
     >>> writers = [view.writer(0), view.writer(1)]      # one per camera, with its other writers
@@ -54,6 +56,28 @@ class ViewWriter:
         pass
 
 
+class Subscription:
+    """One client's bounded queue of (kind, payload) updates; `dropped` counts those it missed."""
+
+    def __init__(self, lock, size: int) -> None:
+        self._lock, self._items = lock, collections.deque()
+        self.size, self.dropped = size, 0
+
+    def push(self, item) -> None:
+        """Called with the view's lock held (producers): never blocks."""
+        if len(self._items) >= self.size:
+            self._items.popleft()
+            self.dropped += 1
+        self._items.append(item)
+
+    def take(self) -> list:
+        """Every waiting update, oldest first (empties the queue)."""
+        with self._lock:
+            items = list(self._items)
+            self._items.clear()
+            return items
+
+
 class LiveView:
     """The served state of every camera (thread-safe); `close()` stops the encoder thread."""
 
@@ -66,6 +90,7 @@ class LiveView:
         self._images: list[np.ndarray | None] = [None] * len(names)
         self._jpegs: list[tuple[int, bytes] | None] = [None] * len(names)
         self._log: collections.deque = collections.deque(maxlen=256)  # (seq, kind, payload)
+        self._subscribers: list[Subscription] = []  # the WebSocket clients' queues
         self._cond = threading.Condition()
         self._closed = False
         self._thread = threading.Thread(target=self._encode_loop, name="serve-encode", daemon=True)
@@ -81,13 +106,18 @@ class LiveView:
             self._records[index] = record
             if image is not None:
                 self._images[index] = image  # an older one not yet encoded is dropped
-            self._log.append((self.seq, "pose", {"camera": index, "camera_name": self.names[index], **record}))
+            payload = {"camera": index, "camera_name": self.names[index], **record}
+            self._log.append((self.seq, "pose", payload))
+            for sub in self._subscribers:
+                sub.push(("pose", payload))
             self._cond.notify_all()
 
     def add_event(self, record: dict) -> None:
         with self._cond:
             self.seq += 1
             self._log.append((self.seq, "source", record))
+            for sub in self._subscribers:
+                sub.push(("source", record))
             self._cond.notify_all()
 
     def _encode_loop(self) -> None:
@@ -111,6 +141,34 @@ class LiveView:
                         self._cond.notify_all()
 
     # -- readers (web app) ----------------------------------------------------------------------
+    def subscribe(self, size: int = 32) -> "Subscription":
+        """A queue of the updates from now on for one client (`/ws`): at most `size` wait; when the
+        client falls behind, the oldest are dropped (counted), so no client ever slows the pipeline."""
+        sub = Subscription(self._cond, size)
+        with self._cond:  # where every camera stands now first, then each update
+            for i, record in enumerate(self._records):
+                if record is not None:
+                    sub.push(("pose", {"camera": i, "camera_name": self.names[i], **record}))
+            self._subscribers.append(sub)
+        return sub
+
+    @property
+    def clients(self) -> int:
+        """WebSocket clients connected now."""
+        with self._cond:
+            return len(self._subscribers)
+
+    @property
+    def client_drops(self) -> list[int]:
+        """Frames dropped so far for each connected WebSocket client (it read too slowly)."""
+        with self._cond:
+            return [sub.dropped for sub in self._subscribers]
+
+    def unsubscribe(self, sub: "Subscription") -> None:
+        with self._cond:
+            if sub in self._subscribers:
+                self._subscribers.remove(sub)
+
     def jpeg(self, index: int) -> tuple[int, bytes] | None:
         """(number, JPEG bytes) of camera `index`'s newest encoded frame, None before the first."""
         with self._cond:
