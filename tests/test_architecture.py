@@ -15,8 +15,10 @@ LAYERS = {
     "errors": 0, "keypoints": 0, "tables": 0, "poses": 0, "paths": 0, "images": 0, "coco": 0, "device": 0,
     "ultralytics_env": 0, "config": 0, "pose_files": 0,
     "models": 1, "media": 1, "backends": 1, "runtime": 0,
+    "calib": 1,
     "engine": 2, "tracking": 2,
     "pipeline": 3, "evaluation": 3, "explain": 3, "training": 3, "labelling": 3, "analytics": 3,
+    "triangulation": 3,
     "bench": 4, "batch": 4,
     "cli": 5, "__main__": 5, "__init__": 5,
 }

@@ -30,6 +30,9 @@ def _register_all() -> None:
         module.register(app)
     from transpose_live.cli import analyze_cmd  # noqa: PLC0415 - analytics (issue #24)
     analyze_cmd.register(app)
+    from transpose_live.cli import calibrate_cmd, triangulate_cmd  # noqa: PLC0415 - multi-camera 3D (issue #31)
+    calibrate_cmd.register(app)
+    triangulate_cmd.register(app)
 
 
 _register_all()
