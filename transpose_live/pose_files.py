@@ -3,6 +3,9 @@
 - JSONL (`--json`, `pipeline/writers.py`): one line per frame, {frame, timestamp, [image], persons: [{track_id,
   box, box_score, keypoints: [[x, y, score], ...]}]}. The keypoint set is not stored: 17 keypoints read as
   COCO-17, 16 as MPII-16, any other count as `kp0..kpN` (so joint angles need one of the named sets or a CSV).
+- 3D JSONL (`triangulate --json`, `triangulation/writers.py`): the same frame lines with keypoints
+  [x, y, z, score] (metres, null where not triangulated), read into `Poses` with (N, K, 4) keypoints and
+  `PoseRecording.dims` = 3.
 - CSV (`--csv`, `pipeline/csv_writer.py`): one row per person per frame, keypoint names from the header
   (`<name>_x`, `<name>_y`, `<name>_score`).
 
@@ -34,6 +37,7 @@ class PoseRecording:
     timestamps: np.ndarray  # (F,) float64, seconds
     poses: list[Poses]
     keypoints: KeypointSet
+    dims: int = 2  # 3: triangulated [x, y, z, score] in metres
 
     def __len__(self) -> int:
         return len(self.poses)
@@ -67,11 +71,12 @@ def read_poses(path: str | Path) -> PoseRecording:
     return read_jsonl(path) if kind == "jsonl" else read_csv(path)
 
 
-def _poses(persons: list, num_keypoints: int, where: str) -> Poses:
+def _poses(persons: list, num_keypoints: int, where: str, width: int = 3) -> Poses:
     if not persons:
-        return Poses.empty(num_keypoints)
+        return Poses(np.zeros((0, num_keypoints, width), np.float32), np.zeros((0, 4)), np.zeros(0))
     try:
-        kpts = np.asarray([p["keypoints"] for p in persons], np.float32).reshape(len(persons), num_keypoints, 3)
+        kpts = np.asarray([[[np.nan if v is None else v for v in k] for k in p["keypoints"]] for p in persons],
+                          np.float32).reshape(len(persons), num_keypoints, width)
         boxes = np.asarray([p.get("box", [0, 0, 0, 0]) for p in persons], np.float32)
         scores = np.asarray([p.get("box_score", 1.0) for p in persons], np.float32)
         ids = np.asarray([p.get("track_id", -1) for p in persons], np.int64)
@@ -83,7 +88,7 @@ def _poses(persons: list, num_keypoints: int, where: str) -> Poses:
 def read_jsonl(path: str | Path) -> PoseRecording:
     """A `--json` file: one frame per line."""
     frames, times, poses = [], [], []
-    count = None
+    count, width = None, 3
     with open(path, encoding="utf-8") as f:
         for n, line in enumerate(f, 1):
             if not line.strip():
@@ -97,15 +102,16 @@ def read_jsonl(path: str | Path) -> PoseRecording:
                 raise UserError(f"{where}: not a frame record of a transpose-live run ({exc})") from None
             if persons and count is None:
                 count = len(persons[0].get("keypoints", []))
+                width = len(persons[0]["keypoints"][0]) if count else 3
             frames.append(frame)
             times.append(t)
-            poses.append(_poses(persons, count or len(COCO17), where))
+            poses.append(_poses(persons, count or len(COCO17), where, width))
     if not poses:
         raise UserError(f"{path} holds no frames")
     count = count or len(COCO17)
-    poses = [p if p.keypoints.shape[1] == count else Poses.empty(count) for p in poses]
+    poses = [p if p.keypoints.shape[1:] == (count, width) else _poses([], count, "", width) for p in poses]
     return PoseRecording(np.asarray(frames, np.int64), np.asarray(times, np.float64), poses,
-                         keypoint_set_for_count(count))
+                         keypoint_set_for_count(count), dims=width - 1)
 
 
 def _keypoint_names(header: list[str], path) -> tuple[str, ...]:
