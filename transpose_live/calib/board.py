@@ -5,10 +5,11 @@ which replaces the opencv-python the project runs on, plus jax and numba).
   sampled video frame (`board_views`; found on a copy scaled to <= 1000 px, refined to sub-pixel on the
   full image), then `cv2.calibrateCamera` (k1, k2, p1, p2, k3). Error: RMS reprojection in px.
 - Extrinsics (`calibrate_extrinsics`): one image (or video) per camera of the same board at the same moment;
-  `cv2.solvePnP` per camera. The world is the board: origin at its first inner corner, x along the first
-  row of corners, y along the columns, z = x cross y, in metres. Lay the board on the floor and z points
-  up or down depending on which way it faces the cameras (the TRC writer assumes z up: turn the board so
-  that the first row runs to the right of the second as seen from above). Error: mean reprojection in px.
+  `cv2.solvePnP` per camera. The world is the board: origin at the inner corner next to the dark corner
+  square (a board with an odd and an even number of squares has one such end, so every camera numbers the
+  corners alike), x along the row of COLS corners, y along the columns, z = x cross y pointing out of the
+  printed side (towards the cameras), in metres: a board lying on the floor gives z up, as the TRC
+  writer assumes. Error: mean reprojection in px.
 """
 
 from __future__ import annotations
@@ -65,7 +66,29 @@ def find_corners(image: np.ndarray, board: Board) -> np.ndarray | None:
         return None
     corners = (corners / scale).astype(np.float32)
     criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 50, 0.01)
-    return cv2.cornerSubPix(grey, corners, (11, 11), (-1, -1), criteria).reshape(-1, 2)
+    corners = cv2.cornerSubPix(grey, corners, (11, 11), (-1, -1), criteria).reshape(-1, 2)
+    return _dark_first(grey, corners, board)
+
+
+def _dark_first(grey: np.ndarray, corners: np.ndarray, board: Board) -> np.ndarray:
+    """OpenCV numbers the corners from any end of the board, mirrored or not. Of the four numberings,
+    keep the ones where x (along a row) cross y (down the columns) points at the camera (the printed side
+    faces it: in the image, x_img cross y_img < 0), then the one whose first corner has the dark square
+    diagonally outside it (with an odd and an even number of squares only one end does)."""
+    h, w = grey.shape
+    grid = corners.reshape(board.rows, board.columns, 2)
+    options = [grid, grid[::-1, ::-1], grid[:, ::-1], grid[::-1, :]]
+
+    def facing(g: np.ndarray) -> bool:
+        x, y = g[0, 1] - g[0, 0], g[1, 0] - g[0, 0]
+        return x[0] * y[1] - x[1] * y[0] < 0
+
+    def shade(g: np.ndarray) -> float:
+        px, py = np.round(g[0, 0] - 0.5 * (g[1, 1] - g[0, 0])).astype(int)
+        return float(grey[min(max(py, 0), h - 1), min(max(px, 0), w - 1)])
+
+    best = min((g for g in options if facing(g)), key=shade)
+    return np.ascontiguousarray(best.reshape(-1, 2))
 
 
 def read_views(path: str | Path) -> list[np.ndarray]:
