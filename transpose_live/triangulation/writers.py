@@ -34,6 +34,15 @@ def _num(value: float, digits: int = 5):
     return round(float(value), digits) if math.isfinite(value) else None
 
 
+def person_record(track_id: int, points: np.ndarray, errors: np.ndarray, views: list[list[str]]) -> dict:
+    """One person of a 3D JSONL line."""
+    return {"track_id": int(track_id),
+            "keypoints": [[_num(x), _num(y), _num(z), _num(c, 4)] if c > 0 else [None, None, None, 0.0]
+                          for x, y, z, c in points],
+            "reprojection_error": [_num(e, 2) for e in errors], "views": views,
+            "error_px": _num(np.nanmedian(errors), 2) if np.isfinite(errors).any() else None}
+
+
 def write_json(rec: Recording3D, path: str | Path) -> int:
     """Writes the 3D JSONL; returns the number of frames."""
     by_row: dict[int, list[tuple[Series3D, int]]] = {}
@@ -43,18 +52,7 @@ def write_json(rec: Recording3D, path: str | Path) -> int:
                 by_row.setdefault(row, []).append((s, i))
     with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
         for row, frame in enumerate(rec.frames.tolist()):
-            persons = []
-            for s, i in by_row.get(row, []):
-                pts, errs = s.points[i], s.errors[i]
-                seen = pts[:, 3] > 0
-                persons.append({
-                    "track_id": s.track_id,
-                    "keypoints": [[_num(x), _num(y), _num(z), _num(c, 4)] if ok else [None, None, None, 0.0]
-                                  for (x, y, z, c), ok in zip(pts, seen)],
-                    "reprojection_error": [_num(e, 2) for e in errs],
-                    "views": s.views[i],
-                    "error_px": _num(np.nanmedian(errs), 2) if np.isfinite(errs).any() else None,
-                })
+            persons = [person_record(s.track_id, s.points[i], s.errors[i], s.views[i]) for s, i in by_row.get(row, [])]
             f.write(json.dumps({"frame": frame, "timestamp": round(float(rec.timestamps[row]), 4),
                                 "skew": round(float(rec.skews[row]), 4), "persons": persons},
                                separators=(",", ":")) + "\n")
