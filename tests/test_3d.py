@@ -14,7 +14,8 @@ from transpose_live.calib.camera import Calibration, Camera
 from transpose_live.calib.formats import read_calibration
 from transpose_live.calib.qualisys import FLIP
 from transpose_live.triangulation.metrics import summary
-from transpose_live.triangulation.session import Recording3D, Triangulator, run_files
+from transpose_live.triangulation.files import run_files
+from transpose_live.triangulation.session import Recording3D, Triangulator
 from transpose_live.triangulation.sync import make_ticks
 
 MULTIVIEW = SHARED / "data" / "multiview"

@@ -32,7 +32,7 @@ def triangulate_command(
     from transpose_live.calib.formats import read_calibration
     from transpose_live.errors import UserError
     from transpose_live.paths import OutputGuard
-    from transpose_live.triangulation.session import run_files
+    from transpose_live.triangulation.files import run_files
 
     if smooth not in SMOOTHERS:
         raise UserError(f"--smooth must be one of {', '.join(SMOOTHERS)}, not {smooth!r}")
