@@ -1,5 +1,6 @@
 """Triangulation on the shared 4-camera recording (../shared/data/multiview) with real 2D keypoints:
-YOLO11n-pose over each view (once per test session), written in our JSONL schema."""
+YOLO11n-pose over each view at 960 px (once per test session; 640 px gives a noisier right arm: bone CV
+4.7 % against the goal's 4 %, benchmarks/results/multiview.md), written in our JSONL schema."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ def views_2d(tmp_path_factory) -> list:
     require_shared(QCA)
     require_shared(POSE_WEIGHTS)
     folder = tmp_path_factory.mktemp("multiview-2d")
-    return [record_yolo_poses(MULTIVIEW / "videos" / f"cam0{i}.mp4", folder / f"cam0{i}.jsonl", imgsz=640)
+    return [record_yolo_poses(MULTIVIEW / "videos" / f"cam0{i}.mp4", folder / f"cam0{i}.jsonl", imgsz=960)
             for i in range(1, 5)]
 
 
@@ -48,9 +49,9 @@ def test_every_frame_triangulated_with_human_bones(views_2d, qualisys):
     for bone in ("left_thigh", "right_thigh", "left_shank", "right_shank"):
         assert 0.30 <= ours["bones"][bone]["median_m"] <= 0.55, (bone, ours["bones"][bone])
     assert ours["median_reprojection_px"] < 30
-    # goal: <= 4 % (issue #31); measured 4.6 % here against the plain DLT's 6.2 % (docs/3d.md)
-    assert ours["median_bone_cv"] < plain["median_bone_cv"]
-    assert ours["median_bone_cv"] <= 0.05
+    # issue #31: <= 4 % where a plain weighted DLT gives about 6 % (measured: 3.6 % against 6.9 %)
+    assert plain["median_bone_cv"] > 0.05
+    assert ours["median_bone_cv"] <= 0.04
 
 
 def test_a_broken_qualisys_conversion_fails_reprojection(views_2d, qualisys):

@@ -120,6 +120,7 @@ class Recording3D:
                    np.array([f.skew for f in frames]), people, keypoints)
 
     def main_person(self) -> Series3D:
-        """The person triangulated in the most frames."""
-        return max(self.people, key=lambda s: int((s.points[..., 3] > 0).any(axis=1).sum()))
+        """The person seen most: the most keypoint observations used (over frames, keypoints and views),
+        so someone in the middle of the room wins over a bystander that only two cameras see."""
+        return max(self.people, key=lambda s: sum(len(v) for frame in s.views for v in frame))
 

@@ -5,7 +5,7 @@
   x, y, z are null), "reprojection_error": [px or null per keypoint], "views": [[camera names] per
   keypoint], "error_px": the person's median}]}. `analyze` reads it (3D angles).
 - CSV (`--csv`): one row per person per frame: frame, timestamp, track_id, <name>_x/_y/_z/_score (metres).
-- TRC (`--trc`): OpenSim markers of the main person (triangulated in the most frames), metres, Y up:
+- TRC (`--trc`): OpenSim markers of the main person (the most keypoint observations), metres, Y up:
   the calibration's world is taken as Z up (Qualisys, a board on the floor) and turned to OpenSim's
   axes by X = y, Y = z, Z = x (a rotation). Markers carry Pose2Sim's COCO-17 names (Nose, LEye, ...,
   RAnkle); unmeasured = empty cells.
