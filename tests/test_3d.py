@@ -96,6 +96,10 @@ def test_triangulate_command_writes_trc_c3d_json_csv_and_analyze_reads_3d(views_
     knee = header.split(",").index("left_knee")
     values = [float(row.split(",")[knee]) for row in rows if row.split(",")[knee]]
     assert len(values) > 150 and all(0 <= v <= 180 for v in values)
+    from_csv = tmp_path / "angles-from-csv.csv"
+    r = cli("analyze", out["csv"], "--exercise", "squat", "--csv", from_csv)
+    assert r.returncode == 0, r.stderr
+    assert from_csv.read_text() == angles.read_text()  # the 3D CSV reads as the 3D JSONL does
     r = cli("analyze", out["json"], "--trc", tmp_path / "x.trc")
     assert r.returncode == 2 and "triangulate --trc" in r.stderr
 
@@ -141,3 +145,23 @@ def test_live_triangulator_pairs_newest_views_and_reports_skew(views_2d, qualisy
     assert all(abs(rec["skew"] - 0.002) < 1e-6 for rec in lines)
     knee = [rec["persons"][0]["keypoints"][13] for rec in lines]
     assert all(k[3] > 0 and 0.2 < k[2] < 0.8 for k in knee)  # a knee, 0.2-0.8 m above the floor
+
+
+def test_the_bystander_is_a_person_of_their_own(views_2d, qualisys):
+    """cam01 and cam02 also film someone standing at the back of the room: association keeps them apart
+    from the main person (seen by all 4 cameras), as a second person over the whole clip."""
+    rec = run_files(qualisys, views_2d)
+    main = rec.main_person()
+
+    def cameras(person) -> set[str]:
+        return {name for frame in person.views for views in frame for name in views}
+
+    def centre(person) -> np.ndarray:
+        ok = person.points[..., 3] > 0
+        return np.nanmean(np.where(ok[..., None], person.points[..., :3], np.nan), axis=(0, 1))
+
+    assert cameras(main) == set(qualisys.names)
+    bystanders = [p for p in rec.people if p is not main and (p.points[..., 3] > 0).any(axis=1).sum() >= 90]
+    assert len(bystanders) == 1
+    assert cameras(bystanders[0]) == {"cam01", "cam02"}
+    assert np.linalg.norm(centre(bystanders[0]) - centre(main)) > 2.0

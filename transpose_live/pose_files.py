@@ -7,7 +7,7 @@
   [x, y, z, score] (metres, null where not triangulated), read into `Poses` with (N, K, 4) keypoints and
   `PoseRecording.dims` = 3.
 - CSV (`--csv`, `pipeline/csv_writer.py`): one row per person per frame, keypoint names from the header
-  (`<name>_x`, `<name>_y`, `<name>_score`).
+  (`<name>_x`, `<name>_y`, `<name>_score`); with `<name>_z` columns too (`triangulate --csv`) it is 3D.
 
 Malformed files are `UserError`s naming the file and line.
 """
@@ -134,7 +134,8 @@ def read_csv(path: str | Path) -> PoseRecording:
             raise UserError(f"{path} is empty")
         names = _keypoint_names(header, path)
         col = {c: i for i, c in enumerate(header)}
-        kcols = [col[f"{n}_{a}"] for n in names for a in ("x", "y", "score")]
+        axes = ("x", "y", "z", "score") if all(f"{n}_z" in col for n in names) else ("x", "y", "score")
+        kcols = [col[f"{n}_{a}"] for n in names for a in axes]
         bcols = [col.get(c) for c in ("box_x1", "box_y1", "box_x2", "box_y2", "box_score")]
         rows: dict[int, list] = {}
         times: dict[int, float] = {}
@@ -143,7 +144,7 @@ def read_csv(path: str | Path) -> PoseRecording:
                 frame = int(row[col["frame"]])
                 times[frame] = float(row[col["timestamp"]])
                 person = {"track_id": int(row[col["track_id"]]),
-                          "keypoints": np.asarray([float(row[i]) for i in kcols]).reshape(-1, 3).tolist()}
+                          "keypoints": np.asarray([float(row[i] or "nan") for i in kcols]).reshape(-1, len(axes)).tolist()}
                 if None not in bcols:
                     person["box"] = [float(row[i]) for i in bcols[:4]]
                     person["box_score"] = float(row[bcols[4]])
@@ -151,9 +152,9 @@ def read_csv(path: str | Path) -> PoseRecording:
                 raise UserError(f"{path} line {n}: not a row of a transpose-live --csv ({exc})") from None
             rows.setdefault(frame, []).append(person)
     order = sorted(times)
-    poses = [_poses(rows[f], len(names), str(path)) for f in order]
+    poses = [_poses(rows[f], len(names), str(path), len(axes)) for f in order]
     if not poses:
         raise UserError(f"{path} holds no rows")
     known = {k.names: k for k in (COCO17, MPII16)}
     return PoseRecording(np.asarray(order, np.int64), np.asarray([times[f] for f in order], np.float64), poses,
-                         known.get(names) or KeypointSet(names))
+                         known.get(names) or KeypointSet(names), dims=len(axes) - 1)
