@@ -11,7 +11,7 @@ import typer
 from transpose_live.cli.options import Command
 
 
-def _named(items: list[str] | None, option: str) -> dict[str, Path]:
+def _named(items: list[str] | None) -> dict[str, Path]:
     """'NAME=PATH' (or PATH, named after the file / folder) -> {name: path}."""
     out = {}
     for item in items or []:
@@ -37,7 +37,7 @@ def calibrate_command(
     from transpose_live.errors import UserError
     from transpose_live.paths import OutputGuard
 
-    intr, extr = _named(intrinsics, "--intrinsics"), _named(extrinsics, "--extrinsics")
+    intr, extr = _named(intrinsics), _named(extrinsics)
     if source is None and not intr:
         raise UserError("give --from FILE (to convert) or --intrinsics NAME=PATH per camera")
     guard = OutputGuard(inputs=[p for p in (source, *intr.values(), *extr.values()) if p is not None])
