@@ -185,6 +185,16 @@ def _coco_subset(split: str, count: int):
     return make
 
 
+def _multiview_poses(camera: int):
+    """YOLO11n-pose keypoints of the first 10 frames of one camera of ../shared/data/multiview, in our JSONL
+    (no trained TransPose weights exist; docs/3d.md triangulates these)."""
+    def make(dst: Path) -> None:
+        from analytics_clips import record_yolo_poses
+
+        record_yolo_poses(SHARED / "data" / "multiview" / "videos" / f"cam0{camera}.mp4", dst, imgsz=640, max_frames=10)
+    return make
+
+
 INPUTS = {  # sandbox name -> maker(path); keep docs commands on these names
     "in.mp4": _cut("squat.mp4"),
     CLIP: _cut("squat.mp4"),
@@ -202,6 +212,7 @@ INPUTS = {  # sandbox name -> maker(path); keep docs commands on these names
     "photo.jpg": _copy(COCO_MINI / "val2017" / PERSON),
     "coco": lambda dst: (_coco_subset("val2017", 4)(dst), _coco_subset("train2017", 4)(dst)),
     "yolo11n-pose.pt": _link(DETECTOR_WEIGHTS),
+    **{f"cam0{i}.jsonl": _multiview_poses(i) for i in range(1, 5)},  # docs/3d.md: real 2D of 4 cameras
 }
 
 

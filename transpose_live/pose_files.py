@@ -3,8 +3,11 @@
 - JSONL (`--json`, `pipeline/writers.py`): one line per frame, {frame, timestamp, [image], persons: [{track_id,
   box, box_score, keypoints: [[x, y, score], ...]}]}. The keypoint set is not stored: 17 keypoints read as
   COCO-17, 16 as MPII-16, any other count as `kp0..kpN` (so joint angles need one of the named sets or a CSV).
+- 3D JSONL (`triangulate --json`, `triangulation/writers.py`): the same frame lines with keypoints
+  [x, y, z, score] (metres, null where not triangulated), read into `Poses` with (N, K, 4) keypoints and
+  `PoseRecording.dims` = 3.
 - CSV (`--csv`, `pipeline/csv_writer.py`): one row per person per frame, keypoint names from the header
-  (`<name>_x`, `<name>_y`, `<name>_score`). Empty keypoint or box cells (a spreadsheet's blanks) are
+  (`<name>_x`, `<name>_y`, `<name>_score`); with `<name>_z` columns too (`triangulate --csv`) it is 3D. Empty keypoint or box cells (a spreadsheet's blanks) are
   missing values, as NaN is in JSONL.
 
 A keypoint with any missing value (NaN, or an empty CSV cell) is a missing keypoint in both formats:
@@ -39,6 +42,7 @@ class PoseRecording:
     timestamps: np.ndarray  # (F,) float64, seconds
     poses: list[Poses]
     keypoints: KeypointSet
+    dims: int = 2  # 3: triangulated [x, y, z, score] in metres
 
     def __len__(self) -> int:
         return len(self.poses)
@@ -84,11 +88,12 @@ def read_poses(path: str | Path) -> PoseRecording:
     return read_jsonl(path) if kind == "jsonl" else read_csv(path)
 
 
-def _poses(persons: list, num_keypoints: int, where: str) -> Poses:
+def _poses(persons: list, num_keypoints: int, where: str, width: int = 3) -> Poses:
     if not persons:
-        return Poses.empty(num_keypoints)
+        return Poses(np.zeros((0, num_keypoints, width), np.float32), np.zeros((0, 4)), np.zeros(0))
     try:
-        kpts = np.asarray([p["keypoints"] for p in persons], np.float32).reshape(len(persons), num_keypoints, 3)
+        kpts = np.asarray([[[np.nan if v is None else v for v in k] for k in p["keypoints"]] for p in persons],
+                          np.float32).reshape(len(persons), num_keypoints, width)
         boxes = np.asarray([p.get("box", [0, 0, 0, 0]) for p in persons], np.float32)
         scores = np.asarray([p.get("box_score", 1.0) for p in persons], np.float32)
         ids = np.asarray([p.get("track_id", -1) for p in persons], np.int64)
@@ -107,7 +112,7 @@ def _number(cell: str) -> float:
 def read_jsonl(path: str | Path) -> PoseRecording:
     """A `--json` file: one frame per line."""
     frames, times, poses = [], [], []
-    count = None
+    count, width = None, 3
     with open(path, encoding="utf-8") as f:
         for n, line in enumerate(f, 1):
             if not line.strip():
@@ -121,15 +126,16 @@ def read_jsonl(path: str | Path) -> PoseRecording:
                 raise UserError(f"{where}: not a frame record of a transpose-live run ({exc})") from None
             if persons and count is None:
                 count = len(persons[0].get("keypoints", []))
+                width = len(persons[0]["keypoints"][0]) if count else 3
             frames.append(frame)
             times.append(t)
-            poses.append(_poses(persons, count or len(COCO17), where))
+            poses.append(_poses(persons, count or len(COCO17), where, width))
     if not poses:
         raise UserError(f"{path} holds no frames")
     count = count or len(COCO17)
-    poses = [p if p.keypoints.shape[1] == count else Poses.empty(count) for p in poses]
+    poses = [p if p.keypoints.shape[1:] == (count, width) else _poses([], count, "", width) for p in poses]
     return PoseRecording(np.asarray(frames, np.int64), np.asarray(times, np.float64), poses,
-                         keypoint_set_for_count(count))
+                         keypoint_set_for_count(count), dims=width - 1)
 
 
 def _keypoint_names(header: list[str], path) -> tuple[str, ...]:
@@ -152,7 +158,8 @@ def read_csv(path: str | Path) -> PoseRecording:
             raise UserError(f"{path} is empty")
         names = _keypoint_names(header, path)
         col = {c: i for i, c in enumerate(header)}
-        kcols = [col[f"{n}_{a}"] for n in names for a in ("x", "y", "score")]
+        axes = ("x", "y", "z", "score") if all(f"{n}_z" in col for n in names) else ("x", "y", "score")
+        kcols = [col[f"{n}_{a}"] for n in names for a in axes]
         bcols = [col.get(c) for c in ("box_x1", "box_y1", "box_x2", "box_y2", "box_score")]
         rows: dict[int, list] = {}
         times: dict[int, float] = {}
@@ -161,7 +168,7 @@ def read_csv(path: str | Path) -> PoseRecording:
                 frame = int(row[col["frame"]])
                 times[frame] = float(row[col["timestamp"]])
                 person = {"track_id": int(row[col["track_id"]]),
-                          "keypoints": np.asarray([_number(row[i]) for i in kcols]).reshape(-1, 3).tolist()}
+                          "keypoints": np.asarray([_number(row[i]) for i in kcols]).reshape(-1, len(axes)).tolist()}
                 if None not in bcols:
                     person["box"] = [_number(row[i]) for i in bcols[:4]]
                     person["box_score"] = _number(row[bcols[4]])
@@ -169,9 +176,9 @@ def read_csv(path: str | Path) -> PoseRecording:
                 raise UserError(f"{path} line {n}: not a row of a transpose-live --csv ({exc})") from None
             rows.setdefault(frame, []).append(person)
     order = sorted(times)
-    poses = [_poses(rows[f], len(names), str(path)) for f in order]
+    poses = [_poses(rows[f], len(names), str(path), len(axes)) for f in order]
     if not poses:
         raise UserError(f"{path} holds no rows")
     known = {k.names: k for k in (COCO17, MPII16)}
     return PoseRecording(np.asarray(order, np.int64), np.asarray([times[f] for f in order], np.float64), poses,
-                         known.get(names) or KeypointSet(names))
+                         known.get(names) or KeypointSet(names), dims=len(axes) - 1)

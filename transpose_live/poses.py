@@ -14,7 +14,8 @@ class Poses:
     """Poses of the people in one frame, all arrays on the CPU.
 
     keypoints:   (N, K, 3) float32, [x, y, score] in frame pixels (K: the model's keypoint set, COCO's 17
-                 unless a trained checkpoint says otherwise).
+                 unless a trained checkpoint says otherwise); (N, K, 4) [x, y, z, score] in metres for
+                 triangulated 3D read back by `pose_files` (`analyze` only).
     boxes:       (N, 4) float32, person boxes x1, y1, x2, y2 in frame pixels.
     box_scores:  (N,) float32, detector confidence (1.0 when boxes were given without scores).
     track_ids:   (N,) int64, stable id per person across frames, -1 when not tracked.
@@ -30,7 +31,7 @@ class Poses:
 
     def __post_init__(self) -> None:
         kpts = np.asarray(self.keypoints, dtype=np.float32)
-        self.keypoints = kpts if kpts.ndim == 3 and kpts.shape[-1] == 3 else kpts.reshape(-1, NUM_KEYPOINTS, 3)
+        self.keypoints = kpts if kpts.ndim == 3 and kpts.shape[-1] in (3, 4) else kpts.reshape(-1, NUM_KEYPOINTS, 3)
         n = len(self.keypoints)
         self.boxes = np.asarray(self.boxes, dtype=np.float32).reshape(n, 4)
         self.box_scores = np.asarray(self.box_scores, dtype=np.float32).reshape(n)

@@ -50,8 +50,8 @@ def track_series(recording: PoseRecording) -> list[TrackSeries]:
     for tid, items in found.items():
         first, last = items[0][0], items[-1][0]
         rows = np.arange(first, last + 1)
-        kpts = np.full((len(rows), k, 3), np.nan)
-        kpts[:, :, 2] = 0.0
+        kpts = np.full((len(rows), k, recording.dims + 1), np.nan)  # [x, y(, z), score]
+        kpts[:, :, -1] = 0.0
         present = np.zeros(len(rows), bool)
         sizes = []
         for row, kp, box in items:
@@ -63,8 +63,8 @@ def track_series(recording: PoseRecording) -> list[TrackSeries]:
 
 
 def _keypoint_scale(kpts: np.ndarray) -> float:
-    """A person size from the keypoints' extent when the file has no boxes."""
-    xy = kpts[..., :2]
+    """A person size from the keypoints' extent when the file has no boxes (2D or 3D)."""
+    xy = kpts[..., :-1]
     ext = np.nanmax(xy, axis=1) - np.nanmin(xy, axis=1)
     value = np.nanmedian(ext.sum(axis=-1) / 2) if np.isfinite(ext).any() else 100.0
     return float(value) if value > 0 else 100.0

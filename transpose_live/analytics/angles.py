@@ -1,4 +1,5 @@
-"""Joint angles from 2D keypoints, with one set of conventions for files, plots and the live overlay.
+"""Joint angles from 2D keypoints (or triangulated 3D ones), with one set of conventions for files, plots and
+the live overlay.
 
 Conventions:
 - Degrees, always in [0, 180]. Every angle is the unsigned angle between two vectors (arccos of the
@@ -13,6 +14,9 @@ Conventions:
 - Sides are named as in the keypoint set: an angle is called after its middle keypoint (`left_knee`,
   `l_knee` for MPII), the shank after its ankle (`left_shank`).
 - NaN, never 0, when any keypoint an angle needs scores below `kpt_thr` (or two points coincide).
+- 3D keypoints ([x, y, z, score], metres, from `triangulate`): the same angles between the same 3D vectors,
+  so a joint angle is the true one, not its projection on the image; the vertical of the trunk and
+  shank is the world's +z (the calibration's up: Qualisys, or a board lying on the floor).
 """
 
 from __future__ import annotations
@@ -89,10 +93,10 @@ def _ankle(parts, names, side) -> AngleDef | None:
 
 
 def _point(kpts: np.ndarray, group: tuple[int, ...], kpt_thr: float) -> np.ndarray:
-    """(..., 2) mean of the group's points, NaN where any of them scores below kpt_thr."""
+    """(..., D) mean of the group's points, NaN where any of them scores below kpt_thr (score: last column)."""
     pts = kpts[..., list(group), :]
-    ok = (pts[..., 2] >= kpt_thr).all(axis=-1)
-    xy = pts[..., :2].mean(axis=-2).astype(np.float64)
+    ok = (pts[..., -1] >= kpt_thr).all(axis=-1)
+    xy = pts[..., :-1].mean(axis=-2).astype(np.float64)
     xy[~ok] = np.nan
     return xy
 
@@ -106,10 +110,11 @@ def _between(u: np.ndarray, v: np.ndarray) -> np.ndarray:
 
 
 def compute_angles(kpts: np.ndarray, defs: list[AngleDef], kpt_thr: float = KEYPOINT_THRESHOLD) -> np.ndarray:
-    """(..., K, 3) keypoints -> (..., len(defs)) angles in degrees (NaN where not measurable)."""
+    """(..., K, 3) 2D or (..., K, 4) 3D keypoints -> (..., len(defs)) angles in degrees (NaN where not
+    measurable)."""
     kpts = np.asarray(kpts, np.float64)
     out = np.full(kpts.shape[:-2] + (len(defs),), np.nan)
-    up = np.array([0.0, -1.0])  # image y grows downward
+    up = np.array([0.0, -1.0]) if kpts.shape[-1] == 3 else np.array([0.0, 0.0, 1.0])  # image y grows downward
     for j, d in enumerate(defs):
         p = [_point(kpts, g, kpt_thr) for g in d.ends]
         if len(p) == 3:

@@ -1,6 +1,7 @@
 """Zero-lag smoothing of recorded keypoints (files are not live, so the smoother looks ahead).
 
-One track's keypoints over time, (T, K, 3) with NaN / low scores where a keypoint was not measured:
+One track's keypoints over time, (T, K, 3) [x, y, score] (or (T, K, 4) [x, y, z, score] for triangulated 3D)
+with NaN / low scores where a keypoint was not measured:
 
 1. Gap filling: a dropout of at most `max_gap` frames (default 10 = 1/3 s at 30 fps) between two measured
    samples is filled by linear interpolation in time; its score is the lower of its two neighbours' scores.
@@ -37,15 +38,15 @@ def fill_gaps(kpts: np.ndarray, times: np.ndarray, kpt_thr: float, max_gap: int 
     """A copy of (T, K, 3) with dropouts of <= max_gap frames interpolated (see the module notes)."""
     out = np.array(kpts, np.float64)
     for k in range(out.shape[1]):
-        ok = out[:, k, 2] >= kpt_thr
-        ok &= np.isfinite(out[:, k, :2]).all(axis=-1)
+        ok = out[:, k, -1] >= kpt_thr
+        ok &= np.isfinite(out[:, k, :-1]).all(axis=-1)
         runs = measured_runs(~ok)
         for a, b in runs:
             if a == 0 or b == len(ok) or b - a > max_gap:
                 continue
             w = (times[a:b] - times[a - 1]) / max(times[b] - times[a - 1], 1e-9)
-            out[a:b, k, :2] = (1 - w)[:, None] * out[a - 1, k, :2] + w[:, None] * out[b, k, :2]
-            out[a:b, k, 2] = min(out[a - 1, k, 2], out[b, k, 2])
+            out[a:b, k, :-1] = (1 - w)[:, None] * out[a - 1, k, :-1] + w[:, None] * out[b, k, :-1]
+            out[a:b, k, -1] = min(out[a - 1, k, -1], out[b, k, -1])
     return out
 
 
@@ -84,9 +85,10 @@ def _savgol(xy: np.ndarray, times: np.ndarray) -> np.ndarray:
 
 
 def smooth_keypoints(kpts: np.ndarray, times: np.ndarray, scale: float, kpt_thr: float = KEYPOINT_THRESHOLD,
-                     method: str = "rts", max_gap: int = MAX_GAP) -> np.ndarray:
+                     method: str = "rts", max_gap: int = MAX_GAP, rts_r: float = RTS_R) -> np.ndarray:
     """One track's (T, K, 3) keypoints -> gap-filled, smoothed copy (scores kept; unmeasured points
-    untouched). `scale`: the person's size in pixels (box (w + h) / 2), the unit of the RTS noise levels."""
+    untouched). `scale`: the person's size in pixels (box (w + h) / 2), the unit of the RTS noise levels;
+    `rts_r`: the measurement noise in person scales (triangulation passes the one it measured)."""
     if method not in SMOOTHERS:
         raise ValueError(f"smoother must be one of {SMOOTHERS}, not {method!r}")
     times = np.asarray(times, np.float64)
@@ -96,12 +98,12 @@ def smooth_keypoints(kpts: np.ndarray, times: np.ndarray, scale: float, kpt_thr:
     scale = max(float(scale), 1e-6)
     groups: dict[tuple[int, int], list[int]] = {}  # keypoints measured over the same frames: filtered together
     for k in range(out.shape[1]):
-        ok = (out[:, k, 2] >= kpt_thr) & np.isfinite(out[:, k, :2]).all(axis=-1)
+        ok = (out[:, k, -1] >= kpt_thr) & np.isfinite(out[:, k, :-1]).all(axis=-1)
         for a, b in measured_runs(ok):
             if b - a >= 3:
                 groups.setdefault((a, b), []).append(k)
     for (a, b), ks in groups.items():
-        xy = out[a:b, ks, :2].reshape(b - a, -1) / scale
-        sm = _rts(xy, times[a:b], RTS_Q, RTS_R) if method == "rts" else _savgol(xy, times[a:b])
-        out[a:b, ks, :2] = sm.reshape(b - a, len(ks), 2) * scale
+        xy = out[a:b, ks, :-1].reshape(b - a, -1) / scale
+        sm = _rts(xy, times[a:b], RTS_Q, rts_r) if method == "rts" else _savgol(xy, times[a:b])
+        out[a:b, ks, :-1] = sm.reshape(b - a, len(ks), -1) * scale
     return out

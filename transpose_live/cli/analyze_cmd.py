@@ -16,7 +16,7 @@ SMOOTH_HELP = "Zero-lag file smoother: rts (Kalman + Rauch-Tung-Striebel), savgo
 
 
 def analyze_command(
-    poses: Path = typer.Argument(..., help="Poses a run wrote: its --json (.jsonl) or --csv file."),
+    poses: Path = typer.Argument(..., help="Poses a run wrote: its --json (.jsonl) or --csv file, or the 3D --json of triangulate."),
     exercise: Optional[str] = typer.Option(None, "--exercise", "-e", help="Count reps: squat, push-up, lunge, jumping-jack, biceps-curl, or a .yaml / .toml exercise file."),
     side: Optional[str] = typer.Option(None, "--side", help="auto | left | right | both (default: the exercise's own, auto)."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Rep events JSONL to write."),
@@ -52,7 +52,9 @@ def analyze_command(
         ("json", json_out, "--json file"), ("csv", csv_out, "--csv file"), ("plot", plot, "--plot figure"),
         ("smoothed", smoothed, "--smoothed file"), ("trc", trc, "--trc file")) if path is not None}
     recording = read_poses(poses)
-    if stitch:
+    if recording.dims == 3 and ({"trc", "smoothed"} & set(outputs)):
+        raise UserError("--trc / --smoothed are for 2D poses files; `triangulate --trc` writes the 3D markers")
+    if stitch and recording.dims == 2:
         from transpose_live.tracking.stitch import stitch_recording
 
         joined = stitch_recording(recording)

@@ -33,6 +33,9 @@ def _register_all() -> None:
     from transpose_live.cli import doctor_cmd  # noqa: PLC0415 - issue #32
 
     doctor_cmd.register(app)
+    from transpose_live.cli import calibrate_cmd, triangulate_cmd  # noqa: PLC0415 - multi-camera 3D (issue #31)
+    calibrate_cmd.register(app)
+    triangulate_cmd.register(app)
 
 
 _register_all()

@@ -1,0 +1,91 @@
+"""One calibrated camera and a set of them, in OpenCV's conventions.
+
+A `Camera` maps world points (metres) to pixels: x_cam = R @ X + t (camera axes x right, y down,
+z forward), then OpenCV's pinhole model with distortion (k1, k2, p1, p2[, k3]) and the matrix K.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+
+@dataclass
+class Camera:
+    name: str
+    size: tuple[int, int]  # image width, height in pixels
+    matrix: np.ndarray  # (3, 3) K
+    distortion: np.ndarray  # (4,) or (5,) k1 k2 p1 p2 [k3]
+    rotation: np.ndarray  # (3, 3) world -> camera
+    translation: np.ndarray  # (3,) metres
+
+    def __post_init__(self) -> None:
+        self.matrix = np.asarray(self.matrix, np.float64).reshape(3, 3)
+        self.distortion = np.asarray(self.distortion, np.float64).ravel()
+        r = np.asarray(self.rotation, np.float64)
+        self.rotation = cv2.Rodrigues(r.reshape(3, 1))[0] if r.size == 3 else r.reshape(3, 3)
+        self.translation = np.asarray(self.translation, np.float64).reshape(3)
+        self.size = (int(self.size[0]), int(self.size[1]))
+
+    @property
+    def rvec(self) -> np.ndarray:
+        return cv2.Rodrigues(self.rotation)[0].ravel()
+
+    @property
+    def position(self) -> np.ndarray:
+        """The camera centre in world coordinates (metres)."""
+        return -self.rotation.T @ self.translation
+
+    @property
+    def extrinsic(self) -> np.ndarray:
+        """(3, 4) [R | t]: world -> camera (the projection matrix of undistorted normalised points)."""
+        return np.hstack([self.rotation, self.translation[:, None]])
+
+    def project(self, points: np.ndarray) -> np.ndarray:
+        """(..., 3) world points -> (..., 2) distorted pixels (NaN in, NaN out)."""
+        pts = np.asarray(points, np.float64)
+        flat = pts.reshape(-1, 3)
+        ok = np.isfinite(flat).all(axis=1)
+        out = np.full((len(flat), 2), np.nan)
+        if ok.any():
+            uv, _ = cv2.projectPoints(flat[ok], self.rvec, self.translation, self.matrix, self.distortion)
+            out[ok] = uv.reshape(-1, 2)
+        return out.reshape(pts.shape[:-1] + (2,))
+
+    def normalise(self, pixels: np.ndarray) -> np.ndarray:
+        """(..., 2) distorted pixels -> (..., 2) undistorted normalised coordinates (x/z, y/z)."""
+        px = np.asarray(pixels, np.float64)
+        flat = px.reshape(-1, 1, 2)
+        ok = np.isfinite(flat).all(axis=(1, 2))
+        out = np.full((len(flat), 2), np.nan)
+        if ok.any():
+            out[ok] = cv2.undistortPoints(flat[ok], self.matrix, self.distortion).reshape(-1, 2)
+        return out.reshape(px.shape[:-1] + (2,))
+
+    @property
+    def focal(self) -> float:
+        """Mean focal length in pixels."""
+        return float((self.matrix[0, 0] + self.matrix[1, 1]) / 2)
+
+
+@dataclass
+class Calibration:
+    """Cameras in file order; `errors`: reprojection error per camera (px) when it was measured."""
+
+    cameras: list[Camera]
+    errors: dict[str, float] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.cameras)
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.cameras]
+
+    def camera(self, name: str) -> Camera:
+        for c in self.cameras:
+            if c.name == name:
+                return c
+        raise KeyError(name)
