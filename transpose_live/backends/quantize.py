@@ -30,6 +30,23 @@ class Calibration:
         return {"source": self.source, "frames": int(self.frames), "crops": int(len(self.crops))}
 
 
+VNNI_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8")
+INT8_NO_GAIN = ("note: this CPU has no int8 dot-product instructions (VNNI/AMX): the INT8 model runs no faster "
+                "than fp32 here (docs/precision.md); it pays on CPUs that have them")  # x86 flags with int8 dot products (/proc/cpuinfo)
+
+
+def int8_pays(flags: set[str] | None = None) -> bool:
+    """Whether an INT8 model can beat fp32 on this CPU: it needs int8 dot-product instructions (VNNI or AMX).
+    Without them (AVX2-only CPUs) oneDNN's int8 matrix products run on `jit_gemm_i8` and the attention is
+    no longer fused: tp_r_a3 INT8 took 1.85x fp32's time with oneDNN capped to AVX2 on this machine, and
+    ran at 1.03x fp32's fps end to end on an AVX2-only EPYC (docs/precision.md). Other CPUs (ARM): not
+    measured, so not claimed."""
+    from transpose_live.backends.precision import cpuinfo_flags  # noqa: PLC0415
+
+    found = cpuinfo_flags() if flags is None else flags
+    return any(f in found for f in VNNI_FLAGS)
+
+
 def _import_nncf():
     try:
         import nncf  # noqa: PLC0415
