@@ -46,10 +46,10 @@ def cpu_name() -> str:
     return platform.processor() or "unknown"
 
 
-def run_clip(clip: Path, cfg, points, frames: int, repeats: int) -> list[dict]:
+def run_clip(clip: Path, cfg, points, frames: int, repeats: int, records: list, save) -> list[dict]:
+    """Appends each run's record to `records` and calls `save()` after it (partial results survive)."""
     from transpose_live.bench.front import FrontBench
 
-    records = []
     with FrontBench(clip, cfg, frames, render=False) as bench:
         for rep in range(repeats):
             for point in (points if rep % 2 == 0 else points[::-1]):
@@ -59,6 +59,7 @@ def run_clip(clip: Path, cfg, points, frames: int, repeats: int) -> list[dict]:
                 print(f"{clip.name} {point.model} {point.precision}: {record['fps']:.2f} fps "
                       f"(load {before:.1f})", flush=True)
                 records.append(record)
+                save()
     return records
 
 
@@ -110,13 +111,17 @@ def main(argv=None) -> int:
     kind = cpu_kind()
     payload = dict(cpu_name=cpu_name(), cpu_kind=kind, date=datetime.date.today().isoformat(), frames=args.frames,
                    repeats=args.repeats, threads=apply_budget(None).as_dict(), argv=list(sys.argv[1:] if argv is None else argv), clips={})
-    for name in args.clips.split(","):
-        payload["clips"][name] = run_clip(SHARED / "data" / "clips" / name, cfg, points, args.frames, args.repeats)
-        front_plot(best(payload["clips"][name]), args.out / f"front-{kind}-{Path(name).stem}.png",
-                   f"{name} ({CLIPS.get(name, '?')} people), {payload['cpu_name']}, {payload['date']}, best of "
-                   f"{args.repeats}, machine shared (load in front-{kind}.md)")
+    def save() -> None:
         (args.out / f"front-{kind}.json").write_text(json.dumps(payload, indent=1) + "\n")
         (args.out / f"front-{kind}.md").write_text(markdown(payload))
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    for name in args.clips.split(","):
+        records = payload["clips"].setdefault(name, [])
+        run_clip(SHARED / "data" / "clips" / name, cfg, points, args.frames, args.repeats, records, save)
+        front_plot(best(records), args.out / f"front-{kind}-{Path(name).stem}.png",
+                   f"{name} ({CLIPS.get(name, '?')} people), {payload['cpu_name']}, {payload['date']}, best of "
+                   f"{args.repeats}, machine shared (load in front-{kind}.md)")
     return 0
 
 
