@@ -159,8 +159,11 @@ class FrontBench:
             return dict(model="detector", weights="official", detector_weights=str(path),
                         precision=point.precision), note
         if point.precision == "int8":
+            from transpose_live.backends.quantize import int8_pays
+
+            note = "" if int8_pays() else " (no VNNI/AMX here: INT8 does not pay)"
             return dict(model=point.model, weights=str(self._int8(point.model)), precision="int8"), \
-                "random, INT8 export calibrated on the clip; timing only"
+                f"random, INT8 export calibrated on the clip; timing only{note}"
         return dict(model=point.model, weights="random", precision=point.precision), "random, timing only"
 
     def _int8(self, model: str) -> Path:
