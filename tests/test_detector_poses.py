@@ -113,3 +113,16 @@ def test_wrong_uses_are_one_line_errors(clip, capsys):
                    "needs pose detector weights")
     one_line_error(capsys, 2, main([*base, "--detector", "none"]), "drop --detector none")
     one_line_error(capsys, 2, main(["bench", "--models", "detector", "--quick", "--batch", "1"]), "not a pose network")
+
+
+def test_webcam_cameras_take_the_detector_keypoints(clip, tmp_path):
+    """The live path (cameras, `estimate_batch`): the clip played as two cameras, keypoints in each file."""
+    r = cli("webcam", "--camera", clip, "--camera", clip, "--model", "detector", "--detector-weights",
+            DETECTOR_WEIGHTS, "--detector-backend", "torch", "--device", "cpu", "--no-show", "--max-frames", "3",
+            "--json", tmp_path / "cam-{camera}.jsonl")
+    assert r.returncode == 0, r.stderr
+    for camera in (0, 1):
+        records = [json.loads(line) for line in (tmp_path / f"cam-{camera}.jsonl").read_text().splitlines()]
+        persons = [p for rec in records for p in rec["persons"]]
+        assert records and persons and all(len(p["keypoints"]) == 17 for p in persons)
+        assert max(k[2] for p in persons for k in p["keypoints"]) > 0.5  # real keypoint scores, not a stand-in
