@@ -1,9 +1,11 @@
 """INT8 post-training quantisation of an OpenVINO pose model with NNCF (`export --precision int8`).
 
-TransPose models get NNCF's transformer preset (ModelType.TRANSFORMER: attention MatMuls quantised the
-way NNCF recommends for transformers, SmoothQuant off for the conv stem); HRNet/SimpleBaseline models
-the default CNN preset. Calibration crops come from the caller (the project's detector and crop code
-on the user's frames: `pipeline.calibration`).
+Every model gets NNCF's default (CNN) performance preset, TransPose included (issue #33): NNCF's
+transformer preset (ModelType.TRANSFORMER, mixed) left the transposed convolutions of the heatmap head in
+fp32 and cost more AP on the briefly trained test tp_r_a3 (COCO AP 0.9505 fp32 -> 0.9086 transformer/mixed,
+-> 0.9422 CNN/performance, same 24 calibration images), while the CNN preset quantises the head too
+and ran 1.33x faster per call on the AVX-512/AMX CPU (docs/precision.md). Calibration crops come from
+the caller (the project's detector and crop code on the user's frames: `pipeline.calibration`).
 """
 
 from __future__ import annotations
@@ -60,21 +62,19 @@ def check_installed() -> None:
     _import_nncf()
 
 
-def quantize_openvino(ov_model, crops: np.ndarray, transformer: bool):
+def quantize_openvino(ov_model, crops: np.ndarray):
     """The OpenVINO model quantised to INT8 with `crops` (N, 3, H, W) float32 as calibration data."""
     nncf = _import_nncf()
     if crops.ndim != 4 or len(crops) < MIN_CROPS:
         raise UserError(f"INT8 calibration needs at least {MIN_CROPS} person crops, found {len(crops)}; give "
                         "--calibration more frames or images with people in them")
     items = [crops[i:i + 1].astype(np.float32) for i in range(len(crops))]
-    kwargs = {"model_type": nncf.ModelType.TRANSFORMER} if transformer else {}
     import logging  # noqa: PLC0415
 
     logging.getLogger("nncf").setLevel(logging.ERROR)
     try:
         return nncf.quantize(ov_model, nncf.Dataset(items), subset_size=len(items),
-                             preset=nncf.QuantizationPreset.MIXED if transformer else nncf.QuantizationPreset.PERFORMANCE,
-                             **kwargs)
+                             preset=nncf.QuantizationPreset.PERFORMANCE)
     except UserError:
         raise
     except Exception as exc:  # noqa: BLE001 - NNCF raises many types; the user needs one line
