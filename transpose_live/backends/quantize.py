@@ -4,7 +4,7 @@ Every model gets NNCF's default (CNN) performance preset, TransPose included (is
 transformer preset (ModelType.TRANSFORMER, mixed) left the transposed convolutions of the heatmap head in
 fp32 and cost more AP on the briefly trained test tp_r_a3 (COCO AP 0.9505 fp32 -> 0.9086 transformer/mixed,
 -> 0.9422 CNN/performance, same 24 calibration images), while the CNN preset quantises the head too
-and ran 1.33x faster per call on the AVX-512/AMX CPU (docs/precision.md). Calibration crops come from
+and ran 1.3-3.2x faster per call on the AVX-512/AMX CPU (docs/precision.md). Calibration crops come from
 the caller (the project's detector and crop code on the user's frames: `pipeline.calibration`).
 """
 
