@@ -221,7 +221,7 @@ def front_plot(records: list[dict], path: str | Path, title: str = "") -> Path:
             ax.annotate(r["model"], (r["fps"], r["ap"]), fontsize=7, xytext=(3, 3), textcoords="offset points")
     ax.set_xscale("log")
     ax.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
-    ax.xaxis.set_minor_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.set_xlabel("frames/s end to end (this machine)")
     ax.set_ylabel("COCO val2017 keypoint AP (published)")
     ax.set_title("\n".join(textwrap.wrap(title, 90)), fontsize=8)
