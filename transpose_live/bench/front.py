@@ -220,6 +220,7 @@ def front_plot(records: list[dict], path: str | Path, title: str = "") -> Path:
         for r in points:
             ax.annotate(r["model"], (r["fps"], r["ap"]), fontsize=7, xytext=(3, 3), textcoords="offset points")
     ax.set_xscale("log")
+    ax.xaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
     ax.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
     ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.set_xlabel("frames/s end to end (this machine)")
