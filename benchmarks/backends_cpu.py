@@ -84,7 +84,7 @@ def reduced_variants(onnx_file: Path, spec, channels_last_module, threads: int, 
         from transpose_live.backends.quantize import quantize_openvino
 
         crops = np.random.default_rng(0).standard_normal((16, 3, *spec.input_size)).astype(np.float32)
-        q = quantize_openvino(ov.convert_model(str(onnx_file)), crops, transformer=spec.is_transpose)
+        q = quantize_openvino(ov.convert_model(str(onnx_file)), crops)
         ov.save_model(q, str(onnx_file.with_name("q.xml")))
         out["openvino-int8"] = OpenVINORunner(onnx_file.with_name("q.xml"), threads, precision="int8",
                                               float_precision=cpu_precision().auto)

@@ -20,6 +20,7 @@ from typing import Callable
 from transpose_live.backends.choose import Runtime
 from transpose_live.config import RunConfig
 from transpose_live.errors import UserError
+from transpose_live.models.registry import DETECTOR_MODEL
 from transpose_live.pipeline.runner import PipelineOptions
 
 
@@ -131,8 +132,19 @@ def build_estimator(cfg: RunConfig, runtime: Runtime | None = None, *, max_batch
     from transpose_live.engine import PoseEstimator
 
     rt = runtime or resolve_runtime(cfg, need_attention)
+<<<<<<< HEAD:transpose_live/chain.py
     return PoseEstimator.from_runtime(rt, cfg.model, cfg.weights_value, flip_test=cfg.flip_test,
                                       decoder=cfg.decoder, max_batch=max_batch)
+=======
+    if cfg.model == DETECTOR_MODEL:  # the detector's own keypoints: no second model (pipeline/detector_poses.py)
+        from transpose_live.pipeline.detector_poses import DetectorPoses, check_detector_run
+
+        check_detector_run(cfg)
+        return DetectorPoses(build_person_detector(cfg, rt))
+    return PoseEstimator(model=cfg.model, weights=cfg.weights_value, device=rt.device,
+                         precision="fp16" if rt.half else rt.precision, flip_test=cfg.flip_test,
+                         decoder=cfg.decoder, max_batch=max_batch, backend=rt.backend)
+>>>>>>> wt/speed:transpose_live/pipeline/chain.py
 
 
 def build_person_detector(cfg: RunConfig, runtime: Runtime):
@@ -152,8 +164,12 @@ def build_chain(cfg: RunConfig, *, detector: bool = True, need_attention: bool |
     check_weights(cfg)
     want = cfg.attention is not None if need_attention is None else need_attention
     runtime = resolve_runtime(cfg, want)
-    det = build_person_detector(cfg, runtime) if detector else None
-    estimator = build_estimator(cfg, runtime, need_attention=want)
+    if cfg.model == DETECTOR_MODEL:  # one predict per frame gives the boxes and the keypoints
+        estimator = build_estimator(cfg, runtime, need_attention=want)
+        det = estimator.detector if detector else None
+    else:
+        det = build_person_detector(cfg, runtime) if detector else None
+        estimator = build_estimator(cfg, runtime, need_attention=want)
     return Chain(cfg, runtime, estimator, det, attention_index(cfg.attention, estimator.spec, estimator.keypoints))
 
 

@@ -120,7 +120,7 @@ def export_model(model: str | None, weights=None, fmt: str = "onnx", half: bool 
         return out
     if precision == "int8":
         meta = replace(meta, calibration=calibration.describe())
-    _write_openvino(data, out, meta, calibration if precision == "int8" else None, spec.is_transpose)
+    _write_openvino(data, out, meta, calibration if precision == "int8" else None)
     return out
 
 
@@ -136,7 +136,7 @@ def check_out(out, weights, fmt: str) -> None:
         raise UserError(f"--out {out} exists and is not an OpenVINO export folder; choose another path")
 
 
-def _write_openvino(data: bytes, out: Path, meta: ExportMetadata, calibration, transformer: bool) -> None:
+def _write_openvino(data: bytes, out: Path, meta: ExportMetadata, calibration) -> None:
     import openvino as ov  # noqa: PLC0415
 
     with atomic_dir(out) as tmp:  # a plain folder's mode (the umask applies), renamed into place when complete
@@ -149,7 +149,7 @@ def _write_openvino(data: bytes, out: Path, meta: ExportMetadata, calibration, t
         if calibration is not None:
             from transpose_live.backends.quantize import quantize_openvino  # noqa: PLC0415
 
-            ov_model = quantize_openvino(ov_model, calibration.crops, transformer)
+            ov_model = quantize_openvino(ov_model, calibration.crops)
         ov.save_model(ov_model, str(tmp / OPENVINO_XML), compress_to_fp16=meta.precision == "fp16")
         onnx_file.unlink()
         (tmp / FOLDER_METADATA).write_text(meta.to_json())

@@ -1,9 +1,11 @@
 """INT8 post-training quantisation of an OpenVINO pose model with NNCF (`export --precision int8`).
 
-TransPose models get NNCF's transformer preset (ModelType.TRANSFORMER: attention MatMuls quantised the
-way NNCF recommends for transformers, SmoothQuant off for the conv stem); HRNet/SimpleBaseline models
-the default CNN preset. Calibration crops come from the caller (the project's detector and crop code
-on the user's frames: `pipeline.calibration`).
+Every model gets NNCF's default (CNN) performance preset, TransPose included (issue #33): NNCF's
+transformer preset (ModelType.TRANSFORMER, mixed) left the transposed convolutions of the heatmap head in
+fp32 and cost more AP on the briefly trained test tp_r_a3 (COCO AP 0.9505 fp32 -> 0.9086 transformer/mixed,
+-> 0.9422 CNN/performance, same 24 calibration images), while the CNN preset quantises the head too
+and ran 1.3-3.2x faster per call on the AVX-512/AMX CPU (docs/precision.md). Calibration crops come from
+the caller (the project's detector and crop code on the user's frames: `pipeline.calibration`).
 """
 
 from __future__ import annotations
@@ -47,6 +49,23 @@ def _quiet_nncf():
             log.setLevel(level)
 
 
+VNNI_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8")
+INT8_NO_GAIN = ("note: this CPU has no int8 dot-product instructions (VNNI/AMX): the INT8 model runs no faster "
+                "than fp32 here (docs/precision.md); it pays on CPUs that have them")  # x86 flags with int8 dot products (/proc/cpuinfo)
+
+
+def int8_pays(flags: set[str] | None = None) -> bool:
+    """Whether an INT8 model can beat fp32 on this CPU: it needs int8 dot-product instructions (VNNI or AMX).
+    Without them (AVX2-only CPUs) oneDNN's int8 matrix products run on `jit_gemm_i8` and the attention is
+    no longer fused: tp_r_a3 INT8 took 1.85x fp32's time with oneDNN capped to AVX2 on this machine, and
+    ran at 1.03x fp32's fps end to end on an AVX2-only EPYC (docs/precision.md). Other CPUs (ARM): not
+    measured, so not claimed."""
+    from transpose_live.backends.precision import cpuinfo_flags  # noqa: PLC0415
+
+    found = cpuinfo_flags() if flags is None else flags
+    return any(f in found for f in VNNI_FLAGS)
+
+
 def _import_nncf():
     try:
         with _quiet_nncf():
@@ -61,19 +80,17 @@ def check_installed() -> None:
     _import_nncf()
 
 
-def quantize_openvino(ov_model, crops: np.ndarray, transformer: bool):
+def quantize_openvino(ov_model, crops: np.ndarray):
     """The OpenVINO model quantised to INT8 with `crops` (N, 3, H, W) float32 as calibration data."""
     nncf = _import_nncf()
     if crops.ndim != 4 or len(crops) < MIN_CROPS:
         raise UserError(f"INT8 calibration needs at least {MIN_CROPS} person crops, found {len(crops)}; give "
                         "--calibration more frames or images with people in them")
     items = [crops[i:i + 1].astype(np.float32) for i in range(len(crops))]
-    kwargs = {"model_type": nncf.ModelType.TRANSFORMER} if transformer else {}
     try:
         with _quiet_nncf():
             return nncf.quantize(ov_model, nncf.Dataset(items), subset_size=len(items),
-                                 preset=(nncf.QuantizationPreset.MIXED if transformer
-                                         else nncf.QuantizationPreset.PERFORMANCE), **kwargs)
+                                 preset=nncf.QuantizationPreset.PERFORMANCE)
     except UserError:
         raise
     except Exception as exc:  # noqa: BLE001 - NNCF raises many types; the user needs one line

@@ -22,6 +22,8 @@ PIPELINE_MODEL = "tp_r_a4"
 
 
 PIPE = "With --pipeline"
+FRONT = "With --front"
+FRONT_FRAMES = 60  # bench.front.DEFAULT_FRAMES (kept here so --help needs no import)
 
 
 @run_options("bench")
@@ -50,6 +52,12 @@ def bench(
                                 rich_help_panel=PIPE),
     cameras: int = typer.Option(None, "--cameras", min=1, help="Play the video as N live cameras on one model: "
                                 "fps and latency p50/p95 per camera.", rich_help_panel=PIPE),
+    front: Path = typer.Option(None, "--front", help="The speed-accuracy front on this video: end-to-end fps of "
+                               "our models at each precision this CPU runs and of the YOLO11/YOLO26-pose models "
+                               "(--model detector), beside their published COCO AP (--models picks; "
+                               f"{FRONT_FRAMES} frames each unless --max-frames).", rich_help_panel=FRONT),
+    plot: Path = typer.Option(None, "--plot", help="With --front: also draw fps vs AP, one line per family, "
+                              "into this PNG.", rich_help_panel=FRONT),
 ) -> None:
     """Measure params, GFLOPs (vs the paper), ms/batch and crops/s of the pose models."""
     console = Console()
@@ -61,6 +69,11 @@ def bench(
         raise UserError(f"--attention must be one of {', '.join(ATTENTION_IMPLS)}, got {attention!r}")
     if json_out is not None:  # checked before the (long) benchmark runs
         OutputGuard([pipeline, cfg.detector_weights, peer]).file(json_out, "--json file")
+    if front is not None:
+        _bench_front(console, cfg, front, models, (max_frames, render), (json_out, plot))
+        return
+    if plot is not None:
+        raise UserError("--plot draws the speed-accuracy front; use it with --front VIDEO")
     if pipeline is not None:
         frames = max_frames if max_frames is not None else (QUICK_FRAMES if quick else None)
         if cameras is not None:
@@ -124,6 +137,44 @@ def _bench_pipeline(console, cfg: RunConfig, video: Path, models, max_frames, js
     if json_out is not None:
         write_atomic(json_out, json.dumps(out, indent=1) + "\n", "--json file")
         console.print(f"wrote {json_out}", soft_wrap=True)
+
+
+def _bench_front(console, cfg: RunConfig, video: Path, models, run: tuple, outputs: tuple) -> None:
+    """run: (max frames, render); outputs: (--json, --plot) paths or None."""
+    from transpose_live.backends.precision import cpu_precision
+    from transpose_live.bench import environment
+    from transpose_live.bench.front import FrontBench, front_plot, front_runs, front_table, parse_front_models
+    from transpose_live.pipeline.chain import check_config, resolve_runtime
+
+    (max_frames, render), (json_out, plot) = run, outputs
+    if not Path(video).is_file():
+        raise UserError(f"--front video not found: {video}")
+    guard = OutputGuard([video, cfg.detector_weights])
+    for path, what in ((json_out, "--json file"), (plot, "--plot file")):
+        if path is not None:
+            guard.file(path, what)
+    check_config(cfg)
+    points = front_runs(parse_front_models(models), cfg.precision)
+    records = []
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with FrontBench(video, cfg, max_frames or FRONT_FRAMES, render, console) as bench, \
+            Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task("front", total=len(points))
+        for point in points:
+            progress.update(task, description=f"{point.model} {point.precision}")
+            records.append(bench.run(point))
+            progress.advance(task)
+    env = dict(environment(resolve_runtime(cfg).device), cpu=cpu_precision().describe())
+    title = (f"speed-accuracy front on {Path(video).name}: {records[0]['frames']} frames per model, "
+             f"{env['threads']} threads, {env['cpu']}")
+    print_table(console, front_table(records, title))
+    if json_out is not None:
+        out = dict(schema_version=1, environment=env, front=dict(video=str(video), records=records))
+        write_atomic(json_out, json.dumps(out, indent=1) + "\n", "--json file")
+        console.print(f"wrote {json_out}", soft_wrap=True)
+    if plot is not None:
+        front_plot(records, plot, title)
+        console.print(f"wrote {plot}", soft_wrap=True)
 
 
 def _bench_cameras(console, cfg: RunConfig, video: Path, models, cameras: int, max_frames, json_out) -> None:

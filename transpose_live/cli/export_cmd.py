@@ -42,6 +42,10 @@ def export(
     with console.status(f"exporting {model or weights} to {fmt} ({name})"):
         path = export_model(model, weights=weights_arg(weights), fmt=fmt, out=out, precision=name, calibration=calib)
     if calib is not None:
+        from transpose_live.backends.quantize import INT8_NO_GAIN, int8_pays
+
+        if not int8_pays():
+            console.print(INT8_NO_GAIN, highlight=False, soft_wrap=True)
         console.print(f"calibrated on {len(calib.crops)} person crops from {calib.frames} frames of {calibration}",
                       highlight=False, soft_wrap=True)
     if verify:

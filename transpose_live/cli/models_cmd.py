@@ -13,7 +13,7 @@ from transpose_live.cli.options import Command
 from transpose_live.errors import UserError
 from transpose_live.tables import print_table
 from transpose_live.models import download
-from transpose_live.models.registry import MODELS, model_info
+from transpose_live.models.registry import KEYPOINT_SOURCES, MODELS, model_info
 
 console = Console()
 weights_app = typer.Typer(help="Download and verify model checkpoints.", no_args_is_help=True)
@@ -35,6 +35,11 @@ def models() -> None:
             _fmt(spec.paper_ap.val_gt), _fmt(spec.paper_ap.test_dev), spec.checkpoint,
             f"[green]{found.parent}[/]" if found else "[dim]-[/]",
         )
+    for spec in KEYPOINT_SOURCES.values():  # `--model detector`: no network of ours, no paper numbers
+        table.add_row(spec.name, "-", "-", "-", "-", "-", "--detector-weights", "[dim]a YOLO pose model[/]")
+    table.caption = ("detector: the person detector's own keypoints (--detector-weights a YOLO pose model, e.g. "
+                     "yolo11n-pose.pt): no crops, no second model; its AP is the YOLO model's (docs/speed.md)")
+    table.caption_justify = "left"
     print_table(console, table, text_columns=(0, 6, 7))
 
 

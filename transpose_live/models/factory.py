@@ -21,7 +21,7 @@ from transpose_live.keypoints import COCO17, NUM_KEYPOINTS, KeypointSet
 from transpose_live.models.baselines import PoseHRNet, SimpleBaseline
 from transpose_live.models.checkpoint import check_state_dict, read_checkpoint, read_checkpoint_with_meta
 from transpose_live.models.download import download_official
-from transpose_live.models.registry import DEFAULT_MODEL, MODELS, ModelSpec, model_info
+from transpose_live.models.registry import DEFAULT_MODEL, MODELS, ModelSpec, UnknownModelError, model_info
 from transpose_live.models.transpose import TransPoseH, TransPoseR
 
 # family -> builder(**spec.arch, input_size=spec.input_size)
@@ -37,6 +37,9 @@ def create_model(name: str | ModelSpec, num_keypoints: int = NUM_KEYPOINTS) -> n
     """The architecture with random initialisation (no weights loaded); `num_keypoints` heatmaps
     (COCO's 17 unless a training run says otherwise)."""
     spec = name if isinstance(name, ModelSpec) else model_info(name)
+    if spec.family not in BUILDERS:  # e.g. `detector`: keypoints of the person detector, not a network here
+        raise UnknownModelError(f"{spec.name} is not a pose network ({spec.description}); this needs one of: "
+                                f"{', '.join(MODELS)}")
     return BUILDERS[spec.family](**spec.arch, input_size=spec.input_size, num_keypoints=num_keypoints)
 
 

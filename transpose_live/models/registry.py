@@ -121,6 +121,19 @@ MODELS: dict[str, ModelSpec] = {
 }
 
 
+DETECTOR_MODEL = "detector"
+# Pose sources that are not networks of this package (no checkpoint, no builder): `--model detector` takes the
+# keypoints of the person detector's own predict when --detector-weights is a YOLO pose model
+# (`pipeline/detector_poses.py`). Looked up by `model_info`, listed by `transpose-live models`, not in MODELS.
+KEYPOINT_SOURCES: dict[str, ModelSpec] = {
+    DETECTOR_MODEL: ModelSpec(
+        name=DETECTOR_MODEL, family="detector", arch={}, checkpoint="", url=None, sha256=None, params=0,
+        gflops=0.0, paper_ap=PaperAP(),
+        description="the person detector's own keypoints (--detector-weights a YOLO pose model, e.g. "
+                    "yolo11n-pose.pt): no crops, no second model"),
+}
+
+
 class UnknownModelError(LookupError):
     """A model name that is not in the registry (the CLI reports it as a one-line user error)."""
 
@@ -132,9 +145,10 @@ def list_models() -> list[str]:
 def model_info(name: str) -> ModelSpec:
     """The registry entry of `name`; UnknownModelError naming the choices otherwise."""
     try:
-        return MODELS[name]
+        return MODELS[name] if name in MODELS else KEYPOINT_SOURCES[name]
     except (KeyError, TypeError):
-        raise UnknownModelError(f"unknown model {name!r}; choose one of: {', '.join(MODELS)}") from None
+        raise UnknownModelError(f"unknown model {name!r}; choose one of: {', '.join([*MODELS, *KEYPOINT_SOURCES])}") \
+            from None
 
 
 def transpose_models() -> list[str]:

@@ -94,19 +94,26 @@ class PersonDetector:
             raise UserError(f"cannot use detector weights {self.weights}: {first_line(exc)}; {hint}") from None
 
     def __call__(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self.detect(image)[:2]
+
+    def detect(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """(boxes, scores, keypoints (N, K, 3) x, y, score or None for a box-only model), highest score
+        first: one predict (`pipeline.detector_poses` takes a pose model's keypoints from it)."""
         if self.backend != "torch":
             found = self.yolo.predict(image, conf=self.conf, iou=self.iou, max_det=self.max_det,
                                       classes=[PERSON_CLASS], imgsz=self.imgsz)
-            return found.boxes, found.scores  # highest score first
+            return found.boxes, found.scores, found.keypoints  # highest score first
         result = self.yolo.predict(image, classes=[PERSON_CLASS], conf=self.conf, iou=self.iou, imgsz=self.imgsz,
                                    max_det=self.max_det, device=str(self.device), half=self.half)
         boxes = result.boxes
         if boxes is None or len(boxes) == 0:
-            return np.zeros((0, 4), np.float32), np.zeros((0,), np.float32)
+            return np.zeros((0, 4), np.float32), np.zeros((0,), np.float32), None
         xyxy = boxes.xyxy.float().cpu().numpy().astype(np.float32)
         scores = boxes.conf.float().cpu().numpy().astype(np.float32)
         order = np.argsort(-scores, kind="stable")
-        return xyxy[order], scores[order]
+        kpts = getattr(result, "keypoints", None)
+        kpts = None if kpts is None else kpts.data.float().cpu().numpy().astype(np.float32)[order]
+        return xyxy[order], scores[order], kpts
 
 
 def _exported_model(weights: str, backend: str, imgsz: int, threads: int | None, precision: str | None):
