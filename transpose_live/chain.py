@@ -132,19 +132,13 @@ def build_estimator(cfg: RunConfig, runtime: Runtime | None = None, *, max_batch
     from transpose_live.engine import PoseEstimator
 
     rt = runtime or resolve_runtime(cfg, need_attention)
-<<<<<<< HEAD:transpose_live/chain.py
-    return PoseEstimator.from_runtime(rt, cfg.model, cfg.weights_value, flip_test=cfg.flip_test,
-                                      decoder=cfg.decoder, max_batch=max_batch)
-=======
     if cfg.model == DETECTOR_MODEL:  # the detector's own keypoints: no second model (pipeline/detector_poses.py)
         from transpose_live.pipeline.detector_poses import DetectorPoses, check_detector_run
 
         check_detector_run(cfg)
         return DetectorPoses(build_person_detector(cfg, rt))
-    return PoseEstimator(model=cfg.model, weights=cfg.weights_value, device=rt.device,
-                         precision="fp16" if rt.half else rt.precision, flip_test=cfg.flip_test,
-                         decoder=cfg.decoder, max_batch=max_batch, backend=rt.backend)
->>>>>>> wt/speed:transpose_live/pipeline/chain.py
+    return PoseEstimator.from_runtime(rt, cfg.model, cfg.weights_value, flip_test=cfg.flip_test,
+                                      decoder=cfg.decoder, max_batch=max_batch)
 
 
 def build_person_detector(cfg: RunConfig, runtime: Runtime):
