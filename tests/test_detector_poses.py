@@ -72,7 +72,7 @@ def test_one_predict_per_frame_and_keypoint_boxes(clip, det_every):
     """The detector's call is the only model call of a detected frame; a frame boxed from the previous
     keypoints (--det-every) gets one predict of its own, and the tracker keeps the people."""
     from transpose_live.pipeline import PipelineOptions, open_video, run_pipeline
-    from transpose_live.pipeline.chain import build_chain
+    from transpose_live.chain import build_chain
 
     chain = build_chain(RunConfig.for_command("video", model="detector", detector_weights=str(DETECTOR_WEIGHTS),
                                               device="cpu", detector_backend="torch", det_every=det_every))
@@ -89,7 +89,7 @@ def test_one_predict_per_frame_and_keypoint_boxes(clip, det_every):
 
 
 def test_given_boxes_take_the_overlapping_detection_and_nothing_else(clip):
-    from transpose_live.pipeline.chain import build_estimator
+    from transpose_live.chain import build_estimator
 
     est = build_estimator(RunConfig.for_command("video", model="detector", detector_weights=str(DETECTOR_WEIGHTS),
                                                 device="cpu", detector_backend="torch"))

@@ -12,7 +12,7 @@ from transpose_live.cli import main
 from transpose_live.config import RunConfig
 from transpose_live.device import PRECISIONS, parse_precision
 from transpose_live.errors import UserError
-from transpose_live.pipeline.chain import resolve_runtime
+from transpose_live.chain import resolve_runtime
 
 SPELLINGS = {
     "fp32": ("fp32", "FP32", "float32", "float", "full", "f32", " Float32 "),

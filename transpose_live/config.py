@@ -1,7 +1,7 @@
 """`RunConfig`: every run option declared once (name, type, default per command, help, effect on outputs).
 
 The commands derive their options from it (`cli/options.run_options(command)` turns the fields a command
-exposes into Typer options and hands the command one `cfg: RunConfig`), `pipeline.chain.build_chain(cfg)`
+exposes into Typer options and hands the command one `cfg: RunConfig`), `chain.build_chain(cfg)`
 builds detector + pose estimator + tracker from it, `batch` sends it to the workers and hashes its
 output-changing fields (`batch/jobs.options_hash`), and `bench --pipeline` times the chain it describes.
 
@@ -24,7 +24,7 @@ Adding an option is a one-place change: add a field below with `option(...)`:
   every other field is part of the batch options hash, so a rerun with another value redoes the inputs;
 - `file=True` for paths whose content matters (the hash then holds the file's size and time);
 - checks against the registries (model names, backends, smoothers) live with the registries and run in
-  `pipeline.chain.check_config`; the option then reaches the code that uses it as `cfg.<name>`.
+  `chain.check_config`; the option then reaches the code that uses it as `cfg.<name>`.
 """
 
 from __future__ import annotations

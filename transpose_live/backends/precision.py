@@ -2,7 +2,7 @@
 
 Spellings are read by `device.parse_precision` (the one parser); `resolve_precision` here is the one
 resolution, called once per run by `backends.choose.choose_runtime` (for the CLI through
-`pipeline.chain.resolve_runtime`); the estimator and the detector take its answer as given.
+`chain.resolve_runtime`); the estimator and the detector take its answer as given.
 `auto` resolves per device: CUDA -> fp16; a CPU that computes bf16 natively (avx512_bf16 or amx_bf16 in
 /proc/cpuinfo, or BF16 in OpenVINO's CPU capabilities) -> bf16; an ARM CPU -> fp16 (OpenVINO's ARM plugin
 runs f16); otherwise fp32. Reduced precision on the CPU runs on OpenVINO (INFERENCE_PRECISION_HINT);

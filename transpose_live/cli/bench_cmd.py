@@ -144,7 +144,7 @@ def _bench_front(console, cfg: RunConfig, video: Path, models, run: tuple, outpu
     from transpose_live.backends.precision import cpu_precision
     from transpose_live.bench import environment
     from transpose_live.bench.front import FrontBench, front_plot, front_runs, front_table, parse_front_models
-    from transpose_live.pipeline.chain import check_config, resolve_runtime
+    from transpose_live.chain import check_config, resolve_runtime
 
     (max_frames, render), (json_out, plot) = run, outputs
     if not Path(video).is_file():

@@ -40,7 +40,7 @@ class PoseEstimator:
     precision: any spelling `device.parse_precision` takes (auto|fp32|bf16|fp16|int8, float16, "half",
     torch.float16, ...); None or "auto": fp16 on CUDA, on the CPU fp32 on torch and the CPU's own on
     OpenVINO. It is resolved once (`backends.choose_runtime`); `from_runtime` takes a resolved `Runtime`
-    as given (`pipeline.chain.build_estimator`). Half precision on the torch CPU path is refused
+    as given (`chain.build_estimator`). Half precision on the torch CPU path is refused
     (`engine.precision.cpu_half_allowed()` lifts that for tests); OpenVINO runs bf16/fp16/int8 on the CPU.
     """
 
