@@ -62,7 +62,7 @@ class Chain:
         def stitch(published: dict) -> None:
             for paths in published.values():
                 for path in paths:
-                    if Path(path).suffix.lower() in FORMATS:
+                    if Path(path).suffix.lower() in FORMATS and _has_people(path):
                         stitch_file(path, video=video)
 
         return stitch
@@ -70,6 +70,16 @@ class Chain:
     def pipeline_options(self, **values) -> PipelineOptions:
         """The pipeline settings of this run; `values` (show, max_frames, ...) on top."""
         return PipelineOptions.from_config(self.cfg, attention_keypoint=self.attention, **values)
+
+
+def _has_people(path) -> bool:
+    """Whether a pose file the run wrote holds any person (a run stopped early may have written none)."""
+    from transpose_live.pose_files import read_poses
+
+    try:
+        return any(len(p) for p in read_poses(path).poses)
+    except UserError:  # a CSV with its header only, an empty JSONL: nothing to stitch
+        return False
 
 
 def check_config(cfg: RunConfig) -> None:

@@ -38,6 +38,7 @@ COMMANDS = RUN + ("bench", "eval", "explain")
 # --help panels
 MODEL, DETECTOR, TRACKING, SPEED, DISPLAY = "Model", "Detector", "Tracking and drawing", "Speed", "Display"
 LIVE = "Live cameras"
+IDENTITY = "Identity (docs/tracking.md)"
 DEVICE_HELP = "auto, cpu or cuda[:index]."
 
 
@@ -65,19 +66,19 @@ class RunConfig:
 
     # --- the pose model
     model: Optional[str] = option(
-        None, "Pose model, see `transpose-live models` (default: the one --weights names, else {default_model}).",
+        None, "Pose model (`transpose-live models`); default {default_model}.",
         panel=MODEL, commands=RUN + ("eval", "explain"), short="-m", show_default=False)
     weights: str = option(
         "official", "Checkpoint path, exported model, 'official' (download once) or 'random' (untrained).",
         panel=MODEL, commands=COMMANDS, per_command={"bench": "random"}, short="-w", file=True)
     device: str = option("auto", DEVICE_HELP, panel=MODEL, commands=COMMANDS, short="-d")
     precision: str = option(
-        "auto", "auto (CUDA fp16; bf16 on CPUs that have it), fp32, bf16, fp16, int8 (an INT8 export).",
+        "auto", "auto, fp32, bf16, fp16 or int8 (docs/precision.md).",
         panel=MODEL, commands=COMMANDS)
     half: Optional[bool] = option(None, "Alias of --precision fp16 (--no-half: fp32).",
                                   panel=MODEL, commands=COMMANDS)
     backend: Optional[str] = option(
-        "auto", "Pose runtime: auto (OpenVINO on the CPU), torch, onnxruntime or openvino.",
+        "auto", "auto (OpenVINO on a CPU), torch, onnxruntime, openvino.",
         panel=MODEL, commands=RUN + ("bench",), per_command={"eval": None})
     flip_test: bool = option(False, "Also run the mirrored crop (slower, a bit more accurate).",
                              panel=MODEL, commands=COMMANDS, per_command={"eval": True})
@@ -90,10 +91,10 @@ class RunConfig:
         None, "YOLO weights (default: $TRANSPOSE_LIVE_DETECTOR, else yolo11n.pt).", panel=DETECTOR,
         commands=RUN + ("bench", "explain"), file=True)
     detector_imgsz: int = option(
-        640, "Detector input size in pixels (smaller: faster, misses far people).", panel=DETECTOR,
+        640, "Detector input size.", panel=DETECTOR,
         commands=RUN + ("bench", "explain"), min=32)
     detector_backend: str = option(
-        "auto", "Detector runtime: auto (follows --backend), torch, onnxruntime or openvino.",
+        "auto", "auto (as --backend), torch, onnxruntime, openvino.",
         panel=DETECTOR, commands=RUN + ("bench", "explain"))
     det_conf: float = option(0.25, "Detector confidence threshold.", panel=DETECTOR,
                              commands=RUN + ("bench", "explain"), min=0.0, max=1.0)
@@ -106,11 +107,11 @@ class RunConfig:
     smooth: str = option("one-euro", "Smoothing per tracked person: one-euro, kalman or none.",
                          panel=TRACKING, commands=RUN + ("bench",), per_command={"image": "none"})
     reid_memory: float = option(
-        10.0, "Seconds a person who left the frame keeps their track id for when they return (0: forget at once).",
-        panel=TRACKING, commands=("webcam", "video", "batch", "bench"), min=0.0)
-    appearance: bool = option(True, "Also tell people apart by the colours of torso and legs (docs/tracking.md).",
-                              panel=TRACKING, commands=("webcam", "video", "batch", "bench"))
-    kpt_thr: float = option(KEYPOINT_THRESHOLD, "Draw (and box) keypoints scoring above this.", panel=TRACKING,
+        10.0, "Seconds a person who left keeps their id.",
+        panel=IDENTITY, commands=("webcam", "video", "batch", "bench"), min=0.0)
+    appearance: bool = option(True, "Tell people apart by colour too.",
+                              panel=IDENTITY, commands=("webcam", "video", "batch", "bench"))
+    kpt_thr: float = option(KEYPOINT_THRESHOLD, "Draw keypoints scoring above this.", panel=TRACKING,
                             commands=RUN + ("bench",), min=0.0, max=1.0)
     attention: Optional[str] = option(None, "Overlay attention for this keypoint (e.g. left_wrist).",
                                       panel=TRACKING)

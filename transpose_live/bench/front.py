@@ -69,9 +69,10 @@ def parse_front_models(text: str | None) -> tuple[str, ...]:
 def front_precisions(asked: str = "auto") -> tuple[str, ...]:
     """Our models' precisions: the one asked, or (auto) every one this CPU runs: fp32, its native bf16/fp16,
     and int8 where OpenVINO and NNCF are installed."""
-    from transpose_live.backends.precision import check_name, cpu_precision
+    from transpose_live.backends.precision import cpu_precision
+    from transpose_live.device import parse_precision
 
-    name = check_name(asked)
+    name = parse_precision(asked)
     if name != "auto":
         return (name,)
     found = ["fp32"]

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 OUTPUTS = "Outputs"
 JSON_HELP = "One JSON line per frame to this file, or - for stdout."
 CSV_HELP = "One CSV row per person per frame (box, keypoints)."
-CODEC_HELP = "Codec for --out: h264 (plays everywhere), hevc, vp9 or mp4v."
+CODEC_HELP = "Codec for --out: h264, hevc, vp9 or mp4v."
 CAMERA_HELP = "Index, /dev/videoN, rtsp:// or http:// URL, or a video file; NAME=SOURCE; repeat for more."
 CRF_HELP = "Quality for --out, lower is better: h264 23, hevc 28, vp9 32, mp4v 4."
 

@@ -162,13 +162,10 @@ def check_pose_weights(person_detector) -> None:
 
 
 def detector_precision(person_detector) -> str:
-    """What the detector runs in: fp16 (CUDA half), the OpenVINO hint it follows, else fp32."""
-    if person_detector.backend == "openvino":
-        from transpose_live.backends.precision import check_name, resolve_precision
-
-        asked = person_detector.yolo.precision
-        name = "auto" if asked is None or check_name(asked) == "int8" else check_name(asked)
-        return resolve_precision(name, "cpu", "openvino")
+    """What the detector runs in: what its exported model's runtime compiled (onnxruntime, OpenVINO), fp16
+    (CUDA half), else fp32."""
+    if person_detector.backend != "torch":
+        return person_detector.yolo.precision
     return "fp16" if person_detector.half else "fp32"
 
 

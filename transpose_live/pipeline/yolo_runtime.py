@@ -80,6 +80,11 @@ class ExportedYolo:
     def precision(self) -> str:
         return self.runner.precision
 
+    @property
+    def task(self) -> str:
+        """"detect" or "pose" (the export's metadata), as ultralytics' `YOLO.task`."""
+        return self.facts.task
+
     def _dynamic_input(self) -> bool:
         """True when the network takes any input size (ultralytics' `dynamic=True` export)."""
         if self.format == "onnx":
