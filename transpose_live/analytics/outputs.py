@@ -72,14 +72,23 @@ def longest_track(analysis: Analysis) -> TrackAnalysis:
 
 
 def write_trc(analysis: Analysis, track: TrackAnalysis, path: str | Path) -> int:
-    """Writes one track's keypoints as an OpenSim TRC marker file (pixels, z = 0); returns its frames."""
+    """Writes one track's keypoints as an OpenSim TRC marker file (pixels, y up, z = 0); returns its frames."""
     s, names = track.series, analysis.recording.keypoints.names
-    times = s.times - s.times[0]
+    kpts = np.asarray(track.keypoints, np.float64)
+    ok = np.isfinite(kpts[..., :2]).all(axis=-1) & (kpts[..., 2] > 0)
+    xyz = np.stack([kpts[..., 0], -kpts[..., 1], np.zeros(kpts.shape[:2])], axis=-1)
+    xyz[~ok] = np.nan
+    return write_trc_markers(path, names, s.times - s.times[0], xyz, units="px", digits=2)
+
+
+def write_trc_markers(path: str | Path, names, times: np.ndarray, xyz: np.ndarray, units: str, digits: int) -> int:
+    """The one TRC writer (OpenSim markers): `xyz` (T, K, 3) in `units`, NaN where a marker is missing (empty
+    cells); the rate from `times` (seconds from 0). Written atomically; returns the frames."""
     rate = (len(times) - 1) / times[-1] if len(times) > 1 and times[-1] > 0 else 30.0
     header = [
         f"PathFileType\t4\t(X/Y/Z)\t{Path(path).name}",
         "DataRate\tCameraRate\tNumFrames\tNumMarkers\tUnits\tOrigDataRate\tOrigDataStartFrame\tOrigNumFrames",
-        f"{rate:.2f}\t{rate:.2f}\t{len(times)}\t{len(names)}\tpx\t{rate:.2f}\t1\t{len(times)}",
+        f"{rate:.2f}\t{rate:.2f}\t{len(times)}\t{len(names)}\t{units}\t{rate:.2f}\t1\t{len(times)}",
         "Frame#\tTime\t" + "\t\t\t".join(names) + "\t\t",
         "\t\t" + "\t".join(f"X{i + 1}\tY{i + 1}\tZ{i + 1}" for i in range(len(names))),
         "",
@@ -87,10 +96,8 @@ def write_trc(analysis: Analysis, track: TrackAnalysis, path: str | Path) -> int
     lines = []
     for i, t in enumerate(times):
         cells = [str(i + 1), f"{t:.4f}"]
-        for k in range(len(names)):
-            x, y, score = track.keypoints[i, k]
-            ok = math.isfinite(x) and math.isfinite(y) and score > 0
-            cells += [f"{x:.2f}", f"{-y:.2f}", "0.00"] if ok else ["", "", ""]
+        for p in xyz[i]:
+            cells += [f"{v:.{digits}f}" for v in p] if np.isfinite(p).all() else ["", "", ""]
         lines.append("\t".join(cells))
     with atomic_path(path) as tmp:
         Path(tmp).write_text("\n".join(header + lines) + "\n", encoding="utf-8")

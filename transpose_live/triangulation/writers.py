@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from transpose_live.analytics.outputs import write_trc_markers
 from transpose_live.errors import UserError
 from transpose_live.paths import atomic_path
 from transpose_live.triangulation.session import Recording3D, Series3D
@@ -100,24 +101,7 @@ def _rate(times: np.ndarray) -> float:
 def write_trc(rec: Recording3D, path: str | Path) -> int:
     """Writes the OpenSim TRC of the main person; returns its frames."""
     _, times, xyz = opensim_markers(rec)
-    names, rate = marker_names(rec), _rate(times)
-    header = [
-        f"PathFileType\t4\t(X/Y/Z)\t{Path(path).name}",
-        "DataRate\tCameraRate\tNumFrames\tNumMarkers\tUnits\tOrigDataRate\tOrigDataStartFrame\tOrigNumFrames",
-        f"{rate:.2f}\t{rate:.2f}\t{len(times)}\t{len(names)}\tm\t{rate:.2f}\t1\t{len(times)}",
-        "Frame#\tTime\t" + "\t\t\t".join(names) + "\t\t",
-        "\t\t" + "\t".join(f"X{i + 1}\tY{i + 1}\tZ{i + 1}" for i in range(len(names))),
-        "",
-    ]
-    lines = []
-    for i, t in enumerate(times):
-        cells = [str(i + 1), f"{t:.4f}"]
-        for p in xyz[i]:
-            cells += [f"{v:.5f}" for v in p] if np.isfinite(p).all() else ["", "", ""]
-        lines.append("\t".join(cells))
-    with atomic_path(path) as tmp:
-        Path(tmp).write_text("\n".join(header + lines) + "\n", encoding="utf-8")
-    return len(lines)
+    return write_trc_markers(path, marker_names(rec), times, xyz, units="m", digits=5)
 
 
 def write_c3d(rec: Recording3D, path: str | Path) -> int:
