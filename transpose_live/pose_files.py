@@ -100,7 +100,8 @@ def _poses(persons: list, num_keypoints: int, where: str, width: int = 3) -> Pos
     except (KeyError, TypeError, ValueError) as exc:
         raise UserError(f"{where}: not a person record of a transpose-live run ({exc})") from None
     missing = ~np.isfinite(kpts).all(axis=-1)
-    kpts[missing] = (np.nan, np.nan, 0.0)
+    kpts[missing, :-1] = np.nan  # a missing keypoint: no coordinates, score 0 (2D and 3D)
+    kpts[missing, -1] = 0.0
     return Poses(kpts, boxes, scores, ids)
 
 
