@@ -208,24 +208,37 @@ def live_3d_cameras(cfg: RunConfig, cameras: list[str]) -> dict[str, str] | None
 class Live3D:
     """The cross-source sink of `webcam --calibration --json3d` (a `pipeline.stream.TickSink`): each camera's
     newest poses, at their capture time on the one clock of the run (`Frame.captured_at`, from the first
-    frame), go to `triangulation.live.LiveTriangulator` once per tick (views older than half a frame
-    period of the newest are left out and named `late`). The poses are as estimated (`TickItem.raw`): a
-    per-camera smoother would lag each view differently."""
+    frame), go to `triangulation.live.LiveTriangulator`. A set of views is written once every camera's newest
+    view is within half a frame period of the newest one, or, when a camera stays behind (slow or gone),
+    as soon as another camera sends its next frame (that camera is then `late`): the views of one instant,
+    arriving over two ticks, are triangulated together, and a lost camera delays the 3D by one frame at most.
+    The poses are as estimated (`TickItem.raw`): a per-camera smoother would lag each view differently."""
 
     def __init__(self, triangulator, cameras: dict[str, str]) -> None:
         self.triangulator, self.cameras = triangulator, cameras
         self.newest: dict[str, tuple] = {}
+        self.fresh: set[str] = set()  # cameras with a view not written yet
         self.start: float | None = None
         self.triangulated = 0
 
     def write_tick(self, tick) -> None:
         for item in tick.items:
+            name = self.cameras[item.source.name]
+            if name in self.fresh:  # its next frame came before the set completed: write what there is
+                self._write()
             if self.start is None:
                 self.start = item.frame.captured_at
-            self.newest[self.cameras[item.source.name]] = (item.frame.captured_at - self.start, item.raw)
-        if tick.items:
-            frame = self.triangulator.write_tick([(name, t, poses) for name, (t, poses) in self.newest.items()])
-            self.triangulated += bool(frame.persons)
+            self.newest[name] = (item.frame.captured_at - self.start, item.raw)
+            self.fresh.add(name)
+        newest = max((t for t, _ in self.newest.values()), default=0.0)
+        if self.fresh and all(newest - t <= self.triangulator.half_period for t, _ in self.newest.values()) \
+                and len(self.newest) == len(self.cameras):
+            self._write()
+
+    def _write(self) -> None:
+        frame = self.triangulator.write_tick([(name, t, poses) for name, (t, poses) in self.newest.items()])
+        self.triangulated += bool(frame.persons)
+        self.fresh.clear()
 
     def summary(self) -> str:
         """'3D: N of M frames triangulated, median skew S ms (PATH)'."""
@@ -237,6 +250,8 @@ class Live3D:
         return f"3D: {self.triangulated} of {tri.frames} frames triangulated, {skew} ({tri.path})"
 
     def close(self) -> None:
+        if self.fresh:
+            self._write()
         self.triangulator.close()
 
     def abort(self) -> None:

@@ -74,9 +74,9 @@ def _run(kind: str, cfg: RunConfig, open_source, inputs: list, outputs: Outputs,
                             tick_sinks=[live_3d] if live_3d else [], console=console)
     for each in stream:
         print_reps(console, each.overlay, each.name if len(stream) > 1 else None)
-    _report(console, result, every)
-    if live_3d is not None:
+    if live_3d is not None:  # before the report, which ends an interrupted run
         console.print(live_3d.summary(), soft_wrap=True, highlight=False, markup=False)
+    _report(console, result, every)
     if live and result.all_lost:
         raise UserError("every camera was lost and not recovered (--give-up-after / --no-reconnect); outputs closed",
                         exit_code=1)
