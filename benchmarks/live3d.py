@@ -95,7 +95,11 @@ def markdown(result: dict) -> str:
                      f"| {r['load_avg_1min']} |")
     lines += ["", "sync: the cameras send the frame of one shared clock (a genlocked rig); free: each counts from its "
               "own connection (unsynchronised webcams), so their captures fall anywhere within a frame period and "
-              "views more than half a period behind the newest are left out of that 3D frame (`late`).", ""]
+              "views more than half a period behind the newest are left out of that 3D frame (`late`; with 2 "
+              "cameras that leaves one view, so no person). A view's time is when its capture thread had the decoded "
+              "frame, so on a loaded CPU the skew of synchronised cameras includes the decoding's jitter (four "
+              "1080x1920 MJPEG streams decoded beside the model). 3D frames/s follows the frame loop: every camera's "
+              "frames go through the detector each pass.", ""]
     return "\n".join(lines)
 
 

@@ -189,8 +189,8 @@ def live_3d_cameras(cfg: RunConfig, cameras: list[str]) -> dict[str, str] | None
         if cfg.json3d is not None:
             raise UserError("--json3d needs --calibration FILE (the cameras' calibration) to triangulate")
         return None
-    if cfg.json3d is None:
-        raise UserError("--calibration: add --json3d OUT.jsonl for the live 3D (docs/3d.md)")
+    if cfg.json3d is None or str(cfg.json3d) == "-":
+        raise UserError("--calibration: add --json3d OUT.jsonl (a file) for the live 3D (docs/3d.md)")
     from transpose_live.calib.formats import read_calibration
 
     names = read_calibration(cfg.calibration).names
