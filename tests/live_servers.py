@@ -50,8 +50,11 @@ def clip_jpegs(path: Path, count: int = 60, width: int = 320) -> list[bytes]:
 class MjpegCamera:
     """An MJPEG IP camera on 127.0.0.1:`port` at `fps`; `url` is its stream address."""
 
-    def __init__(self, jpegs: list[bytes], fps: float = 15.0, port: int | None = None) -> None:
-        self.jpegs, self.fps, self.port = jpegs, fps, port or free_port()
+    def __init__(self, jpegs: list[bytes], fps: float = 15.0, port: int | None = None,
+                 clock: float | None = None) -> None:
+        """`clock`: a `time.perf_counter()` origin shared by several cameras: each sends the frame of that
+        clock (synchronised cameras, as in a genlocked rig) instead of counting from its connection."""
+        self.jpegs, self.fps, self.port, self.clock = jpegs, fps, port or free_port(), clock
         self.url = f"http://127.0.0.1:{self.port}/cam.mjpg"
         self.served = 0
         self._server = None
@@ -76,12 +79,16 @@ class MjpegCamera:
                         if camera.paused:
                             time.sleep(0.05)
                             continue
+                        if camera.clock is not None:  # wait for the shared clock's next frame
+                            i = int((time.perf_counter() - camera.clock) * camera.fps) + 1
+                            time.sleep(max(0.0, camera.clock + i / camera.fps - time.perf_counter()))
                         data = camera.jpegs[i % len(camera.jpegs)]
                         self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: "
                                          + str(len(data)).encode() + b"\r\n\r\n" + data + b"\r\n")
                         camera.served += 1
                         i += 1
-                        time.sleep(1 / camera.fps)
+                        if camera.clock is None:
+                            time.sleep(1 / camera.fps)
                 except (BrokenPipeError, ConnectionResetError):
                     pass
                 self.close_connection = True

@@ -135,6 +135,12 @@ class RunConfig:
     osc: Optional[str] = option(None, "Send poses as OSC (UDP) to HOST:PORT.",
                                 panel=OUTPUTS, commands=("webcam", "video", "image"), changes_output=False,
                                 show_default=False)
+    # --- live multi-camera 3D (chain.live_3d, triangulation.live; docs/3d.md "Live")
+    calibration: Optional[str] = option(
+        None, "Calibration of the cameras (TOML, OpenCV YAML/JSON, Qualisys .qca.txt): triangulate them live.",
+        panel=OUTPUTS, commands=("webcam",), file=True, show_default=False)
+    json3d: Optional[str] = option(None, "3D JSONL of the live triangulation (with --calibration).",
+                                   panel=OUTPUTS, commands=("webcam",), show_default=False)
     # --- live cameras (pipeline.stream_source.ReconnectPolicy)
     reconnect: bool = option(True, "Reconnect lost streams (0.5 s back-off doubling to 10 s).", panel=LIVE,
                              commands=("webcam",), changes_output=False)

@@ -47,7 +47,7 @@ def _run(kind: str, cfg: RunConfig, open_source, inputs: list, outputs: Outputs,
 
     console = Console(stderr=True)
     every = live.outputs if live else [outputs]
-    guard = _check_before_loading(cfg, inputs, every)
+    guard, cameras_3d = _check_before_loading(cfg, inputs, every, [n for n, _ in live.cameras] if live else [])
     apply_budget(cfg.threads)
     show = _window(kind, cfg, console)
     with contextlib.ExitStack() as running:
@@ -62,38 +62,55 @@ def _run(kind: str, cfg: RunConfig, open_source, inputs: list, outputs: Outputs,
         chain = build_chain(cfg)
         stream = _stream_inputs(chain, sources, every, view, still_images=kind == "image")
         if not show and not outputs.named() and outputs.json != "-" and not cfg.serve \
-                and not cfg.osc:
+                and not cfg.osc and not cfg.json3d:
             console.print("warning: no window, --out, --json or --serve: results are not shown or saved"
                           if kind == "webcam" else "warning: no --out, --json, --coco or --csv: results are not saved"
                           if kind == "image" else "warning: no --out, --json or --csv: results are not saved",
                           highlight=False)
         stitch = [chain.stitch_after_run(inputs[0])] if kind == "video" else []
+        live_3d = _live_3d(cfg, cameras_3d, sources)
         result = run_stream(stream, chain.estimator, chain.detector,
                             chain.pipeline_options(show=show, max_frames=max_frames), after_run=stitch,
-                            console=console)
+                            tick_sinks=[live_3d] if live_3d else [], console=console)
     for each in stream:
         print_reps(console, each.overlay, each.name if len(stream) > 1 else None)
+    if live_3d is not None:  # before the report, which ends an interrupted run
+        console.print(live_3d.summary(), soft_wrap=True, highlight=False, markup=False)
     _report(console, result, every)
     if live and result.all_lost:
         raise UserError("every camera was lost and not recovered (--give-up-after / --no-reconnect); outputs closed",
                         exit_code=1)
 
 
-def _check_before_loading(cfg: RunConfig, inputs: list, every: list):
-    """Option values, the weights (a trained/exported file's own model and keypoints), --attention and
-    every output path, before any model is loaded; returns the `OutputGuard`."""
-    from transpose_live.chain import attention_index, check_config, check_weights
+def _check_before_loading(cfg: RunConfig, inputs: list, every: list, cameras: list):
+    """Option values, the weights (a trained/exported file's own model and keypoints), --attention,
+    every output path and the live 3D's calibration against the `cameras` (names), before any model is
+    loaded; returns the `OutputGuard` and the 3D camera mapping (`chain.live_3d_cameras`, None without 3D)."""
+    from transpose_live.chain import attention_index, check_config, check_weights, live_3d_cameras
     from transpose_live.engine import describe_model
     from transpose_live.paths import OutputGuard
 
     check_config(cfg)
     spec, keypoints = describe_model(cfg.model, cfg.weights_value)
     attention_index(cfg.attention, spec, keypoints)
-    guard = OutputGuard(inputs + ([Path(cfg.exercise)] if cfg.exercise and Path(cfg.exercise).is_file() else []))
+    read = [Path(p) for p in (cfg.exercise, cfg.calibration) if p and Path(p).is_file()]
+    guard = OutputGuard(inputs + read)
     for each in every:
         _check_outputs(guard, each)
+    cameras_3d = live_3d_cameras(cfg, cameras)
+    if cameras_3d is not None:
+        guard.file(cfg.json3d, "--json3d file")
     check_weights(cfg)
-    return guard
+    return guard, cameras_3d
+
+
+def _live_3d(cfg: RunConfig, cameras_3d: dict | None, sources: list):
+    """The live 3D sink (`chain.Live3D`), paired at half the frame period of the fastest camera; None without 3D."""
+    if cameras_3d is None:
+        return None
+    from transpose_live.chain import build_live_3d
+
+    return build_live_3d(cfg, cameras_3d, max(float(getattr(s, "fps", 0) or 30.0) for s in sources))
 
 
 def _stream_inputs(chain, sources: list, every: list, view, still_images: bool) -> list:
