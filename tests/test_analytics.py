@@ -55,6 +55,7 @@ def _write_jsonl(rec: PoseRecording, path: Path) -> Path:
     return path
 
 
+@pytest.mark.slow  # > 2 s: outside the fast subset (docs/architecture.md)
 def test_analyze_counts_the_squat_clip_exactly_and_writes_csv_events_plot_trc_smoothed(squat_jsonl, tmp_path):
     import cv2
     import pandas as pd

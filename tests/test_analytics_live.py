@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+import pytest
 
 from helpers import one_line_error
 from transpose_live.analytics.live import label_origin
@@ -20,6 +21,7 @@ def _first_frame(path) -> np.ndarray:
     return image
 
 
+@pytest.mark.slow  # > 2 s: outside the fast subset (docs/architecture.md)
 def test_video_exercise_draws_and_prints_the_counts(common, squat24, tmp_path, capsys, one_thread):
     """The count label ("squat 0", green on a dark panel) is drawn by person #1's box in --out."""
     import json

@@ -42,6 +42,7 @@ def _relative_error(got: torch.Tensor, ref: np.ndarray) -> float:
     return float(np.abs(got.numpy() - ref).max() / np.abs(ref).max())
 
 
+@pytest.mark.slow  # > 2 s: outside the fast subset (docs/architecture.md)
 @pytest.mark.parametrize("fmt", ["onnx", "openvino"])
 def test_exported_model_equals_torch_on_conformance_input(exported, fmt):
     paths, ckpt = exported
@@ -70,6 +71,7 @@ def test_metadata_describes_the_export(exported):
     assert not [p for p in paths["onnx"].parent.iterdir() if p.name.startswith(".")]  # no temporaries left
 
 
+@pytest.mark.slow  # > 2 s: outside the fast subset (docs/architecture.md)
 @pytest.mark.parametrize("backend", ["onnxruntime", "openvino"])
 def test_in_memory_backend_equals_torch_through_the_estimator(backend):
     """--backend onnxruntime/openvino with a checkpoint: exported at start-up; poses equal torch's."""
@@ -83,6 +85,7 @@ def test_in_memory_backend_equals_torch_through_the_estimator(backend):
     assert_keypoints_agree(b, a, atol=1e-2)  # another runtime's kernels: rounding, not poses, differs
 
 
+@pytest.mark.slow  # > 2 s: outside the fast subset (docs/architecture.md)
 def test_video_runs_with_an_exported_model(exported, tmp_path):
     paths, _ = exported
     clip = tmp_path / "c.mp4"
@@ -156,6 +159,7 @@ def test_attention_needs_the_torch_backend(exported, tmp_path, capsys):
         est.estimate(np.zeros((64, 64, 3), np.uint8), [[0, 0, 60, 60]], return_attention=True)
 
 
+@pytest.mark.slow  # > 2 s: outside the fast subset (docs/architecture.md)
 def test_missing_openvino_is_a_one_line_install_hint(tmp_path):
     """OpenVINO hidden from the interpreter (a stub package that fails to import, first on the path)."""
     stub = tmp_path / "stub" / "openvino"

@@ -116,6 +116,7 @@ def wait_for(predicate, timeout=240.0, what="condition"):
     raise AssertionError(f"timed out waiting for {what}")
 
 
+@pytest.mark.slow  # > 2 s: outside the fast subset (docs/architecture.md)
 @pytest.mark.parametrize("executor", ["local", "ray"])
 def test_batch_outputs_equal_video_and_bad_input_is_recorded(executor, archive, common, expected, tmp_path, capsys,
                                                              request):
@@ -160,6 +161,7 @@ def test_batch_outputs_equal_video_and_bad_input_is_recorded(executor, archive, 
         assert len({h for _, h in latest(out)}) == 2
 
 
+@pytest.mark.slow  # > 2 s: outside the fast subset (docs/architecture.md)
 def test_resume_after_sigterm_skips_finished_and_redoes_interrupted(archive, common, expected, tmp_path, capsys):
     listing = tmp_path / "inputs.txt"  # a list file, relative paths from its folder
     listing.write_text("".join(f"{os.path.relpath(archive / rel, tmp_path)}\n" for rel in SOURCES))
@@ -206,6 +208,7 @@ def test_resume_after_sigterm_skips_finished_and_redoes_interrupted(archive, com
         "exercise.mp4": "skipped", "squat.mp4": "done", "walk.mp4": "done"}
 
 
+@pytest.mark.slow  # > 2 s: outside the fast subset (docs/architecture.md)
 @pytest.mark.parametrize("executor", ["local", "ray"])
 def test_worker_killed_mid_input_is_retried(executor, archive, common, expected, tmp_path, request):
     rel = "sub/squat.mp4"
@@ -307,6 +310,7 @@ def test_options_hash_counts_every_output_changing_option(filled_checkpoint, tmp
     assert options_hash(cfg) != base
 
 
+@pytest.mark.slow  # > 2 s: outside the fast subset (docs/architecture.md)
 def test_rerun_with_another_detector_size_redoes_the_input(filled_checkpoint, tmp_path, capsys):
     """The same input and options is skipped; with another --detector-imgsz it is run again, into its own file."""
     from helpers import DETECTOR_WEIGHTS

@@ -93,6 +93,7 @@ def test_reference_run_comes_first_and_gives_speedups():
     assert "tp_r_a3 fp32 ref-attn" in table and "vs ref" in table
 
 
+@pytest.mark.slow  # > 2 s: outside the fast subset (docs/architecture.md)
 def test_cli_quick_bench_prints_params_and_writes_schema_json(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("COLUMNS", "80")  # a plain terminal still shows exact params
     out = tmp_path / "bench.json"

@@ -106,6 +106,7 @@ def test_extrinsics_from_a_board_seen_by_every_camera(qualisys):
     assert placed_count >= 2
 
 
+@pytest.mark.slow  # > 2 s: outside the fast subset (docs/architecture.md)
 def test_calibrate_command_converts_and_reports(qualisys, tmp_path):
     out = tmp_path / "calib.toml"
     images = MULTIVIEW / "calibration" / "intrinsics" / "int_cam02_img"

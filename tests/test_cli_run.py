@@ -225,6 +225,7 @@ def test_image_without_a_path_says_so_and_progress_bars_end_at_n_of_n(clip, comm
     assert " 3/3 " in err and " 2/3 " not in err, err
 
 
+@pytest.mark.slow  # > 2 s: outside the fast subset (docs/architecture.md)
 def test_closed_stdout_pipe_is_a_normal_end(clip, common, tmp_path):
     """`video --json - | head -1`: the reader went away; exit 0, no traceback, the other outputs kept."""
     csv = tmp_path / "o.csv"

@@ -153,6 +153,7 @@ def test_eval_and_train_accept_the_annotator_file(tmp_path):
     assert (run / "best.pth").is_file()
 
 
+@pytest.mark.slow  # > 2 s: outside the fast subset (docs/architecture.md)
 def test_train_checks_the_validation_file_before_any_epoch(tmp_path):
     """A validation file `eval` refuses stops `train` at start-up: one line, exit 2, no run folder."""
     require_shared(VAL_ANN)

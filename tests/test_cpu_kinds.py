@@ -29,6 +29,7 @@ def _run(*args, env=AVX2):
                           env=dict(os.environ, **env))
 
 
+@pytest.mark.slow  # > 2 s: outside the fast subset (docs/architecture.md)
 def test_capped_below_bf16_auto_is_fp32_everywhere():
     probe = ("from transpose_live.backends.precision import cpu_precision, detector_hint, resolve_precision as r\n"
              "c = cpu_precision()\n"

@@ -54,6 +54,7 @@ def export(tmp_path_factory):
     return dict(weights=weights, cache=cache, path=path, inode=stat.st_ino, mtime=stat.st_mtime_ns)
 
 
+@pytest.mark.slow  # > 2 s: outside the fast subset (docs/architecture.md)
 def test_onnx_export_boxes_match_torch_on_a_real_frame(export):
     frame = frame_of("exercise.avi", 10)  # three people
     torch_boxes, _ = PersonDetector(export["weights"], backend="torch", imgsz=IMGSZ)(frame)
@@ -131,6 +132,7 @@ def test_unusable_detector_backend_is_one_line_exit_2(squat24, filled_checkpoint
     one_line_error(capsys, 2, rc, "unknown --detector-backend 'tensorrt'")
 
 
+@pytest.mark.slow  # > 2 s: outside the fast subset (docs/architecture.md)
 def test_openvino_export_boxes_match_torch(export):
     pytest.importorskip("openvino")
     path = exported_detector(export["weights"], "openvino", IMGSZ, cache=export["cache"], dynamic=DYNAMIC_EXPORT)
@@ -146,6 +148,7 @@ def test_openvino_export_boxes_match_torch(export):
     assert sorted(p.name for p in export["weights"].parent.iterdir()) == [DETECTOR_WEIGHTS.name]
 
 
+@pytest.mark.slow  # > 2 s: outside the fast subset (docs/architecture.md)
 def test_video_run_with_pt_weights_exports_the_detector_for_an_exported_pose_backend(squat24, filled_checkpoint, tmp_path,
                                                                             detector_cache, capsys):
     js = tmp_path / "o.jsonl"

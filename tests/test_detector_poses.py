@@ -36,6 +36,7 @@ def _decoded_frames(path):
         source.close()
 
 
+@pytest.mark.slow  # > 2 s: outside the fast subset (docs/architecture.md)
 def test_video_jsonl_csv_and_analyze_carry_ultralytics_own_keypoints(clip, yolo, tmp_path):
     out = tmp_path / "out"
     r = cli("video", clip, "--model", "detector", "--detector-weights", DETECTOR_WEIGHTS, "--device", "cpu",
@@ -115,6 +116,7 @@ def test_wrong_uses_are_one_line_errors(clip, capsys):
     one_line_error(capsys, 2, main(["bench", "--models", "detector", "--quick", "--batch", "1"]), "not a pose network")
 
 
+@pytest.mark.slow  # > 2 s: outside the fast subset (docs/architecture.md)
 def test_webcam_cameras_take_the_detector_keypoints(clip, tmp_path):
     """The live path (cameras, `estimate_batch`): the clip played as two cameras, keypoints in each file."""
     r = cli("webcam", "--camera", clip, "--camera", clip, "--model", "detector", "--detector-weights",

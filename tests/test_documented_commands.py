@@ -306,6 +306,7 @@ def page_runs(inputs, docs_env, tmp_path_factory):
         yield PageRuns(inputs, docs_env, folder, cli)
 
 
+@pytest.mark.slow  # > 2 s: outside the fast subset (docs/architecture.md)
 @pytest.mark.parametrize("command", COMMANDS, ids=[c.id for c in COMMANDS])
 def test_documented_command(command: Command, page_runs: PageRuns):
     why = command.not_run()

@@ -9,9 +9,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow  # > 2 s: outside the fast subset (docs/architecture.md)
 def test_simultaneous_downloads_of_one_checkpoint(weights_mirror, tmp_path):
     from transpose_live.models.registry import MODELS
 

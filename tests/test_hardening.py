@@ -290,6 +290,7 @@ def _video_into(folder: Path, limit_bytes: int | None = None) -> subprocess.Comp
                           timeout=300, preexec_fn=limit, env=dict(os.environ, OMP_NUM_THREADS="1"))
 
 
+@pytest.mark.slow  # > 2 s: outside the fast subset (docs/architecture.md)
 def test_disk_full_during_a_run_is_one_line_and_leaves_nothing(tmp_path):
     """A 100 KiB tmpfs fills up (ENOSPC); where mounting is not allowed, a 100 KB file-size limit stands in
     (EFBIG): both end in one line, exit 2, and no file left behind."""
@@ -337,6 +338,7 @@ def test_bare_state_dict_without_model_is_recognised(tmp_path, capsys):
     one_line_error(capsys, 2, main(["weights", "verify", str(a3)]), "fits no registry model")
 
 
+@pytest.mark.slow  # > 2 s: outside the fast subset (docs/architecture.md)
 def test_checkpoint_save_on_a_full_disk_is_one_line(tmp_path):
     """torch.save raises RuntimeError (not OSError) on a full disk: write_atomic still says what happened."""
     from transpose_live.errors import UserError

@@ -37,6 +37,7 @@ def _score(hide_clip, **kw):
     return ic.score(gt, ic.track_ours(scenario, sprites, dets, **kw)[0])
 
 
+@pytest.mark.slow  # > 2 s: outside the fast subset (docs/architecture.md)
 def test_clip_has_the_hard_parts(hide_clip):
     """The second person is hidden for a while and out of the frame for about 3 s, and comes back."""
     scenario, _, _, gt = hide_clip
@@ -216,6 +217,7 @@ def test_stitching_without_video_never_joins_two_people(recorded_old):
     assert not set(after[0]) & set(after[1]), after
 
 
+@pytest.mark.slow  # > 2 s: outside the fast subset (docs/architecture.md)
 def test_analyze_stitches_the_tracks(recorded_old, tmp_path):
     """`analyze` joins the split tracks before analysing (the input file is left as it is); --no-stitch not."""
     from helpers import cli

@@ -69,6 +69,7 @@ def same_as_jsonl(received: dict, lines: list[dict]) -> None:
                 assert parts[name] == pytest.approx((x, y, s), abs=0.01)
 
 
+@pytest.mark.slow  # > 2 s: outside the fast subset (docs/architecture.md)
 def test_video_run_sends_every_frame(common, receiver, tmp_path):
     clip = require_shared(CLIPS / "walking.mp4")
     js = tmp_path / "poses.jsonl"

@@ -117,6 +117,7 @@ def stalled_client(port: int) -> socket.socket:
     return sock
 
 
+@pytest.mark.slow  # > 2 s: outside the fast subset (docs/architecture.md)
 def test_stalled_client_loses_frames_counted_and_never_slows_the_loop(served):
     view, server, url = served
     stalled = stalled_client(server.port)
@@ -192,6 +193,7 @@ def same_records(got: list[dict], written: list[dict]) -> None:
         assert g["persons"] == r["persons"] and g["timestamp"] == r["timestamp"] and g["dropped"] == 0
 
 
+@pytest.mark.slow  # > 2 s: outside the fast subset (docs/architecture.md)
 def test_video_run_reaches_a_client_frame_by_frame(common, tmp_path):
     clip = require_shared(CLIPS / "walking.mp4")
     got = run_served(["video", str(clip), "--max-frames", "8", "--json", "p.jsonl", *common], free_port(), tmp_path)
@@ -199,6 +201,7 @@ def test_video_run_reaches_a_client_frame_by_frame(common, tmp_path):
     assert {g["camera_name"] for g in got} == {clip.name} or {g["camera"] for g in got} == {0}
 
 
+@pytest.mark.slow  # > 2 s: outside the fast subset (docs/architecture.md)
 def test_live_camera_run_reaches_a_client_frame_by_frame(common, tmp_path):
     camera = MjpegCamera(clip_jpegs(require_shared(CLIPS / "squat.mp4"), count=20), fps=15).start()
     try:

@@ -111,6 +111,7 @@ def test_tracker_smooths_any_number_of_keypoints(smooth):
     assert len(set(ids)) == 1 and ids[0] >= 0
 
 
+@pytest.mark.slow  # > 2 s: outside the fast subset (docs/architecture.md)
 def test_image_command_with_a_16_keypoint_checkpoint(mpii_ckpt, photo, tmp_path):
     out, js, table = tmp_path / "rendered", tmp_path / "poses.jsonl", tmp_path / "poses.csv"
     done = cli("image", photo, "--weights", mpii_ckpt, "--device", "cpu", "--detector", "none",
@@ -125,6 +126,7 @@ def test_image_command_with_a_16_keypoint_checkpoint(mpii_ckpt, photo, tmp_path)
     assert rendered.shape == original.shape and np.abs(rendered.astype(int) - original).sum() > 0
 
 
+@pytest.mark.slow  # > 2 s: outside the fast subset (docs/architecture.md)
 def test_video_export_and_explain_with_a_custom_5_keypoint_checkpoint(face_ckpt, tmp_path):
     clip = tmp_path / "clip.mp4"
     write_clip(clip, require_shared(CLIPS / "squat.mp4"), 4)
@@ -170,12 +172,14 @@ def clip_frame(clip, folder):
     return path
 
 
+@pytest.mark.slow  # > 2 s: outside the fast subset (docs/architecture.md)
 def test_weights_verify_reads_the_checkpoints_own_model(mpii_ckpt):
     done = cli("weights", "verify", mpii_ckpt)
     assert done.returncode == 0 and "fits tp_r_a3 (16 keypoints, 128x96 crops" in done.stdout, done.stderr[-1500:]
     assert_one_line_error(cli("weights", "verify", mpii_ckpt, "--model", "tp_h_s"), "pass --model tp_r_a3")
 
 
+@pytest.mark.slow  # > 2 s: outside the fast subset (docs/architecture.md)
 def test_mismatched_options_are_one_line(mpii_ckpt, photo, tmp_path):
     assert_one_line_error(cli("image", photo, "--model", "tp_h_s", "--weights", mpii_ckpt, "--device", "cpu",
                               "--detector", "none", "--json", tmp_path / "x.jsonl"), "pass --model tp_r_a3")

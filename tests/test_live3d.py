@@ -39,6 +39,7 @@ def webcam_3d(cameras, out, *extra):
                "torch", "--device", "cpu", "--no-show", "--no-progress", "--calibration", QCA, "--json3d", out, *extra)
 
 
+@pytest.mark.slow  # > 2 s: outside the fast subset (docs/architecture.md)
 def test_four_live_cameras_triangulate_with_human_legs_and_report_skew(cameras, tmp_path):
     out = tmp_path / "live3d.jsonl"
     r = webcam_3d(cameras, out, "--max-frames", "5")
@@ -61,6 +62,7 @@ def test_four_live_cameras_triangulate_with_human_legs_and_report_skew(cameras, 
     assert int(summary.group(1)) == len(seen) and int(summary.group(2)) == len(lines)
 
 
+@pytest.mark.slow  # > 2 s: outside the fast subset (docs/architecture.md)
 def test_camera_count_must_match_the_calibration(cameras, tmp_path):
     """Unnamed cameras map to the calibration's by order: 2 cameras against 4 calibrated is one line, before
     any model loads, and nothing is written."""

@@ -200,6 +200,7 @@ def test_no_reconnect_run_ends_with_exit_1_and_complete_outputs(jpegs, common, t
     assert len(lines) >= 3 and lines[-1]["event"] == "ended" and all("frame" in r for r in lines[:-1])
 
 
+@pytest.mark.slow  # > 2 s: outside the fast subset (docs/architecture.md)
 @pytest.mark.skipif(not have_rtsp_server(), reason="GStreamer's RTSP server is not installed (.ci/run installs it)")
 def test_rtsp_over_udp_and_tcp():
     camera = RtspCamera(require_shared(SQUAT)).start()

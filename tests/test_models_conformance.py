@@ -41,6 +41,7 @@ def test_keys_shapes_and_params_match_reference(name):
     assert n_params == ref["num_parameters_incl_buffers_params"] == models.model_info(name).params
 
 
+@pytest.mark.slow  # > 2 s: outside the fast subset (docs/architecture.md)
 @pytest.mark.parametrize("name", ALL)
 def test_heatmaps_match_reference(name):
     x = _golden_input()

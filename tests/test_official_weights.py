@@ -89,6 +89,7 @@ def test_explain(weights_mirror, tmp_path):
     assert out.stat().st_size > 1000
 
 
+@pytest.mark.slow  # > 2 s: outside the fast subset (docs/architecture.md)
 def test_batch(weights_mirror, tmp_path):
     out = tmp_path / "out"
     assert main(["batch", str(IMAGE), "--out-dir", str(out), "--workers", "1", *RUN]) == 0

@@ -278,6 +278,7 @@ def video_run(clip, estimator, detector, tmp_path_factory):
     return result, out
 
 
+@pytest.mark.slow  # > 2 s: outside the fast subset (docs/architecture.md)
 def test_pipeline_video_outputs_match_input(video_run, clip, yolo):
     result, out = video_run
     assert result.frames == CLIP_FRAMES and result.interrupted is None

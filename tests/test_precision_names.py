@@ -75,6 +75,7 @@ def test_unknown_spellings_are_one_line_listing_the_accepted_ones(capsys):
         assert err == f"error: {message}\n"
 
 
+@pytest.mark.slow  # > 2 s: outside the fast subset (docs/architecture.md)
 def test_real_cli_runs_report_what_the_library_runs(capsys, tmp_path):
     """A real `video` run per canonical answer (through an alias) says in its summary line what a
     `PoseEstimator` given the same spelling runs."""

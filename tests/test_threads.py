@@ -117,6 +117,7 @@ OPENVINO_POSE = DETECTOR_WEIGHTS.parent / "yolov8n-pose_int8_openvino_model"
 ODD_BUDGET = budget_mod.ThreadBudget(cores=3, torch=3, runtime=1, opencv=1)  # what ultralytics never picks itself
 
 
+@pytest.mark.slow  # > 2 s: outside the fast subset (docs/architecture.md)
 @pytest.mark.parametrize("weights", [DETECTOR_WEIGHTS, OPENVINO_POSE], ids=["torch", "openvino"])
 def test_the_budget_holds_after_every_yolo_predict(weights):
     """Fails when the budget silently stops applying (e.g. an ultralytics upgrade renames what

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import torch
 
 from helpers import CLIPS, COCO_MINI, DETECTOR_WEIGHTS, assert_one_line_error, cli, coco_subset, require_shared, single_person_images, \
@@ -14,6 +15,7 @@ VAL_ANN = COCO_MINI / "annotations" / "person_keypoints_val2017.json"
 VAL_IMG = COCO_MINI / "val2017"
 
 
+@pytest.mark.slow  # > 2 s: outside the fast subset (docs/architecture.md)
 def test_saved_coco_checkpoint_runs_in_image_command(tmp_path):
     """A 17-keypoint run checkpoint at the registry size loads with --weights RUN/best.pth in `image`."""
     require_shared(VAL_ANN)
@@ -34,6 +36,7 @@ def test_saved_coco_checkpoint_runs_in_image_command(tmp_path):
     assert len(line["persons"]) == 1 and len(line["persons"][0]["keypoints"]) == 17
 
 
+@pytest.mark.slow  # > 2 s: outside the fast subset (docs/architecture.md)
 def test_bad_input_one_line_exit_2_nothing_lost(tmp_path):
     require_shared(VAL_ANN)
     data = json.loads(VAL_ANN.read_text())
@@ -79,6 +82,7 @@ def test_bad_input_one_line_exit_2_nothing_lost(tmp_path):
     assert_one_line_error(cli("train", "--resume", tmp_path / "nothing"), "no last.pth")
 
 
+@pytest.mark.slow  # > 2 s: outside the fast subset (docs/architecture.md)
 def test_label_clip_with_teacher_then_train(tmp_path):
     require_shared(DETECTOR_WEIGHTS)
     from pycocotools.coco import COCO

@@ -16,6 +16,7 @@ VAL_ANN = COCO_MINI / "annotations" / "person_keypoints_val2017.json"
 VAL_IMG = COCO_MINI / "val2017"
 
 
+@pytest.mark.slow  # > 2 s: outside the fast subset (docs/architecture.md)
 def test_five_keypoint_set_trains_with_derived_flip_pairs(tmp_path, one_thread):
     require_shared(VAL_ANN)
     ann_path = torso_annotations(VAL_ANN, tmp_path / "torso.json")

@@ -23,6 +23,7 @@ def _config(ann, **kw) -> TrainConfig:
     return TrainConfig(**base)
 
 
+@pytest.mark.slow  # > 2 s: outside the fast subset (docs/architecture.md)
 def test_interrupted_then_resumed_equals_uninterrupted(tmp_path, one_thread):
     require_shared(VAL_ANN)
     ann = coco_subset(VAL_ANN, tmp_path / "two.json", single_person_images(VAL_ANN, count=2))
