@@ -22,7 +22,7 @@ import torch
 from helpers import CLIPS, COCO_MINI, require_shared, write_clip
 from transpose_live.cli import main
 
-FRAMES = 8
+FRAMES = 24  # long enough that a SIGTERM sent after the first frame lands mid-input
 SOURCES = {"exercise.mp4": "exercise.avi", "sub/squat.mp4": "squat.mp4", "sub/deeper/walk.mp4": "selfie-lsc_walk.mp4"}
 
 

@@ -215,7 +215,8 @@ def run_stream(inputs: Sequence[StreamInput], estimator, detector: Callable, opt
     """Runs the stream over `inputs` to the end (every source ended or at `options.max_frames`, Ctrl-C,
     SIGTERM, q/Esc in the window, a closed output pipe) and returns the one `PipelineResult`. The
     writers and `tick_sinks` are closed in one order on every exit path (aborted when the run failed),
-    the sources closed; then each `after_run` hook gets the published paths per source."""
+    the sources closed; then, after a run that went to its end, each `after_run` hook gets the published
+    paths per source."""
     run = _Run(list(inputs), estimator, detector, options or PipelineOptions(), console, list(tick_sinks))
     error: BaseException | None = None
     with stop_on_signals(run.stop, run.signals, run.hurry):
@@ -233,7 +234,7 @@ def run_stream(inputs: Sequence[StreamInput], estimator, detector: Callable, opt
             result = run.finish(error is not None)
     if run.output.error is not None:
         raise run.output.error
-    if not run.failed:
+    if not run.failed and result.interrupted is None:  # a stopped run ends now, with what it wrote
         published = {inp.name: _published(inp.writers) for inp in run.inputs}
         for hook in after_run:
             hook(published)
