@@ -59,6 +59,31 @@ def test_exported_model_equals_torch_on_conformance_input(exported, fmt):
     assert est._forward(x.repeat(3, 1, 1, 1)[:5]).shape == (5, 17, 64, 48)
 
 
+@pytest.mark.slow  # > 2 s: outside the fast subset (docs/architecture.md)
+def test_openvino_compiles_each_input_shape_statically_with_the_dynamic_models_outputs(exported):
+    """Each batch size gets its own static compile (faster kernels), bounded, with the dynamic model's outputs."""
+    from transpose_live.backends.runners import OpenVINORunner
+
+    paths, _ = exported
+    x = torch.from_numpy(np.load(require_shared(CONFORMANCE / "input.npy"))).repeat(2, 1, 1, 1)
+    static = OpenVINORunner(paths["openvino"] / "model.xml", threads=2)
+    dynamic = OpenVINORunner(paths["openvino"] / "model.xml", threads=2, static_shapes=False)
+    assert static.static_shapes and not dynamic.static_shapes
+    for n in (1, 3, 1, 2):
+        assert _share_apart(static(x[:n]), dynamic(x[:n])) <= 0.01
+    shapes = sorted(s[0] for s, hit in static._by_shape.items() if hit is not None)
+    assert shapes == [1, 2, 3] and not dynamic._by_shape
+    static.STATIC_SHAPES = 3  # past the bound a new shape runs on the dynamic model, still correct
+    assert _share_apart(static(x[:4]), dynamic(x[:4])) <= 0.01
+    assert (4, 3, 256, 192) not in static._by_shape
+
+
+def _share_apart(got: torch.Tensor, ref: torch.Tensor) -> float:
+    """The share of heatmap values more than 0.1% of the heatmaps' peak apart (other kernels' rounding)."""
+    assert got.shape == ref.shape
+    return float(((got - ref).abs() > 1e-3 * ref.abs().max()).float().mean())
+
+
 def test_metadata_describes_the_export(exported):
     paths, ckpt = exported
     for fmt, path in paths.items():

@@ -97,19 +97,28 @@ def openvino_reason(exc: BaseException) -> str:
 class OpenVINORunner:
     """An OpenVINO IR (model.xml) or ONNX file compiled for the CPU. precision: fp32 (outputs equal to
     torch), bf16 or fp16 (OpenVINO's INFERENCE_PRECISION_HINT), int8 (a quantised IR: its quantised ops run
-    INT8, the rest in `float_precision`). `self.precision` says what OpenVINO actually compiled."""
+    INT8, the rest in `float_precision`). `self.precision` says what OpenVINO actually compiled.
+
+    A model with a dynamic input (the pose models' batch, the YOLO exports' image size) is also compiled
+    once per input shape it meets, up to `STATIC_SHAPES` shapes (about 0.2-0.4 s each on 2 cores): OpenVINO's
+    static-shape kernels ran 13-18% faster per call than the dynamic model (the detector at 384x640,
+    tp_r_a3 at batch 1, bf16, benchmarks/results/peer-goals-*.md). `static_shapes=False` keeps the one
+    dynamic model."""
 
     name = "openvino"
+    STATIC_SHAPES = 8
 
     def __init__(self, model: str | Path, threads: int = 1, precision: str = "fp32",
-                 float_precision: str = "fp32") -> None:
+                 float_precision: str = "fp32", static_shapes: bool = True) -> None:
         from transpose_live.backends.precision import OPENVINO_HINTS  # noqa: PLC0415
 
         ov = _import_openvino()
-        core = ov.Core()
+        self._core = ov.Core()
         hint = OPENVINO_HINTS[float_precision if precision == "int8" else precision]
+        self._config = openvino_config(threads, hint)
         try:
-            self.compiled = core.compile_model(core.read_model(str(model)), "CPU", openvino_config(threads, hint))
+            self._model = self._core.read_model(str(model))
+            self.compiled = self._core.compile_model(self._model, "CPU", self._config)
         except Exception as exc:  # noqa: BLE001 - OpenVINO raises RuntimeError with long messages
             raise UserError(f"OpenVINO cannot load {model}: {openvino_reason(exc)}") from None
         self.request = self.compiled.create_infer_request()
@@ -117,8 +126,27 @@ class OpenVINORunner:
         ran = self.compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()  # e.g. "bf16", "f32"
         floats = {v: k for k, v in OPENVINO_HINTS.items()}.get(ran, ran)
         self.precision = "int8" if precision == "int8" else floats
+        self.static_shapes = bool(static_shapes) and self.compiled.input(0).get_partial_shape().is_dynamic
+        self._by_shape: dict[tuple, tuple] = {}  # input shape -> (compiled, request); None: that shape failed
+
+    def _for_shape(self, shape: tuple):
+        """(compiled model, infer request) for inputs of `shape`: its own static compile where possible."""
+        if not self.static_shapes:
+            return self.compiled, self.request
+        hit = self._by_shape.get(shape, False)
+        if hit is False and len(self._by_shape) < self.STATIC_SHAPES:
+            try:
+                model = self._model.clone()
+                model.reshape({0: list(shape)})
+                compiled = self._core.compile_model(model, "CPU", self._config)
+                hit = (compiled, compiled.create_infer_request())
+            except Exception:  # noqa: BLE001 - a shape the model cannot take statically runs dynamic
+                hit = None
+            self._by_shape[shape] = hit
+        return hit or (self.compiled, self.request)
 
     def __call__(self, crops: torch.Tensor) -> torch.Tensor:
         x = crops.detach().to("cpu", torch.float32).contiguous().numpy()
-        out = self.request.infer({0: x})[self.compiled.output(0)]
+        compiled, request = self._for_shape(tuple(x.shape))
+        out = request.infer({0: x})[compiled.output(0)]
         return torch.from_numpy(np.array(out, dtype=np.float32)).to(crops.device)
