@@ -8,9 +8,11 @@ whole chain (`bench --pipeline`'s `bench_pipeline`: read -> detect -> pose -> tr
 frame detected: no frame skipping) in these configurations, and the peer (ultralytics YOLO11n-pose,
 `YOLO(w)(frame)`, PyTorch, its defaults) on the same frames with the same 2-thread budget:
 
-- `auto, dynamic`: `--precision auto` (bf16 on CPUs with it), OpenVINO's dynamic-shape models only (as
-  before static shapes: `OpenVINORunner.STATIC_SHAPES = 0`);
-- `auto`: the default, each input shape compiled statically (`backends.runners.OpenVINORunner`);
+- `before`: `--precision auto` (bf16 on CPUs with it) as it ran before issue #33's last changes:
+  OpenVINO's dynamic-shape models only (`OpenVINORunner.STATIC_SHAPES = 0`) and torch on every core for
+  the crops and decoding (`runtime.threads.glue_only_torch` not applied);
+- `auto`: the default now: each input shape compiled statically (`backends.runners.OpenVINORunner`),
+  one torch thread for the glue when no model runs on torch;
 - `int8` (CPUs with VNNI/AMX only, where INT8 pays): the pose model exported INT8 by
   `export --precision int8 --calibration` (calibrated on dance.mp4, not on the measured clips).
 
@@ -58,16 +60,22 @@ def run_one(clip: Path, name: str, setup: dict, frames: int) -> dict:
     if name == "peer":
         got = bench_peer(clip, str(PEER), max_frames=frames, threads=2)
         return dict(config=name, fps=got["fps"], load=[round(load, 2), round(os.getloadavg()[0], 2)])
-    OpenVINORunner.STATIC_SHAPES = 0 if setup.get("dynamic") else 8
+    import transpose_live.runtime.threads as threads
+
+    glue = threads.glue_only_torch
+    OpenVINORunner.STATIC_SHAPES = 0 if setup.get("before") else 8
+    if setup.get("before"):
+        threads.glue_only_torch = threads.active_budget
     try:
         cfg = RunConfig.for_command("bench").replace(
             model="tp_r_a3", weights=setup.get("weights"), precision=setup.get("precision", "auto"),
             detector_weights=str(PEER), flip_test=False, threads=2)
         got = bench_pipeline(clip, cfg, max_frames=frames, render=False, progress=False)
     finally:
-        OpenVINORunner.STATIC_SHAPES = 8
+        OpenVINORunner.STATIC_SHAPES, threads.glue_only_torch = 8, glue
     stages = {k: v["ms_per_frame"] for k, v in got["stages"].items() if v["ms_per_frame"]}
     return dict(config=name, fps=got["fps"], precision=got["precision"], persons=got["persons"], stages=stages,
+                torch_threads=got["threads"]["torch"] if "threads" in got else None,
                 load=[round(load, 2), round(os.getloadavg()[0], 2)])
 
 
@@ -119,7 +127,7 @@ def main(argv=None) -> int:
     from transpose_live.backends.quantize import int8_pays
 
     with tempfile.TemporaryDirectory(prefix="tl-goals-") as tmp:
-        configs = {"auto, dynamic": dict(dynamic=True), "auto": {}}
+        configs = {"before": dict(before=True), "auto": {}}
         if int8_pays():
             configs["int8"] = dict(weights=str(int8_export(Path(tmp))), precision="int8")
         configs["peer"] = {}

@@ -111,6 +111,28 @@ def test_threads_option_sets_the_budget_of_a_run(tmp_path, capsys, filled_checkp
     assert main(["video", str(clip), "--threads", "0", "--detector", "none"]) == 2
 
 
+def test_torch_keeps_one_thread_for_the_glue_only_when_no_model_runs_on_it(filled_checkpoint):
+    """Pose model and detector both on OpenVINO: torch only crops and decodes, on one thread, and the
+    runtimes keep the whole budget; with the pose model on torch, torch keeps every core."""
+    require_shared(DETECTOR_WEIGHTS)
+    pytest.importorskip("openvino")
+    from transpose_live.chain import build_chain
+    from transpose_live.config import RunConfig
+
+    base = dict(model="tp_r_a3", weights=str(filled_checkpoint("tp_r_a3")), device="cpu",
+                detector_weights=str(DETECTOR_WEIGHTS), threads=2)
+    budget_mod.apply_budget(2)
+    chain = build_chain(RunConfig.for_command("video").replace(backend="openvino", **base))
+    assert (chain.estimator.backend, chain.detector.backend) == ("openvino", "openvino")
+    active = budget_mod.active_budget()
+    assert (active.torch, active.runtime, torch.get_num_threads()) == (1, 2, 1)
+    assert chain.estimator._forward.threads == 2
+    budget_mod.apply_budget(2)
+    chain = build_chain(RunConfig.for_command("video").replace(backend="torch", **base))
+    assert chain.estimator.backend == "torch"
+    assert budget_mod.active_budget().torch == 2 and torch.get_num_threads() == 2
+
+
 # --- the one YOLO loader (pipeline/yolo.py): detector, label teacher and bench peer ------------------
 
 OPENVINO_POSE = DETECTOR_WEIGHTS.parent / "yolov8n-pose_int8_openvino_model"

@@ -174,6 +174,10 @@ def build_chain(cfg: RunConfig, *, detector: bool = True, need_attention: bool |
     else:
         det = build_person_detector(cfg, runtime) if detector else None
         estimator = build_estimator(cfg, runtime, need_attention=want)
+    if all(getattr(part, "backend", "torch") != "torch" for part in (estimator, det) if part is not None):
+        from transpose_live.runtime.threads import glue_only_torch
+
+        glue_only_torch()  # no model on torch: one torch thread for the crops and decoding between them
     return Chain(cfg, runtime, estimator, det, attention_index(cfg.attention, estimator.spec, estimator.keypoints))
 
 

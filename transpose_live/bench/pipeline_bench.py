@@ -23,7 +23,7 @@ from transpose_live.errors import UserError
 from transpose_live.pipeline import STAGES, Outputs, PipelineOptions, open_video, open_writers, run_pipeline
 from transpose_live.chain import Runtime, build_chain, build_person_detector
 from transpose_live.pipeline.stream import warm_up
-from transpose_live.runtime import apply_budget
+from transpose_live.runtime import active_budget, apply_budget
 from transpose_live.tracking import PoseTracker
 
 
@@ -71,7 +71,7 @@ def bench_pipeline(video: str | Path, cfg: RunConfig | None = None, *, estimator
         precision=getattr(estimator, "precision", "fp16" if estimator.half else "fp32"), detector=getattr(det, "name", cfg.detector),
         detector_backend=getattr(det, "backend", None),
         detector_imgsz=getattr(det, "imgsz", None), det_every=cfg.det_every, kpt_thr=cfg.kpt_thr, render=render,
-        flip_test=estimator.flip_test, threads=budget.as_dict(), frames=result.frames, persons=result.persons,
+        flip_test=estimator.flip_test, threads=(active_budget() or budget).as_dict(), frames=result.frames, persons=result.persons,
         detector_runs=result.detector_runs, dropped=result.dropped, wall_s=round(result.wall_seconds, 3),
         fps=round(result.fps, 3), stages=stages,
     )

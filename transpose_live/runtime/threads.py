@@ -9,6 +9,8 @@ first predict; `keep_threads` around the detector call and `reassert_budget` put
 Measured on the 2-core machine (tp_r_a3 + yolo11n-pose detector, squat.mp4, 40 frames, one run):
 sequential detect -> pose with 2 torch threads 8.0 fps; detector for frame t+1 beside pose for
 frame t, one thread each, 6.5 fps (on exercise.avi, 3 people: 2.4 vs 2.3). Sequential is kept.
+When neither model runs on torch (OpenVINO / onnxruntime, the CPU default), torch only does the glue
+(crops, decoding) and gets one thread (`glue_only_torch`, applied by `chain.build_chain`).
 
 This is the only module that calls `torch.set_num_threads`.
 """
@@ -125,6 +127,16 @@ def _set_opencv(n: int) -> None:
     except ImportError:
         return
     cv2.setNumThreads(n)
+
+
+def glue_only_torch() -> ThreadBudget | None:
+    """When no model runs on torch (pose model and detector on OpenVINO / onnxruntime), torch only runs the
+    glue between them (crops, heatmap decoding, each op well under a millisecond): it gets one thread, so
+    its parallel regions never wait for a core that the capture or output thread holds. Returns the budget
+    now in force (None when no budget is applied)."""
+    if _active is None or _active.torch == 1:
+        return _active
+    return apply_budget(ThreadBudget(cores=_active.cores, torch=1, runtime=_active.runtime, opencv=_active.opencv))
 
 
 def runtime_threads() -> int:
