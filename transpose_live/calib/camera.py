@@ -118,3 +118,22 @@ def fit_to_size(camera: Camera, size: tuple[int, int]) -> tuple[Camera, str | No
     fitted = Camera(camera.name, (w, h), matrix, camera.distortion, camera.rotation, camera.translation)
     return fitted, (f"camera {camera.name}: frames of {w}x{h}, calibrated at {cw}x{ch}: intrinsics scaled by "
                     f"{scale:.4g}")
+
+
+def fit_calibration(calib: Calibration, size: tuple[int, int]) -> list[str]:
+    """Every camera of `calib` fitted to frames of `size` (w, h) in place (`fit_to_size`); the notes."""
+    notes = []
+    for camera in list(calib.cameras):
+        fitted, note = fit_to_size(camera, size)
+        if note is not None:
+            calib.replace(fitted)
+            notes.append(note)
+    return notes
+
+
+def parse_size(text: str, option: str = "--image-size") -> tuple[int, int]:
+    """"WxH" -> (w, h); UserError when malformed."""
+    w, sep, h = str(text).lower().partition("x")
+    if not sep or not w.strip().isdigit() or not h.strip().isdigit() or int(w) < 1 or int(h) < 1:
+        raise UserError(f"{option} {text!r}: give WIDTHxHEIGHT in pixels, e.g. 540x960")
+    return int(w), int(h)
