@@ -29,26 +29,16 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from live_servers import MjpegCamera, clip_jpegs  # noqa: E402
+
+from transpose_live.keypoints import COCO17  # noqa: E402
+from transpose_live.triangulation.metrics import first_person_points, leg_lengths  # noqa: E402
 
 MULTIVIEW = SHARED / "data" / "multiview"
 QCA = MULTIVIEW / "calibration" / "Calib.qca.txt"
 WEIGHTS = SHARED / "weights" / "yolo11n-pose.pt"
-LEGS = {"thigh": ((11, 13), (12, 14)), "shank": ((13, 15), (14, 16))}  # COCO-17
-
-
-def bones(lines: list[dict]) -> dict:
-    out = {}
-    for bone, pairs in LEGS.items():
-        lengths = []
-        for rec in lines:
-            for person in rec["persons"][:1]:
-                kp = np.array([[np.nan if v is None else v for v in k] for k in person["keypoints"]])
-                lengths += [np.linalg.norm(kp[a, :3] - kp[b, :3]) for a, b in pairs if kp[a, 3] > 0 and kp[b, 3] > 0]
-        out[bone] = round(float(np.nanmedian(lengths)), 3) if lengths else None
-    return out
 
 
 def run(n: int, mode: str, seconds: float, fps: float, jpegs: list, common: list[str]) -> dict:
@@ -78,7 +68,7 @@ def run(n: int, mode: str, seconds: float, fps: float, jpegs: list, common: list
             "skew_ms_median": round(float(np.median(skews)), 1) if len(skews) else None,
             "skew_ms_p95": round(float(np.percentile(skews, 95)), 1) if len(skews) else None,
             "ticks_with_late_camera": round(sum(bool(r["late"]) for r in lines) / max(len(lines), 1), 3),
-            "fps_per_camera": per_camera, "bones_m": bones(seen), "load_avg_1min": round(load, 2),
+            "fps_per_camera": per_camera, "bones_m": leg_lengths(first_person_points(seen), COCO17), "load_avg_1min": round(load, 2),
             "summary_3d": next((s for s in text.splitlines() if s.startswith("3D:")), None)}
 
 

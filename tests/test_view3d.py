@@ -25,12 +25,15 @@ import pytest
 from analytics_clips import POSE_WEIGHTS
 from helpers import SHARED, cli, require_shared
 from live_servers import MjpegCamera, clip_jpegs, free_port
+from ws_clients import follow
 
 from transpose_live.calib.camera import fit_to_size
 from transpose_live.calib.formats import read_calibration
 from transpose_live.errors import UserError
+from transpose_live.keypoints import COCO17
 from transpose_live.pose_files import pose_record
 from transpose_live.poses import Poses
+from transpose_live.triangulation.metrics import first_person_points, leg_lengths
 
 MULTIVIEW = SHARED / "data" / "multiview"
 QCA = MULTIVIEW / "calibration" / "Calib.qca.txt"
@@ -39,7 +42,6 @@ STANDING = np.array([[0, .1, 1.65], [.03, .08, 1.68], [-.03, .08, 1.68], [.07, .
                      [.18, 0, 1.45], [-.18, 0, 1.45], [.22, 0, 1.18], [-.22, 0, 1.18], [.24, .05, .93],
                      [-.24, .05, .93], [.1, 0, .95], [-.1, 0, .95], [.1, .02, .52], [-.1, .02, .52], [.1, 0, .1],
                      [-.1, 0, .1]]) + [-0.3, 0.2, 0]  # COCO-17, metres, z up, inside every camera's view
-THIGHS = ((11, 13), (12, 14))
 
 
 @pytest.fixture(scope="module")
@@ -140,34 +142,6 @@ def test_live_views_publish_typed_3d_frames_to_the_web_view(calib, tmp_path):
     assert written == [{k: v for k, v in g.items() if k not in ("type", "fps", "people", "dropped")} for g in frames]
 
 
-def thighs(records: list[dict]) -> list[float]:
-    out = []
-    for rec in records:
-        for person in rec["persons"][:1]:
-            kp = person["keypoints"]
-            out += [float(np.linalg.norm(np.subtract(kp[a][:3], kp[b][:3]))) for a, b in THIGHS
-                    if kp[a][3] > 0 and kp[b][3] > 0]
-    return out
-
-
-def follow(url: str, into: list, stop: threading.Event) -> None:
-    from websockets.sync.client import connect
-
-    while not stop.is_set():
-        try:
-            with connect(url, open_timeout=5) as ws:
-                while not stop.is_set():
-                    try:
-                        into.append(json.loads(ws.recv(timeout=1)))
-                    except TimeoutError:
-                        pass
-                return
-        except OSError:
-            time.sleep(0.05)
-        except Exception:  # noqa: BLE001 - the run ended (connection closed)
-            return
-
-
 @pytest.mark.slow
 def test_served_live_3d_reaches_websockets_and_the_page_draws_it(calib, tmp_path):
     """3 cameras of the shared recording at half size (the calibration scaled), YOLO11n-pose, --serve."""
@@ -218,8 +192,8 @@ def test_served_live_3d_reaches_websockets_and_the_page_draws_it(calib, tmp_path
     assert any("type" not in g and "camera_name" in g for g in got)  # the 2D records beside them
     seen = [g for g in frames if g["persons"]]
     assert len(seen) >= 6, (len(frames), text[-2000:])
-    lengths = thighs(seen)
-    assert lengths and 0.3 <= float(np.median(lengths)) <= 0.55, lengths
+    legs = leg_lengths(first_person_points(seen), COCO17)
+    assert legs["thigh"] is not None and 0.3 <= legs["thigh"] <= 0.55, legs
     assert re.search(r"3D: \d+ of \d+ frames triangulated", text), text[-2000:]
     if not shutil.which("chromium"):
         pytest.skip("chromium is not installed (.ci/run installs it): the page was not looked at")
