@@ -143,17 +143,17 @@ class LiveView:
         self._publish("source", record)
 
     def set_scene(self, scene: dict) -> None:
-        with self._cond:
+        with self._cond:  # the state and its update at once: a new client gets either, never both
             self.scene = scene
-        self._publish("scene3d", scene)
+            self._publish("scene3d", scene)
 
     def offer_3d(self, record: dict) -> None:
         with self._cond:
             self._record3d = record
-        self._publish("pose3d", record)
+            self._publish("pose3d", record)
 
     def _publish(self, kind: str, payload: dict) -> None:
-        with self._cond:
+        with self._cond:  # re-entrant: the callers may hold it
             self.seq += 1
             self._log.append((self.seq, kind, payload))
             for sub in self._subscribers:
