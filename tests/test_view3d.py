@@ -97,7 +97,7 @@ def test_triangulate_half_size_2d_with_the_full_size_calibration(calib, tmp_path
 def test_live_views_publish_typed_3d_frames_to_the_web_view(calib, tmp_path):
     """Three cameras at half size, cam03 a frame late every third set: the 3D reaches a websockets client
     as {"type": "scene3d"} then {"type": "pose3d"} records (the --json3d lines), the 2D records untyped."""
-    websockets = pytest.importorskip("websockets")
+    pytest.importorskip("websockets")
     from websockets.sync.client import connect
 
     from transpose_live.pipeline.sources import Frame
@@ -157,7 +157,7 @@ def test_served_live_3d_reaches_websockets_and_the_page_draws_it(calib, tmp_path
                              "--detector-weights", str(POSE_WEIGHTS), "--detector-backend", "torch", "--device",
                              "cpu", "--threads", "1", "--no-show", "--no-progress", "--calibration", str(QCA),
                              "--serve", f"127.0.0.1:{port}"],
-                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     err: list[str] = []
     threading.Thread(target=lambda: err.extend(proc.stderr), daemon=True).start()
     got: list[dict] = []
