@@ -16,11 +16,9 @@
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import os
 import re
-import socket
 import statistics
 import subprocess
 import sys
@@ -31,19 +29,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 CLIP = ROOT.parent / "shared" / "data" / "clips" / "walking.mp4"
+sys.path.insert(0, str(ROOT / "tests"))
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from live_servers import free_port  # noqa: E402
+from ws_clients import stalled_client  # noqa: E402
 
 
 def stall(port: int, result: dict, stop: threading.Event) -> None:
     """Handshake as soon as the server is up, never read during the run; afterwards drain and parse."""
     while not stop.is_set():
         try:
-            sock = handshake(port)
+            sock = stalled_client(port)
             break
         except OSError:
             time.sleep(0.005)
@@ -63,16 +59,6 @@ def stall(port: int, result: dict, stop: threading.Event) -> None:
     result["dropped"] = int(dropped[-1]) if dropped else None
 
 
-def handshake(port: int) -> socket.socket:
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
-    sock.connect(("127.0.0.1", port))
-    key = base64.b64encode(os.urandom(16)).decode()
-    sock.sendall((f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                  f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
-    return sock
-
-
 def writer_cost(clients: int, frames: int = 600, persons: int = 30) -> dict:
     """Part 2: ms per ViewWriter.write with `clients` stalled clients connected."""
     import numpy as np
@@ -84,7 +70,7 @@ def writer_cost(clients: int, frames: int = 600, persons: int = 30) -> dict:
 
     view = LiveView(["cam"])
     server = WebServer(view, "127.0.0.1:0").start()
-    socks = [handshake(server.port) for _ in range(clients)]
+    socks = [stalled_client(server.port) for _ in range(clients)]
     while view.clients < clients:
         time.sleep(0.01)
     image = np.zeros((480, 640, 3), np.uint8)

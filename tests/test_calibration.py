@@ -11,6 +11,7 @@ from helpers import SHARED, cli, require_shared
 from transpose_live.calib.board import Board, calibrate_extrinsics, calibrate_intrinsics, find_corners, read_views
 from transpose_live.calib.camera import Calibration, Camera
 from transpose_live.calib.formats import read_calibration, write_calibration
+from transpose_live.errors import UserError
 
 MULTIVIEW = SHARED / "data" / "multiview"
 QCA = MULTIVIEW / "calibration" / "Calib.qca.txt"
@@ -119,3 +120,50 @@ def test_calibrate_command_converts_and_reports(qualisys, tmp_path):
     assert np.allclose(calib.camera("cam01").matrix, qualisys.camera("cam01").matrix)
     r = cli("calibrate", "--out", out)
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "--from" in r.stderr
+
+
+def charuco_views(camera: Camera, spec, square_px: int = 80) -> list[np.ndarray]:
+    """The ChArUco board (drawn by cv2.aruco) seen by `camera` from 6 poses about 0.7 m away: each view is
+    the board image warped by the plane's homography K [r1 r2 t] (no distortion), on a grey background."""
+    board = spec.image(square_px)
+    to_metres = np.diag([spec.square / square_px, spec.square / square_px, 1.0])
+    centre = np.array([spec.columns, spec.rows, 0]) * spec.square / 2
+    views = []
+    for rvec in ([0.3, 0.2, 0.1], [-0.35, 0.1, -0.2], [0.1, -0.4, 0.3], [0.4, 0.3, 0.0], [-0.2, -0.3, 0.5],
+                 [0.0, 0.45, -0.3]):
+        rot = cv2.Rodrigues(np.array(rvec, float))[0]
+        t = np.array([0, 0, 0.7]) - rot @ centre  # the board's centre on the optical axis
+        h = camera.matrix @ np.column_stack([rot[:, 0], rot[:, 1], t]) @ to_metres
+        views.append(cv2.warpPerspective(board, h, camera.size, borderValue=200, flags=cv2.INTER_AREA))
+    return views
+
+
+def test_charuco_focal_within_3_percent_of_the_rendering_camera(qualisys):
+    from transpose_live.calib.charuco import calibrate_charuco, parse_charuco
+
+    camera = qualisys.camera("cam01")
+    spec = parse_charuco("5x7", 40, 30, "4x4_50")
+    res = calibrate_charuco(charuco_views(camera, spec), spec)
+    assert res.views == 6 and res.size == camera.size
+    assert abs(res.matrix[0, 0] / camera.matrix[0, 0] - 1) < 0.03 and abs(res.matrix[1, 1] / camera.matrix[1, 1] - 1) < 0.03
+    with pytest.raises(UserError, match="found in 0 of 6"):  # another dictionary: no marker is recognised
+        calibrate_charuco(charuco_views(camera, spec), parse_charuco("5x7", 40, 30, "6x6_250"))
+
+
+@pytest.mark.slow  # > 2 s: CLI runs
+def test_calibrate_command_with_a_charuco_board(qualisys, tmp_path):
+    from transpose_live.calib.charuco import parse_charuco
+
+    camera = qualisys.camera("cam01")
+    folder = tmp_path / "charuco"
+    folder.mkdir()
+    for i, view in enumerate(charuco_views(camera, parse_charuco("5x7", 40, 30, "4x4_50"))):
+        cv2.imwrite(str(folder / f"view{i}.png"), view)
+    out = tmp_path / "charuco.toml"
+    r = cli("calibrate", "--intrinsics", f"cam01={folder}", "--charuco", "5x7", "--square", "40", "--marker", "30",
+            "--dictionary", "4X4_50", "--out", out)
+    assert r.returncode == 0, r.stderr
+    assert "cam01: intrinsics from 6 views" in r.stdout
+    assert abs(read_calibration(out).camera("cam01").focal / camera.focal - 1) < 0.03
+    bad = cli("calibrate", "--intrinsics", f"cam01={folder}", "--charuco", "5x7", "--dictionary", "9X9_1", "--out", out)
+    assert bad.returncode == 2 and "--dictionary" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1

@@ -7,9 +7,7 @@ frame by frame (the same records as their JSONL)."""
 
 from __future__ import annotations
 
-import base64
 import json
-import os
 import re
 import socket
 import subprocess
@@ -21,6 +19,7 @@ import numpy as np
 import pytest
 from helpers import CLIPS, require_shared
 from live_servers import MjpegCamera, clip_jpegs, free_port
+from ws_clients import follow, stalled_client
 
 from transpose_live.pipeline.sources import Frame
 from transpose_live.pipeline.web_app import WebServer
@@ -102,21 +101,6 @@ def test_every_frame_in_order_with_its_camera(served):
         assert [(g["camera"], g["frame"]) for g in first] == [(0, 2), (1, 11)]
 
 
-def stalled_client(port: int) -> socket.socket:
-    """A WebSocket handshake by hand on a socket with a tiny receive buffer, then never a read."""
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
-    sock.connect(("127.0.0.1", port))
-    key = base64.b64encode(os.urandom(16)).decode()
-    sock.sendall((f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                  f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
-    head = b""
-    while b"\r\n\r\n" not in head:
-        head += sock.recv(1)
-    assert head.startswith(b"HTTP/1.1 101"), head
-    return sock
-
-
 @pytest.mark.slow  # > 2 s: outside the fast subset (docs/architecture.md)
 def test_stalled_client_loses_frames_counted_and_never_slows_the_loop(served):
     view, server, url = served
@@ -154,19 +138,6 @@ def test_dropped_client_is_forgotten_and_a_reconnecting_one_resumes(served):
     with connect(url, open_timeout=10) as again:
         feed(view, 2, start=6)
         assert [g["frame"] for g in receive(again, 3)] == [5, 6, 7]  # where it stands, then onwards
-
-
-def follow(url: str, into: list, stop: threading.Event) -> None:
-    """Connects as soon as the server is up (retrying), then keeps every message until it closes."""
-    while not stop.is_set():
-        try:
-            with connect(url, open_timeout=5) as ws:
-                for message in ws:
-                    into.append(json.loads(message))
-                into.append({"event": "closed", "code": ws.close_code})
-                return
-        except (OSError, websockets.exceptions.InvalidHandshake):
-            time.sleep(0.005)
 
 
 def run_served(args: list[str], port: int, cwd) -> list[dict]:

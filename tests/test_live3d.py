@@ -15,10 +15,12 @@ from analytics_clips import POSE_WEIGHTS
 from helpers import SHARED, cli, require_shared
 from live_servers import MjpegCamera, clip_jpegs
 
+from transpose_live.keypoints import COCO17
+from transpose_live.triangulation.metrics import first_person_points, leg_lengths
+
 MULTIVIEW = SHARED / "data" / "multiview"
 QCA = MULTIVIEW / "calibration" / "Calib.qca.txt"
 FPS = 10.0
-LEGS = {"thigh": ((11, 13), (12, 14)), "shank": ((13, 15), (14, 16))}  # COCO-17 hip-knee, knee-ankle
 
 
 @pytest.fixture(scope="module")
@@ -51,12 +53,8 @@ def test_four_live_cameras_triangulate_with_human_legs_and_report_skew(cameras, 
     skews = np.array([rec["skew"] for rec in seen])
     assert np.isfinite(skews).all() and np.median(skews) < 0.5 / FPS
     assert sum(len(rec["late"]) for rec in seen) <= len(seen)  # at most one camera a tick misses, on average
-    for bone, pairs in LEGS.items():
-        lengths = []
-        for rec in seen:
-            kp = np.array([[np.nan if v is None else v for v in k] for k in rec["persons"][0]["keypoints"]])
-            lengths += [np.linalg.norm(kp[a, :3] - kp[b, :3]) for a, b in pairs if kp[a, 3] > 0 and kp[b, 3] > 0]
-        assert lengths and 0.25 <= np.nanmedian(lengths) <= 0.6, (bone, lengths)
+    legs = leg_lengths(first_person_points(seen), COCO17)
+    assert all(v is not None and 0.25 <= v <= 0.6 for v in legs.values()), legs
     summary = re.search(r"3D: (\d+) of (\d+) frames triangulated, median skew ([\d.]+) ms", r.stderr)
     assert summary, r.stderr
     assert int(summary.group(1)) == len(seen) and int(summary.group(2)) == len(lines)

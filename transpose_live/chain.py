@@ -196,15 +196,16 @@ def attention_index(name: str | None, spec, keypoints=None) -> int | None:
 
 
 def live_3d_cameras(cfg: RunConfig, cameras: list[str]) -> dict[str, str] | None:
-    """`webcam --calibration FILE --json3d OUT`: the calibration read and each --camera mapped to one of its
+    """`webcam --calibration FILE --json3d OUT` (or `--serve`): the calibration read and each --camera mapped to one of its
     cameras, by name when every --camera name is in the file, else by order (as many cameras as the file);
     {camera: calibrated camera}, or None without --calibration. Cheap: runs before any model loads."""
     if cfg.calibration is None:
         if cfg.json3d is not None:
             raise UserError("--json3d needs --calibration FILE (the cameras' calibration) to triangulate")
         return None
-    if cfg.json3d is None or str(cfg.json3d) == "-":
-        raise UserError("--calibration: add --json3d OUT.jsonl (a file) for the live 3D (docs/3d.md)")
+    if str(cfg.json3d) == "-" or (cfg.json3d is None and not cfg.serve):
+        raise UserError("--calibration: add --json3d OUT.jsonl (a file) or --serve HOST:PORT for the live 3D "
+                        "(docs/3d.md)")
     from transpose_live.calib.formats import read_calibration
 
     names = read_calibration(cfg.calibration).names
@@ -220,63 +221,42 @@ def live_3d_cameras(cfg: RunConfig, cameras: list[str]) -> dict[str, str] | None
 
 
 class Live3D:
-    """The cross-source sink of `webcam --calibration --json3d` (a `pipeline.stream.TickSink`): each camera's
-    newest poses, at their capture time on the one clock of the run (`Frame.captured_at`, from the first
-    frame), go to `triangulation.live.LiveTriangulator`. A set of views is written once every camera's newest
-    view is within half a frame period of the newest one, or, when a camera stays behind (slow or gone),
-    as soon as another camera sends its next frame (that camera is then `late`): the views of one instant,
-    arriving over two ticks, are triangulated together, and a lost camera delays the 3D by one frame at most.
-    The poses are as estimated (`TickItem.raw`): a per-camera smoother would lag each view differently."""
+    """The cross-source sink of `webcam --calibration` (a `pipeline.stream.TickSink`): each camera's newest
+    poses as estimated (`TickItem.raw`: a per-camera smoother would lag each view differently), at their
+    capture time on the run's one clock (`Frame.captured_at`) and with their frame size, go to
+    `triangulation.live.LiveViews` (which pairs the views of one instant and triangulates them)."""
 
-    def __init__(self, triangulator, cameras: dict[str, str]) -> None:
-        self.triangulator, self.cameras = triangulator, cameras
-        self.newest: dict[str, tuple] = {}
-        self.fresh: set[str] = set()  # cameras with a view not written yet
-        self.start: float | None = None
-        self.triangulated = 0
+    def __init__(self, views, cameras: dict[str, str]) -> None:
+        self.views, self.cameras = views, cameras
 
     def write_tick(self, tick) -> None:
         for item in tick.items:
-            name = self.cameras[item.source.name]
-            if name in self.fresh:  # its next frame came before the set completed: write what there is
-                self._write()
-            if self.start is None:
-                self.start = item.frame.captured_at
-            self.newest[name] = (item.frame.captured_at - self.start, item.raw)
-            self.fresh.add(name)
-        newest = max((t for t, _ in self.newest.values()), default=0.0)
-        if self.fresh and all(newest - t <= self.triangulator.half_period for t, _ in self.newest.values()) \
-                and len(self.newest) == len(self.cameras):
-            self._write()
-
-    def _write(self) -> None:
-        frame = self.triangulator.write_tick([(name, t, poses) for name, (t, poses) in self.newest.items()])
-        self.triangulated += bool(frame.persons)
-        self.fresh.clear()
+            h, w = item.frame.image.shape[:2]
+            self.views.offer(self.cameras[item.source.name], item.frame.captured_at, item.raw, size=(w, h))
+        self.views.settle()
 
     def summary(self) -> str:
-        """'3D: N of M frames triangulated, median skew S ms (PATH)'."""
-        import numpy as np
-
-        tri = self.triangulator
-        skews = [s for s in tri.skews if np.isfinite(s)]
-        skew = f"median skew {1000 * float(np.median(skews)):.1f} ms" if skews else "no skew measured"
-        return f"3D: {self.triangulated} of {tri.frames} frames triangulated, {skew} ({tri.path})"
+        return self.views.triangulator.summary()
 
     def close(self) -> None:
-        if self.fresh:
-            self._write()
-        self.triangulator.close()
+        self.views.close()
 
     def abort(self) -> None:
-        self.triangulator.abort()
+        self.views.abort()
 
 
-def build_live_3d(cfg: RunConfig, cameras: dict[str, str], fps: float) -> Live3D:
-    """The `Live3D` sink of `cfg.calibration` -> `cfg.json3d` (`fps`: the cameras' frame rate, for the
-    half-period pairing)."""
+def build_live_3d(cfg: RunConfig, cameras: dict[str, str], fps: float, *, view=None, keypoints=None,
+                  say=None) -> Live3D:
+    """The `Live3D` sink of `cfg.calibration` -> `cfg.json3d` and, with `--serve`, the web view's 3D writer
+    (`view.writer_3d`: the scene of `keypoints` and the cameras). `fps`: the cameras' frame rate (half a
+    period pairs views); `say`: where the calibration's size notes go."""
     from transpose_live.calib.formats import read_calibration
-    from transpose_live.triangulation.live import LiveTriangulator
+    from transpose_live.triangulation.live import LiveTriangulator, LiveViews, scene
 
-    tri = LiveTriangulator(read_calibration(cfg.calibration), cfg.json3d, fps=fps, kpt_thr=cfg.kpt_thr)
-    return Live3D(tri, cameras)
+    calib = read_calibration(cfg.calibration)
+    outputs = []
+    if view is not None:
+        outputs.append(view.writer_3d(scene(calib, list(cameras.values()), keypoints)))
+    tri = LiveTriangulator(calib, cfg.json3d, fps=fps, kpt_thr=cfg.kpt_thr, outputs=tuple(outputs), say=say)
+    return Live3D(LiveViews(tri, list(cameras.values())), cameras)
+

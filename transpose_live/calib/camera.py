@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from transpose_live.errors import UserError
+
 
 @dataclass
 class Camera:
@@ -89,3 +91,49 @@ class Calibration:
             if c.name == name:
                 return c
         raise KeyError(name)
+
+    def replace(self, camera: Camera) -> None:
+        """Puts `camera` in place of the camera of the same name."""
+        self.cameras = [camera if c.name == camera.name else c for c in self.cameras]
+
+
+SIZE_TOLERANCE = 0.01  # relative: a frame this close to the calibrated size (e.g. 1080 vs 1088 px) is taken as is
+
+
+def fit_to_size(camera: Camera, size: tuple[int, int]) -> tuple[Camera, str | None]:
+    """`camera` for frames of `size` (w, h): the same camera when the size is the calibrated one (within 1 %),
+    else its intrinsics (fx, fy, cx, cy) scaled, with a line saying so; the scale is that of the axis that
+    changed most (the other cropped by under 1 %). A different aspect ratio is a UserError: the frames are
+    cropped in a way the calibration cannot tell."""
+    (w, h), (cw, ch) = (int(size[0]), int(size[1])), camera.size
+    sx, sy = w / cw, h / ch
+    if abs(sx - sy) > SIZE_TOLERANCE * max(sx, sy):
+        raise UserError(f"camera {camera.name}: frames of {w}x{h} do not have the aspect ratio of its calibration "
+                        f"({cw}x{ch}); calibrate at this size (a crop cannot be undone)")
+    scale = max(sx, sy)
+    if abs(scale - 1) <= SIZE_TOLERANCE:
+        return camera, None
+    matrix = camera.matrix.copy()
+    matrix[:2] *= scale
+    fitted = Camera(camera.name, (w, h), matrix, camera.distortion, camera.rotation, camera.translation)
+    return fitted, (f"camera {camera.name}: frames of {w}x{h}, calibrated at {cw}x{ch}: intrinsics scaled by "
+                    f"{scale:.4g}")
+
+
+def fit_calibration(calib: Calibration, size: tuple[int, int]) -> list[str]:
+    """Every camera of `calib` fitted to frames of `size` (w, h) in place (`fit_to_size`); the notes."""
+    notes = []
+    for camera in list(calib.cameras):
+        fitted, note = fit_to_size(camera, size)
+        if note is not None:
+            calib.replace(fitted)
+            notes.append(note)
+    return notes
+
+
+def parse_size(text: str, option: str = "--image-size") -> tuple[int, int]:
+    """"WxH" -> (w, h); UserError when malformed."""
+    w, sep, h = str(text).lower().partition("x")
+    if not sep or not w.strip().isdigit() or not h.strip().isdigit() or int(w) < 1 or int(h) < 1:
+        raise UserError(f"{option} {text!r}: give WIDTHxHEIGHT in pixels, e.g. 540x960")
+    return int(w), int(h)

@@ -1,5 +1,5 @@
 """`transpose-live calibrate`: convert a calibration to ours (Pose2Sim's TOML layout), or compute one from
-checkerboard images / videos (docs/3d.md)."""
+checkerboard or ChArUco images / videos (docs/3d.md)."""
 
 from __future__ import annotations
 
@@ -27,9 +27,12 @@ def calibrate_command(
     intrinsics: Optional[List[str]] = typer.Option(None, "--intrinsics", help="NAME=PATH per camera: a folder of board images, an image or a video (intrinsics)."),
     extrinsics: Optional[List[str]] = typer.Option(None, "--extrinsics", help="NAME=PATH per camera: an image or video of the board seen by every camera at once (its pose = the world)."),
     board: str = typer.Option("4x7", "--board", help="Checkerboard inner corners, COLSxROWS."),
-    square: float = typer.Option(60.0, "--square", help="Checkerboard square side in mm."),
+    square: float = typer.Option(60.0, "--square", help="Board square side in mm (checkerboard or ChArUco)."),
+    charuco: Optional[str] = typer.Option(None, "--charuco", help="A ChArUco board for --intrinsics instead: its squares, COLSxROWS."),
+    marker: Optional[float] = typer.Option(None, "--marker", help="ChArUco marker side in mm (default 3/4 of --square)."),
+    dictionary: str = typer.Option("4X4_50", "--dictionary", help="ChArUco ArUco dictionary (4X4_50, 5X5_100, 6X6_250, ...)."),
 ) -> None:
-    """Calibrate cameras from a checkerboard, or convert a calibration file to ours."""
+    """Calibrate cameras from a checkerboard or ChArUco board, or convert a calibration file to ours."""
     from rich.console import Console
 
     from transpose_live.calib.camera import Calibration, Camera
@@ -46,12 +49,14 @@ def calibrate_command(
     cams = {c.name: c for c in calib.cameras}
     console = Console()
     errors = dict(calib.errors)
+    if charuco is not None and extr:
+        raise UserError("--extrinsics places cameras with the checkerboard (--board); --charuco is for --intrinsics")
     if intr:
-        from transpose_live.calib.board import calibrate_intrinsics, parse_board, read_views
+        from transpose_live.calib.board import read_views
 
-        b = parse_board(board, square)
+        intrinsics_of = _intrinsics_method(board, square, charuco, marker, dictionary)
         for name, path in intr.items():
-            res = calibrate_intrinsics(read_views(path), b, name)
+            res = intrinsics_of(read_views(path), name)
             old = cams.get(name)
             cams[name] = Camera(name, res.size, res.matrix, res.distortion,
                                 old.rotation if old else [0.0, 0.0, 0.0], old.translation if old else [0, 0, 0])
@@ -70,6 +75,20 @@ def calibrate_command(
     result = Calibration(list(cams.values()), errors)
     write_calibration(result, target)
     console.print(f"wrote {target} ({len(result)} cameras)", highlight=False, soft_wrap=True)
+
+
+def _intrinsics_method(board: str, square: float, charuco: str | None, marker: float | None, dictionary: str):
+    """(images, camera name) -> Intrinsics: from the ChArUco board when given, else from the checkerboard
+    (board options checked now, before any image is read)."""
+    if charuco is not None:
+        from transpose_live.calib.charuco import calibrate_charuco, parse_charuco
+
+        spec = parse_charuco(charuco, square, marker, dictionary)
+        return lambda images, name: calibrate_charuco(images, spec, name)
+    from transpose_live.calib.board import calibrate_intrinsics, parse_board
+
+    b = parse_board(board, square)
+    return lambda images, name: calibrate_intrinsics(images, b, name)
 
 
 def register(app: typer.Typer) -> None:

@@ -68,7 +68,7 @@ def _run(kind: str, cfg: RunConfig, open_source, inputs: list, outputs: Outputs,
                           if kind == "image" else "warning: no --out, --json or --csv: results are not saved",
                           highlight=False)
         stitch = [chain.stitch_after_run(inputs[0])] if kind == "video" else []
-        live_3d = _live_3d(cfg, cameras_3d, sources)
+        live_3d = _live_3d(cfg, cameras_3d, sources, view, chain.estimator.keypoints, console)
         result = run_stream(stream, chain.estimator, chain.detector,
                             chain.pipeline_options(show=show, max_frames=max_frames), after_run=stitch,
                             tick_sinks=[live_3d] if live_3d else [], console=console)
@@ -98,19 +98,24 @@ def _check_before_loading(cfg: RunConfig, inputs: list, every: list, cameras: li
     for each in every:
         _check_outputs(guard, each)
     cameras_3d = live_3d_cameras(cfg, cameras)
-    if cameras_3d is not None:
+    if cameras_3d is not None and cfg.json3d is not None:
         guard.file(cfg.json3d, "--json3d file")
     check_weights(cfg)
     return guard, cameras_3d
 
 
-def _live_3d(cfg: RunConfig, cameras_3d: dict | None, sources: list):
-    """The live 3D sink (`chain.Live3D`), paired at half the frame period of the fastest camera; None without 3D."""
+def _live_3d(cfg: RunConfig, cameras_3d: dict | None, sources: list, view, keypoints, console):
+    """The live 3D sink (`chain.Live3D`), paired at half the frame period of the fastest camera, publishing to
+    --json3d and the web view (`view`, None without --serve); None without 3D."""
     if cameras_3d is None:
         return None
     from transpose_live.chain import build_live_3d
 
-    return build_live_3d(cfg, cameras_3d, max(float(getattr(s, "fps", 0) or 30.0) for s in sources))
+    def say(text: str) -> None:
+        console.print(text, soft_wrap=True, highlight=False, markup=False)
+
+    fps = max(float(getattr(s, "fps", 0) or 30.0) for s in sources)
+    return build_live_3d(cfg, cameras_3d, fps, view=view, keypoints=keypoints, say=say)
 
 
 def _stream_inputs(chain, sources: list, every: list, view, still_images: bool) -> list:

@@ -24,11 +24,13 @@ def triangulate_command(
     reject_px: float = typer.Option(80.0, "--reject-px", min=0.0, help="Drop a view whose reprojection error exceeds this (px; 0: keep all views)."),
     smooth: str = typer.Option("rts", "--smooth", help="3D smoother: rts (Kalman + Rauch-Tung-Striebel), savgol or none."),
     max_gap: int = typer.Option(10, "--max-gap", min=0, help="Fill 3D dropouts of at most this many frames."),
+    image_size: Optional[str] = typer.Option(None, "--image-size", help="WxH of the frames the poses come from, when not the calibration's (same aspect ratio: intrinsics scaled)."),
 ) -> None:
     """3D poses from several calibrated cameras' poses files."""
     from rich.console import Console
 
     from transpose_live.analytics.smoothing import SMOOTHERS
+    from transpose_live.calib.camera import fit_calibration, parse_size
     from transpose_live.calib.formats import read_calibration
     from transpose_live.errors import UserError
     from transpose_live.paths import OutputGuard
@@ -43,9 +45,12 @@ def triangulate_command(
     if not outputs:
         raise UserError("name at least one output: --json, --csv, --trc or --c3d")
     calib = read_calibration(calibration)
+    console = Console()
+    if image_size is not None:
+        for note in fit_calibration(calib, parse_size(image_size)):
+            console.print(note, highlight=False, soft_wrap=True)
     rec = run_files(calib, poses, sync, offset, kpt_thr=kpt_thr, reject_px=reject_px or None, smooth=smooth,
                     max_gap=max_gap)
-    console = Console()
     _report(console, rec)
     _write(console, rec, outputs)
 

@@ -1,16 +1,19 @@
 """`--serve HOST:PORT`: a small starlette app on uvicorn (in its own thread) over a `LiveView`.
 
 Routes:
-  /                the page: every camera's annotated live view, fps, latency, people count
+  /                the page: every camera's annotated live view, fps, latency, people count; with
+                   multi-camera 3D a rotatable 3D view of the triangulated people
   /video/{i}       camera i as an MJPEG stream (multipart/x-mixed-replace; `<img>` plays it)
   /frame/{i}.jpg   camera i's newest annotated frame
   /poses           the latest poses per camera (JSON: camera, camera_name, latest = a JSONL frame record)
-  /events          server-sent events: `pose` (a frame record with fps, latency_ms, people) and
-                   `source` (a camera's loss / reconnection event line)
+  /events          server-sent events: `pose` (a frame record with fps, latency_ms, people),
+                   `source` (a camera's loss / reconnection event line), `scene3d` and `pose3d` (3D)
   /ws              WebSocket: one JSON text message per frame of every camera (the JSONL frame record
                    with camera, camera_name, fps, latency_ms, people and `dropped`: the frames this
                    client missed so far because it read too slowly), and each camera event line
-                   (`{"event": "lost", ...}`). Each client has its own queue of 32; see docs/integrations.md.
+                   (`{"event": "lost", ...}`); with multi-camera 3D also `{"type": "scene3d", ...}` (the
+                   cameras' positions, the skeleton) and `{"type": "pose3d", ...}` per 3D frame (a 3D JSONL
+                   line). Each client has its own queue of 32; see docs/integrations.md.
 
 Bound to a loopback address it is open; bound beyond loopback every request (WebSocket handshakes
 too) needs the random token printed at start (`?token=...`, or an `Authorization: Bearer` header):
@@ -157,12 +160,10 @@ async def _mjpeg(view, i: int):
 
 
 async def _sse(view):
-    seq, _ = view.updates(0)
-    snapshot = view.snapshot()["cameras"]
+    seq, current = view.current()
     yield "retry: 1000\n\n"  # the headers go out now; the browser reconnects within 1 s if cut
-    for cam in snapshot:  # where every camera stands now, then each change
-        if cam["latest"] is not None:
-            yield f"event: pose\ndata: {json.dumps({**cam['latest'], 'camera': cam['camera'], 'camera_name': cam['camera_name']})}\n\n"
+    for kind, payload in current:  # where every camera (and the 3D) stands now, then each change
+        yield f"event: {kind}\ndata: {json.dumps(payload, separators=(',', ':'))}\n\n"
     while not view.closed:
         seq, items = view.updates(seq)
         if not items:
@@ -170,6 +171,18 @@ async def _sse(view):
             continue
         for kind, payload in items:
             yield f"event: {kind}\ndata: {json.dumps(payload, separators=(',', ':'))}\n\n"
+
+
+def ws_message(kind: str, payload: dict, dropped: int) -> dict:
+    """A /ws message: a 2D frame record (with `dropped`) or a camera event line as they are; the 3D ones
+    typed: {"type": "scene3d", ...} and {"type": "pose3d", ... the 3D JSONL line, "dropped"}."""
+    if kind == "pose":
+        return {**payload, "dropped": dropped}
+    if kind == "pose3d":
+        return {"type": kind, **payload, "dropped": dropped}
+    if kind == "scene3d":
+        return {"type": kind, **payload}
+    return payload
 
 
 async def _websocket(view, websocket) -> None:
@@ -189,8 +202,8 @@ async def _websocket(view, websocket) -> None:
                 await asyncio.sleep(POLL)
                 continue
             for kind, payload in items:
-                message = {**payload, "dropped": sub.dropped} if kind == "pose" else payload
-                if not await _send(view, websocket, json.dumps(message, separators=(",", ":"))):
+                if not await _send(view, websocket, json.dumps(ws_message(kind, payload, sub.dropped),
+                                                               separators=(",", ":"))):
                     return  # the run ended while this client stalled
         if not gone.done():
             await websocket.close(code=1000)

@@ -10,6 +10,10 @@ pose loop never waits for it).
 
     >>> view = LiveView(["door", "desk"])
     >>> writers = [view.writer(0), view.writer(1)]      # one per camera, with its other writers
+
+Multi-camera 3D reaches it the same way: `writer_3d(scene)` is a 3D writer (`write(record)` per 3D
+frame, a line of the 3D JSONL) that the live triangulator is given among its outputs; the scene (the
+cameras' positions, the skeleton) and each 3D frame go out as "scene3d" and "pose3d" updates.
 """
 
 from __future__ import annotations
@@ -56,6 +60,29 @@ class ViewWriter:
         pass
 
 
+class View3DWriter:
+    """The live triangulation's writer into a `LiveView` (`triangulation.live.LiveTriangulator` outputs):
+    each 3D record with the 3D frame rate."""
+
+    def __init__(self, view: "LiveView", scene: dict) -> None:
+        self._view, self._last, self.fps = view, None, 0.0
+        view.set_scene(scene)
+
+    def write(self, record: dict) -> None:
+        now = time.perf_counter()
+        if self._last is not None:
+            dt = max(now - self._last, 1e-6)
+            self.fps = 1 / dt if self.fps == 0 else 0.9 * self.fps + 0.1 / dt
+        self._last = now
+        self._view.offer_3d({**record, "fps": round(self.fps, 2), "people": len(record["persons"])})
+
+    def close(self) -> None:
+        pass
+
+    def abort(self) -> None:
+        pass
+
+
 class Subscription:
     """One client's bounded queue of (kind, payload) updates; `dropped` counts those it missed."""
 
@@ -91,6 +118,8 @@ class LiveView:
         self._jpegs: list[tuple[int, bytes] | None] = [None] * len(names)
         self._log: collections.deque = collections.deque(maxlen=256)  # (seq, kind, payload)
         self._subscribers: list[Subscription] = []  # the WebSocket clients' queues
+        self.scene: dict | None = None  # the 3D view's scene (cameras, skeleton), with multi-camera 3D
+        self._record3d: dict | None = None
         self._cond = threading.Condition()
         self._closed = False
         self._thread = threading.Thread(target=self._encode_loop, name="serve-encode", daemon=True)
@@ -102,22 +131,33 @@ class LiveView:
     # -- producers (output threads) -------------------------------------------------------------
     def offer(self, index: int, image: np.ndarray | None, record: dict) -> None:
         with self._cond:
-            self.seq += 1
             self._records[index] = record
             if image is not None:
                 self._images[index] = image  # an older one not yet encoded is dropped
-            payload = {"camera": index, "camera_name": self.names[index], **record}
-            self._log.append((self.seq, "pose", payload))
-            for sub in self._subscribers:
-                sub.push(("pose", payload))
-            self._cond.notify_all()
+            self._publish("pose", {"camera": index, "camera_name": self.names[index], **record})
+
+    def writer_3d(self, scene: dict) -> View3DWriter:
+        return View3DWriter(self, scene)
 
     def add_event(self, record: dict) -> None:
+        self._publish("source", record)
+
+    def set_scene(self, scene: dict) -> None:
+        with self._cond:  # the state and its update at once: a new client gets either, never both
+            self.scene = scene
+            self._publish("scene3d", scene)
+
+    def offer_3d(self, record: dict) -> None:
         with self._cond:
+            self._record3d = record
+            self._publish("pose3d", record)
+
+    def _publish(self, kind: str, payload: dict) -> None:
+        with self._cond:  # re-entrant: the callers may hold it
             self.seq += 1
-            self._log.append((self.seq, "source", record))
+            self._log.append((self.seq, kind, payload))
             for sub in self._subscribers:
-                sub.push(("source", record))
+                sub.push((kind, payload))
             self._cond.notify_all()
 
     def _encode_loop(self) -> None:
@@ -145,12 +185,24 @@ class LiveView:
         """A queue of the updates from now on for one client (`/ws`): at most `size` wait; when the
         client falls behind, the oldest are dropped (counted), so no client ever slows the pipeline."""
         sub = Subscription(self._cond, size)
-        with self._cond:  # where every camera stands now first, then each update
-            for i, record in enumerate(self._records):
-                if record is not None:
-                    sub.push(("pose", {"camera": i, "camera_name": self.names[i], **record}))
+        with self._cond:  # where every camera (and the 3D) stands now first, then each update
+            for kind, payload in self._current():
+                sub.push((kind, payload))
             self._subscribers.append(sub)
         return sub
+
+    def _current(self) -> list[tuple[str, dict]]:
+        """(kind, payload) of where everything stands now: the 3D scene, each camera's latest frame, the
+        latest 3D frame (called with the lock held)."""
+        items = [("scene3d", self.scene)] if self.scene is not None else []
+        items += [("pose", {"camera": i, "camera_name": self.names[i], **record})
+                  for i, record in enumerate(self._records) if record is not None]
+        return items + ([("pose3d", self._record3d)] if self._record3d is not None else [])
+
+    def current(self) -> tuple[int, list[tuple[str, dict]]]:
+        """(seq, where everything stands now) for a new client of the update stream (`updates(seq)` next)."""
+        with self._cond:
+            return self.seq, self._current()
 
     @property
     def clients(self) -> int:
@@ -177,11 +229,15 @@ class LiveView:
     def snapshot(self) -> dict:
         """`GET /poses`: per camera its index, name and latest frame record (None before the first)."""
         with self._cond:
-            return {"cameras": [{"camera": i, "camera_name": n, "latest": r}
+            snap = {"cameras": [{"camera": i, "camera_name": n, "latest": r}
                                 for i, (n, r) in enumerate(zip(self.names, self._records))]}
+            if self.scene is not None:
+                snap.update(scene3d=self.scene, pose3d=self._record3d)
+            return snap
 
     def updates(self, since: int) -> tuple[int, list[tuple[str, dict]]]:
-        """(newest seq, [(kind, payload)] after `since`): "pose" per frame, "source" per loss/reconnection."""
+        """(newest seq, [(kind, payload)] after `since`): "pose" per frame, "source" per loss/reconnection,
+        "scene3d" and "pose3d" per 3D frame with multi-camera 3D."""
         with self._cond:
             items = [(kind, payload) for seq, kind, payload in self._log if seq > since]
             return self.seq, items
