@@ -67,6 +67,32 @@ def test_the_hud_names_its_latency():
     assert re.fullmatch(r"[\d.]+ FPS  capture>draw \d+ ms", Hud().lines(frame, Poses.empty())[0])
 
 
+def test_each_camera_hud_counts_its_own_frame_rate():
+    """Three cameras at 10 fps each, their frames interleaved on the output: every camera's HUD says about
+    10 FPS (one HUD shared by all cameras said about 30, or ~1000 when their frames came together)."""
+    import threading as th
+
+    from transpose_live.keypoints import COCO17
+    from transpose_live.pipeline.output import OutputStage
+    from transpose_live.pipeline.runner import PipelineOptions, StageTimes
+    from transpose_live.pipeline.sources import ImageSource
+    from transpose_live.pipeline.stream import StreamInput, TickItem
+
+    folder = require_shared(COCO_MINI / "val2017")
+    inputs = [StreamInput(ImageSource(folder), name=f"cam{i}") for i in range(3)]
+    for i, inp in enumerate(inputs):
+        inp.index = i
+    stage = OutputStage(inputs, [], StageTimes(), PipelineOptions(hud=True), COCO17, (None, None, th.Event()))
+    image = np.zeros((120, 160, 3), np.uint8)
+    for n in range(8):
+        for inp in inputs:  # the three frames of one tick, back to back
+            frame = Frame(n, image, n / 10, time.perf_counter())
+            stage._emit_frame(inp, TickItem(inp, frame, Poses.empty(), Poses.empty()), need_image=True)
+        time.sleep(0.1)
+    rates = [hud.fps for hud in stage.huds]
+    assert all(6 < fps < 11 for fps in rates), rates
+
+
 def chromium(url: str, profile, *flags) -> subprocess.CompletedProcess:
     return subprocess.run([shutil.which("chromium"), "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
                            "--disable-background-networking", "--disable-component-update", "--disable-sync",

@@ -96,7 +96,7 @@ class OutputStage:
     def __init__(self, inputs, tick_sinks, times, options, keypoints, shared) -> None:
         self.window, self.progress, hurry = shared
         self.inputs, self.tick_sinks, self.times, self.opts, self.keypoints = inputs, tick_sinks, times, options, keypoints
-        self.hud = Hud() if options.hud else None
+        self.huds = [Hud() for _ in inputs] if options.hud else None  # one per source: its own frame rate
         self.lanes = [_Lane(f"output:{inp.name}", self._emitter(inp), options.queue_size, hurry) for inp in inputs]
         self.tick_lane = _Lane("output:ticks", self._emit_tick, options.queue_size, hurry) if tick_sinks else None
 
@@ -160,7 +160,7 @@ class OutputStage:
             with self.times.time("render"):
                 image = render_frame(frame.image, poses, self.opts.kpt_thr,
                                      attention_keypoint=self.opts.attention_keypoint, attention_from=item.raw,
-                                     hud=self.hud.lines(frame, poses) if self.hud else None, keypoints=self.keypoints,
+                                     hud=self.huds[inp.index].lines(frame, poses) if self.huds else None, keypoints=self.keypoints,
                                      blur=self.opts.blur)
                 if inp.overlay is not None:
                     inp.overlay.draw(image, poses)
