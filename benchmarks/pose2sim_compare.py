@@ -1,0 +1,273 @@
+"""Our multi-camera triangulation against Pose2Sim's, from the same 2D of the shared recording.
+
+Recording: ../shared/data/multiview (4 calibrated cameras, 60 fps, 100 frames).
+
+    python benchmarks/pose2sim_compare.py [--imgsz 640] [--python /tmp/p2s-venv/bin/python] [--out pose2sim-compare]
+
+Pose2Sim runs in its own virtual environment (it brings opencv-contrib-python, opensim, PySide6, ...; never
+install it into the project's venv). Make it once with:
+    python3 -m venv /tmp/p2s-venv && /tmp/p2s-venv/bin/pip install pose2sim
+
+Same 2D for both sides: benchmarks/multiview.py's YOLO11n-pose keypoints of every view (cached in
+~/.cache/transpose-live-bench; made there when missing). Same calibration: the Qualisys file read by our
+reader and written as our TOML (Pose2Sim's layout). Steps:
+1. one Pose2Sim project folder per variant (under --work): Config.toml (Pose2Sim's own defaults, from its
+   Demo_SinglePerson/Config.toml, with the overrides listed in OVERRIDES), calibration/<our TOML>, and
+   pose/camNN_json/camNN_<frame>.json in OpenPose's format (every person of the view, COCO-17 order);
+2. Pose2Sim's personAssociation + triangulation (+ filtering) run as a subprocess of --python;
+3. the TRC it writes is scored with the bone-length code of our benchmark (transpose_live.triangulation.metrics);
+4. ours (filtered, no 3D filter) and the plain weighted DLT run here on the same 2D, as in multiview.py.
+Writes benchmarks/results/<NAME>.md and .json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
+
+from multiview import CACHE, MULTIVIEW, poses_2d, run  # noqa: E402
+
+from transpose_live.calib.formats import read_calibration, write_calibration  # noqa: E402
+from transpose_live.keypoints import COCO17  # noqa: E402
+from transpose_live.pose_files import read_poses  # noqa: E402
+from transpose_live.triangulation.metrics import bone_stats  # noqa: E402
+from transpose_live.triangulation.session import Series3D  # noqa: E402
+from transpose_live.triangulation.sync import make_ticks  # noqa: E402
+
+DEFAULT_PYTHON = "/tmp/p2s-venv/bin/python"
+MAKE_VENV = "python3 -m venv /tmp/p2s-venv && /tmp/p2s-venv/bin/pip install pose2sim"
+MARKER = ".transpose-live-pose2sim"  # only folders holding this file are ever deleted by this script
+
+# Pose2Sim defaults changed here, each with its reason (everything else: Pose2Sim's Demo_SinglePerson config).
+OVERRIDES = {
+    "project": {"frame_rate": 60},  # 'auto' reads it from videos/, which this project folder has none of
+    "pose": {"pose_model": "COCO_17"},  # our 2D is COCO-17 (YOLO11n-pose)
+    # default 'Neck' is not a COCO_17 keypoint; Pose2Sim itself falls back to id 0 (Nose) with a warning
+    "personAssociation": {"single_person": {"tracked_keypoint": "Nose"}},
+    "triangulation": {"make_c3d": False},  # an extra output file only; no effect on the points
+    "filtering": {"make_c3d": False, "display_figures": False, "save_filt_plots": False},  # headless
+}
+VARIANTS = {  # name -> (extra overrides, steps)
+    "defaults": ({}, ["personAssociation", "triangulation", "filtering"]),
+    "no interpolation": ({"triangulation": {"interpolation": "none", "fill_large_gaps_with": "nan"}},
+                         ["personAssociation", "triangulation"]),
+    "undistort_points": ({"triangulation": {"undistort_points": True}}, ["personAssociation", "triangulation"]),
+}
+SETTINGS = {  # reported from the Config.toml each run used
+    "triangulation": ["reproj_error_threshold_triangulation", "likelihood_threshold_triangulation",
+                      "min_cameras_for_triangulation", "interpolation", "interp_if_gap_smaller_than",
+                      "fill_large_gaps_with", "undistort_points", "handle_LR_swap", "sections_to_keep",
+                      "min_chunk_size"],
+    "personAssociation": ["single_person"],
+    "filtering": ["reject_outliers", "filter", "type", "butterworth"],
+    "project": ["multi_person", "frame_rate", "frame_range"],
+}
+
+# Runs in Pose2Sim's venv, in the project folder: Config.toml = Pose2Sim's demo config + overrides, then the
+# steps, each timed; writes p2s-result.json (version, step seconds, the config used).
+DRIVER = r"""
+import json, sys, time
+from importlib.metadata import version
+from pathlib import Path
+import rtoml
+from Pose2Sim import Pose2Sim
+overrides, steps = json.loads(sys.argv[1]), sys.argv[2].split(",")
+config = rtoml.load(Path(Pose2Sim.__file__).parent / "Demo_SinglePerson" / "Config.toml")
+config = Pose2Sim.recursive_update(config, overrides)
+config["project"]["project_dir"] = "."
+rtoml.dump(config, Path("Config.toml"))
+seconds = {}
+for step in steps:
+    start = time.perf_counter()
+    getattr(Pose2Sim, step)()
+    seconds[step] = time.perf_counter() - start
+Path("p2s-result.json").write_text(json.dumps({"version": version("pose2sim"), "seconds": seconds, "config": config}))
+"""
+
+P2S_NAMES = {"Nose": "nose"}  # Pose2Sim's COCO_17 marker names -> ours (LHip -> left_hip, ...)
+for _name in COCO17.names:
+    _side, _, _part = _name.partition("_")
+    if _side in ("left", "right"):
+        P2S_NAMES[_side[0].upper() + _part.capitalize()] = _name
+
+
+def merge(base: dict, extra: dict) -> dict:
+    out = dict(base)
+    for key, value in extra.items():
+        out[key] = merge(out.get(key, {}), value) if isinstance(value, dict) else value
+    return out
+
+
+def write_openpose(recording, folder: Path, camera: str) -> int:
+    """One OpenPose JSON per frame with every person of the view (missing keypoints 0, 0, 0); returns files."""
+    folder.mkdir(parents=True)
+    for frame, poses in zip(recording.frames.tolist(), recording.poses):
+        people = [{"person_id": [-1], "pose_keypoints_2d": np.nan_to_num(k[:, :3], nan=0.0).round(3).ravel().tolist()}
+                  for k in np.asarray(poses.keypoints, np.float64)]
+        (folder / f"{camera}_{frame:06d}.json").write_text(json.dumps({"version": 1.3, "people": people}))
+    return len(recording.frames)
+
+
+def make_project(folder: Path, calib_path: Path, recordings, names: list[str]) -> None:
+    if folder.exists():
+        if not (folder / MARKER).exists():
+            raise SystemExit(f"{folder} exists and was not made by this script; give another --work")
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    (folder / MARKER).touch()
+    write_calibration(read_calibration(calib_path), folder / "calibration" / "Calib_transpose_live.toml")
+    for name, rec in zip(names, recordings):
+        write_openpose(rec, folder / "pose" / f"{name}_json", name)
+
+
+def read_trc(path: Path) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """Frame numbers, marker names and (T, M, 3) coordinates (NaN where empty) of a Pose2Sim TRC."""
+    lines = path.read_text().splitlines()
+    names = [n for n in lines[3].split("\t")[2:] if n]
+    rows = [line.split("\t") for line in lines[5:] if line.strip()]
+    values = np.array([[float(c) if c.strip() else np.nan for c in r[: 2 + 3 * len(names)]] for r in rows])
+    return values[:, 0].astype(int), names, values[:, 2:].reshape(len(rows), len(names), 3)
+
+
+def score_trc(path: Path, total_frames: int) -> dict:
+    """The same numbers as metrics.summary for the person in a TRC (bones from metrics.bone_stats)."""
+    frames, names, xyz = read_trc(path)
+    points = np.zeros((len(frames), len(COCO17), 4))
+    points[..., :3] = np.nan
+    for m, name in enumerate(names):
+        k = COCO17.names.index(P2S_NAMES[name])
+        ok = np.isfinite(xyz[:, m]).all(axis=1)
+        points[ok, k, :3], points[ok, k, 3] = xyz[ok, m], 1.0
+    person = Series3D(0, frames, points, np.full(points.shape[:2], np.nan), [])
+    bones = bone_stats(person, COCO17)
+    return {"frames": total_frames, "frames_triangulated": int((points[..., 3] > 0).any(axis=1).sum()),
+            "trc_frames": [int(frames[0]), int(frames[-1])], "median_reprojection_px": None,
+            "median_bone_cv": float(np.nanmedian([b["cv"] for b in bones.values()])), "bones": bones}
+
+
+def logged_error(folder: Path) -> float | None:
+    """Pose2Sim's own reported mean reprojection error (all points, all frames kept), px."""
+    found = re.findall(r"Mean reprojection error for all points on frames \d+ to \d+ is ([\d.]+) px",
+                       (folder / "logs.txt").read_text(errors="replace") if (folder / "logs.txt").exists() else "")
+    return float(found[-1]) if found else None
+
+
+def run_pose2sim(python: str, folder: Path, overrides: dict, steps: list[str]) -> dict:
+    start = time.perf_counter()
+    with open(folder / "p2s-output.txt", "w") as log:
+        proc = subprocess.run([python, "-c", DRIVER, json.dumps(overrides), ",".join(steps)], cwd=folder,
+                              stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "MPLBACKEND": "Agg"})
+    wall = time.perf_counter() - start
+    if proc.returncode != 0:
+        tail = (folder / "p2s-output.txt").read_text(errors="replace").splitlines()[-15:]
+        raise SystemExit(f"Pose2Sim failed in {folder} (exit {proc.returncode}):\n" + "\n".join(tail))
+    result = json.loads((folder / "p2s-result.json").read_text())
+    result["process_wall_s"] = wall
+    return result
+
+
+def pose2sim_rows(args, recordings, names: list[str], total_frames: int) -> tuple[dict, dict]:
+    rows, info = {}, {"settings": {}}
+    calib_path = MULTIVIEW / "calibration" / "Calib.qca.txt"
+    for variant, (extra, steps) in VARIANTS.items():
+        folder = Path(args.work) / variant.replace(" ", "_")
+        make_project(folder, calib_path, recordings, names)
+        res = run_pose2sim(args.python, folder, merge(OVERRIDES, extra), steps)
+        info["version"], cfg = res["version"], res["config"]
+        info["settings"][variant] = {sec: {k: cfg.get(sec, {}).get(k) for k in keys} for sec, keys in SETTINGS.items()}
+        trcs = sorted((folder / "pose-3d").glob("*.trc"))
+        raw = next(p for p in trcs if "filt" not in p.name)
+        seconds = res["seconds"]
+        tri_s = seconds["personAssociation"] + seconds["triangulation"]
+        rows[f"Pose2Sim {variant}"] = {**score_trc(raw, total_frames), "wall_s": tri_s,
+                                       "pose2sim_mean_reprojection_px": logged_error(folder)}
+        filt = [p for p in trcs if "filt" in p.name]
+        if filt:
+            rows[f"Pose2Sim {variant} + filtering"] = {**score_trc(filt[0], total_frames),
+                                                       "wall_s": tri_s + seconds["filtering"]}
+        info.setdefault("process_wall_s", {})[variant] = res["process_wall_s"]
+    return rows, info
+
+
+def ours_rows(calib, recordings) -> dict:
+    ticks = make_ticks(recordings, calib.names)
+    rows = {}
+    for name, filtered, options in (("ours", True, {}), ("ours, no 3D filter", False, {}),
+                                    ("plain weighted DLT", False, {"reject_px": None, "associate_people": False})):
+        start = time.perf_counter()
+        rows[name] = run(calib, ticks, filtered, **options)
+        rows[name]["wall_s"] = time.perf_counter() - start
+    return rows
+
+
+def markdown(result: dict) -> str:
+    methods = result["methods"]
+    bones = list(methods["ours"]["bones"])
+    lines = [f"# Our triangulation vs Pose2Sim {result['pose2sim_version']} on ../shared/data/multiview "
+             f"(same YOLO11n-pose 2D at {result['imgsz']} px, same calibration)", "",
+             f"CPU: {result['cpu']}; load average at start {result['load']:.1f} (2 cores shared). "
+             "Wall: ours = triangulation (+ 3D filter) of the 2D in memory; Pose2Sim = its personAssociation + "
+             "triangulation (+ filtering) steps as timed inside its process, reading 400 JSON files and writing "
+             "the TRC (process with imports: " + ", ".join(f"{k} {v:.1f} s" for k, v in
+                                                            result["pose2sim_process_wall_s"].items()) + ").", "",
+             "| method | frames triangulated | median bone CV | " + " | ".join(f"{b} m (CV)" for b in bones) +
+             " | wall (s) |", "|---" * (4 + len(bones)) + "|"]
+    for name, m in methods.items():
+        cells = [name, f"{m['frames_triangulated']}/{m['frames']}", f"{100 * m['median_bone_cv']:.2f} %"]
+        cells += [f"{m['bones'][b]['median_m']:.3f} ({100 * m['bones'][b]['cv']:.1f} %)" for b in bones]
+        lines.append("| " + " | ".join(cells + [f"{m['wall_s']:.2f}"]) + " |")
+    errors = ", ".join(f"{k}: {m['median_reprojection_px']:.1f} px (median)" for k, m in methods.items()
+                       if m.get("median_reprojection_px") is not None)
+    p2s = ", ".join(f"{k}: {m['pose2sim_mean_reprojection_px']} px (mean, from its log)" for k, m in methods.items()
+                    if m.get("pose2sim_mean_reprojection_px") is not None)
+    lines += ["", f"Reprojection error (each side's own measure, not the same statistic): {errors}; {p2s}.", "",
+              "Pose2Sim settings (its Demo_SinglePerson defaults except the overrides below):", "",
+              "```json", json.dumps(result["pose2sim_settings"], indent=1), "```", "",
+              "Overrides of Pose2Sim's defaults (all variants): " + json.dumps(OVERRIDES) + "; per variant: " +
+              json.dumps({k: v[0] for k, v in VARIANTS.items()}) + ".", ""]
+    return "\n".join(lines + result.get("notes", []))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                     epilog=f"Make Pose2Sim's venv once with: {MAKE_VENV}")
+    parser.add_argument("--imgsz", type=int, default=640, help="2D detector input size (multiview.py's cache)")
+    parser.add_argument("--python", default=DEFAULT_PYTHON, help="python of the venv that has pose2sim")
+    parser.add_argument("--work", default=str(CACHE / "pose2sim"), help="folder for the Pose2Sim projects")
+    parser.add_argument("--out", default="pose2sim-compare")
+    args = parser.parse_args()
+    if not Path(args.python).exists():
+        raise SystemExit(f"{args.python} not found: make Pose2Sim's venv with `{MAKE_VENV}` or give --python")
+    load = os.getloadavg()[0]
+    calib = read_calibration(MULTIVIEW / "calibration" / "Calib.qca.txt")
+    recordings = [read_poses(p) for p in poses_2d(args.imgsz)]
+    total = len(make_ticks(recordings, calib.names))
+    p2s, info = pose2sim_rows(args, recordings, calib.names, total)
+    result = {"imgsz": args.imgsz, "cpu": platform.processor() or platform.machine(), "load": load,
+              "pose2sim_version": info["version"], "pose2sim_settings": info["settings"],
+              "pose2sim_process_wall_s": info["process_wall_s"], "methods": {**ours_rows(calib, recordings), **p2s}}
+    try:
+        result["cpu"] = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if "model name" in line)
+    except (OSError, StopIteration):
+        pass
+    out = ROOT / "benchmarks" / "results"
+    (out / f"{args.out}.json").write_text(json.dumps(result, indent=1) + "\n")
+    (out / f"{args.out}.md").write_text(markdown(result))
+    print(markdown(result))
+
+
+if __name__ == "__main__":
+    main()
