@@ -44,7 +44,7 @@ from transpose_live.calib.formats import read_calibration, write_calibration  # 
 from transpose_live.keypoints import COCO17  # noqa: E402
 from transpose_live.pose_files import read_poses  # noqa: E402
 from transpose_live.triangulation.metrics import bone_stats  # noqa: E402
-from transpose_live.triangulation.session import Series3D  # noqa: E402
+from transpose_live.triangulation.session import Recording3D, Series3D, Triangulator  # noqa: E402
 from transpose_live.triangulation.sync import make_ticks  # noqa: E402
 
 DEFAULT_PYTHON = "/tmp/p2s-venv/bin/python"
@@ -60,11 +60,19 @@ OVERRIDES = {
     "triangulation": {"make_c3d": False},  # an extra output file only; no effect on the points
     "filtering": {"make_c3d": False, "display_figures": False, "save_filt_plots": False},  # headless
 }
-VARIANTS = {  # name -> (extra overrides, steps)
-    "defaults": ({}, ["personAssociation", "triangulation", "filtering"]),
-    "no interpolation": ({"triangulation": {"interpolation": "none", "fill_large_gaps_with": "nan"}},
-                         ["personAssociation", "triangulation"]),
-    "undistort_points": ({"triangulation": {"undistort_points": True}}, ["personAssociation", "triangulation"]),
+ASSOCIATE, TRIANGULATE, FILTER = ("personAssociation", {}), ("triangulation", {}), ("filtering", {})
+MULTI = {"project": {"multi_person": True}}
+NO_INTERPOLATION = {"triangulation": {"interpolation": "none", "fill_large_gaps_with": "nan"}}
+VARIANTS = {  # name -> steps, each (Pose2Sim function, overrides for that step on top of OVERRIDES)
+    "single-person (defaults)": [ASSOCIATE, TRIANGULATE, FILTER],
+    "single-person, no interpolation": [ASSOCIATE, ("triangulation", NO_INTERPOLATION)],
+    # Pose2Sim 0.10.49's personAssociation crashes with undistort_points = true (IndexError in
+    # triangulate_comb as soon as a camera combination has fewer than 4 views), so only its triangulation
+    # step undistorts here; its association runs with the default (false).
+    "single-person, undistort_points": [ASSOCIATE, ("triangulation", {"triangulation": {"undistort_points": True}})],
+    "multi-person": [("personAssociation", MULTI), ("triangulation", MULTI), ("filtering", MULTI)],
+    "multi-person, no interpolation": [("personAssociation", MULTI),
+                                       ("triangulation", {**MULTI, **NO_INTERPOLATION})],
 }
 SETTINGS = {  # reported from the Config.toml each run used
     "triangulation": ["reproj_error_threshold_triangulation", "likelihood_threshold_triangulation",
@@ -80,35 +88,31 @@ SETTINGS = {  # reported from the Config.toml each run used
 # steps, each timed; writes p2s-result.json (version, step seconds, the config used).
 DRIVER = r"""
 import json, sys, time
+from copy import deepcopy
 from importlib.metadata import version
 from pathlib import Path
 import rtoml
 from Pose2Sim import Pose2Sim
-overrides, steps = json.loads(sys.argv[1]), sys.argv[2].split(",")
-config = rtoml.load(Path(Pose2Sim.__file__).parent / "Demo_SinglePerson" / "Config.toml")
-config = Pose2Sim.recursive_update(config, overrides)
-config["project"]["project_dir"] = "."
-rtoml.dump(config, Path("Config.toml"))
-seconds = {}
-for step in steps:
+overrides, steps = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+demo = rtoml.load(Path(Pose2Sim.__file__).parent / "Demo_SinglePerson" / "Config.toml")
+seconds, configs = {}, {}
+for step, extra in steps:
+    config = Pose2Sim.recursive_update(Pose2Sim.recursive_update(deepcopy(demo), deepcopy(overrides)), deepcopy(extra))
+    config["project"]["project_dir"] = "."
+    rtoml.dump(config, Path("Config.toml"))
     start = time.perf_counter()
     getattr(Pose2Sim, step)()
-    seconds[step] = time.perf_counter() - start
-Path("p2s-result.json").write_text(json.dumps({"version": version("pose2sim"), "seconds": seconds, "config": config}))
+    seconds[step], configs[step] = time.perf_counter() - start, rtoml.load(Path("Config.toml"))
+result = {"version": version("pose2sim"), "seconds": seconds, "configs": configs}
+Path("p2s-result.json").write_text(json.dumps(result))
 """
+
 
 P2S_NAMES = {"Nose": "nose"}  # Pose2Sim's COCO_17 marker names -> ours (LHip -> left_hip, ...)
 for _name in COCO17.names:
     _side, _, _part = _name.partition("_")
     if _side in ("left", "right"):
         P2S_NAMES[_side[0].upper() + _part.capitalize()] = _name
-
-
-def merge(base: dict, extra: dict) -> dict:
-    out = dict(base)
-    for key, value in extra.items():
-        out[key] = merge(out.get(key, {}), value) if isinstance(value, dict) else value
-    return out
 
 
 def write_openpose(recording, folder: Path, camera: str) -> int:
@@ -128,6 +132,7 @@ def make_project(folder: Path, calib_path: Path, recordings, names: list[str]) -
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
     (folder / MARKER).touch()
+    (folder / "calibration").mkdir()
     write_calibration(read_calibration(calib_path), folder / "calibration" / "Calib_transpose_live.toml")
     for name, rec in zip(names, recordings):
         write_openpose(rec, folder / "pose" / f"{name}_json", name)
@@ -142,9 +147,11 @@ def read_trc(path: Path) -> tuple[np.ndarray, list[str], np.ndarray]:
     return values[:, 0].astype(int), names, values[:, 2:].reshape(len(rows), len(names), 3)
 
 
-def score_trc(path: Path, total_frames: int) -> dict:
-    """The same numbers as metrics.summary for the person in a TRC (bones from metrics.bone_stats)."""
+def score_trc(path: Path, total_frames: int, reference: np.ndarray) -> dict:
+    """The same numbers as metrics.summary for the person in a TRC (bones from metrics.bone_stats), and the
+    median distance of its keypoints to `reference` ((F, 17, 3): ours, Z up, NaN where not triangulated)."""
     frames, names, xyz = read_trc(path)
+    xyz = xyz[..., [2, 0, 1]]  # Pose2Sim writes Y up (X, Y, Z) = our (Y, Z, X); back to the calibration's axes
     points = np.zeros((len(frames), len(COCO17), 4))
     points[..., :3] = np.nan
     for m, name in enumerate(names):
@@ -153,22 +160,33 @@ def score_trc(path: Path, total_frames: int) -> dict:
         points[ok, k, :3], points[ok, k, 3] = xyz[ok, m], 1.0
     person = Series3D(0, frames, points, np.full(points.shape[:2], np.nan), [])
     bones = bone_stats(person, COCO17)
-    return {"frames": total_frames, "frames_triangulated": int((points[..., 3] > 0).any(axis=1).sum()),
+    dist = np.linalg.norm(points[..., :3] - reference[frames], axis=-1)
+    return {"median_distance_to_ours_cm": float(100 * np.nanmedian(dist)), "frames": total_frames, "frames_triangulated": int((points[..., 3] > 0).any(axis=1).sum()),
+            "bone_frames": sum(b["frames"] for b in bones.values()),
             "trc_frames": [int(frames[0]), int(frames[-1])], "median_reprojection_px": None,
             "median_bone_cv": float(np.nanmedian([b["cv"] for b in bones.values()])), "bones": bones}
 
 
-def logged_error(folder: Path) -> float | None:
-    """Pose2Sim's own reported mean reprojection error (all points, all frames kept), px."""
-    found = re.findall(r"Mean reprojection error for all points on frames \d+ to \d+ is ([\d.]+) px",
-                       (folder / "logs.txt").read_text(errors="replace") if (folder / "logs.txt").exists() else "")
-    return float(found[-1]) if found else None
+def logged_errors(folder: Path) -> list[float]:
+    """Pose2Sim's own reported mean reprojection error (all points, all frames kept) per person, px."""
+    log = folder / "logs.txt"
+    return [float(v) for v in re.findall(r"Mean reprojection error for all points on frames \d+ to \d+ is ([\d.]+) px",
+                                         log.read_text(errors="replace") if log.exists() else "")]
 
 
-def run_pose2sim(python: str, folder: Path, overrides: dict, steps: list[str]) -> dict:
+def main_trc(folder: Path, total_frames: int, reference: np.ndarray) -> tuple[Path, dict, int]:
+    """The TRC of Pose2Sim's main person (most bone-frames measured: in multi-person mode it writes one TRC
+    per person), its scores and the number of persons written."""
+    raw = sorted(p for p in (folder / "pose-3d").glob("*.trc") if "filt" not in p.name)
+    scored = [(p, score_trc(p, total_frames, reference)) for p in raw]
+    path, score = max(scored, key=lambda ps: (ps[1]["bone_frames"], -raw.index(ps[0])))
+    return path, score, len(raw)
+
+
+def run_pose2sim(python: str, folder: Path, overrides: dict, steps: list) -> dict:
     start = time.perf_counter()
     with open(folder / "p2s-output.txt", "w") as log:
-        proc = subprocess.run([python, "-c", DRIVER, json.dumps(overrides), ",".join(steps)], cwd=folder,
+        proc = subprocess.run([python, "-c", DRIVER, json.dumps(overrides), json.dumps(steps)], cwd=folder,
                               stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "MPLBACKEND": "Agg"})
     wall = time.perf_counter() - start
     if proc.returncode != 0:
@@ -179,43 +197,57 @@ def run_pose2sim(python: str, folder: Path, overrides: dict, steps: list[str]) -
     return result
 
 
-def pose2sim_rows(args, recordings, names: list[str], total_frames: int) -> tuple[dict, dict]:
+def pose2sim_rows(args, recordings, names: list[str], reference: np.ndarray) -> tuple[dict, dict]:
+    total_frames = len(reference)
     rows, info = {}, {"settings": {}}
     calib_path = MULTIVIEW / "calibration" / "Calib.qca.txt"
-    for variant, (extra, steps) in VARIANTS.items():
-        folder = Path(args.work) / variant.replace(" ", "_")
+    for variant, steps in VARIANTS.items():
+        folder = Path(args.work) / re.sub(r"[^a-z0-9]+", "-", variant.lower()).strip("-")
         make_project(folder, calib_path, recordings, names)
-        res = run_pose2sim(args.python, folder, merge(OVERRIDES, extra), steps)
-        info["version"], cfg = res["version"], res["config"]
+        res = run_pose2sim(args.python, folder, OVERRIDES, steps)
+        info["version"], cfg = res["version"], res["configs"]["triangulation"]
         info["settings"][variant] = {sec: {k: cfg.get(sec, {}).get(k) for k in keys} for sec, keys in SETTINGS.items()}
-        trcs = sorted((folder / "pose-3d").glob("*.trc"))
-        raw = next(p for p in trcs if "filt" not in p.name)
+        raw, score, persons = main_trc(folder, total_frames, reference)
+        person = int(m.group(1)) if (m := re.search(r"_P(\d+)_", raw.name)) else 0
+        errors = logged_errors(folder)
         seconds = res["seconds"]
         tri_s = seconds["personAssociation"] + seconds["triangulation"]
-        rows[f"Pose2Sim {variant}"] = {**score_trc(raw, total_frames), "wall_s": tri_s,
-                                       "pose2sim_mean_reprojection_px": logged_error(folder)}
-        filt = [p for p in trcs if "filt" in p.name]
+        rows[f"Pose2Sim {variant}"] = {**score, "wall_s": tri_s, "persons_written": persons, "trc": raw.name,
+                                       "pose2sim_mean_reprojection_px": errors[person] if person < len(errors) else None}
+        filt = sorted(folder.glob(f"pose-3d/{raw.name.rsplit('_', 1)[0]}_*filt*.trc"))
         if filt:
-            rows[f"Pose2Sim {variant} + filtering"] = {**score_trc(filt[0], total_frames),
+            rows[f"Pose2Sim {variant} + filtering"] = {**score_trc(filt[0], total_frames, reference), "trc": filt[0].name,
                                                        "wall_s": tri_s + seconds["filtering"]}
         info.setdefault("process_wall_s", {})[variant] = res["process_wall_s"]
     return rows, info
 
 
-def ours_rows(calib, recordings) -> dict:
-    ticks = make_ticks(recordings, calib.names)
+def reference_points(calib, ticks) -> np.ndarray:
+    """(F, 17, 3) our main person, unfiltered, NaN where not triangulated: what Pose2Sim's points are compared to
+    (multiview.run returns only the summary, so the recording is made again here)."""
+    tri = Triangulator(calib)
+    rec = Recording3D.from_frames([tri.tick(t) for t in ticks])
+    person = rec.main_person()
+    out = np.full((len(ticks), len(COCO17), 3), np.nan)
+    out[person.rows] = np.where(person.points[..., 3:] > 0, person.points[..., :3], np.nan)
+    return out
+
+
+def ours_rows(calib, ticks) -> dict:
     rows = {}
     for name, filtered, options in (("ours", True, {}), ("ours, no 3D filter", False, {}),
                                     ("plain weighted DLT", False, {"reject_px": None, "associate_people": False})):
         start = time.perf_counter()
         rows[name] = run(calib, ticks, filtered, **options)
         rows[name]["wall_s"] = time.perf_counter() - start
+        rows[name]["bone_frames"] = sum(b["frames"] for b in rows[name]["bones"].values())
     return rows
 
 
 def markdown(result: dict) -> str:
     methods = result["methods"]
     bones = list(methods["ours"]["bones"])
+    first = next(iter(VARIANTS))
     lines = [f"# Our triangulation vs Pose2Sim {result['pose2sim_version']} on ../shared/data/multiview "
              f"(same YOLO11n-pose 2D at {result['imgsz']} px, same calibration)", "",
              f"CPU: {result['cpu']}; load average at start {result['load']:.1f} (2 cores shared). "
@@ -223,21 +255,23 @@ def markdown(result: dict) -> str:
              "triangulation (+ filtering) steps as timed inside its process, reading 400 JSON files and writing "
              "the TRC (process with imports: " + ", ".join(f"{k} {v:.1f} s" for k, v in
                                                             result["pose2sim_process_wall_s"].items()) + ").", "",
-             "| method | frames triangulated | median bone CV | " + " | ".join(f"{b} m (CV)" for b in bones) +
-             " | wall (s) |", "|---" * (4 + len(bones)) + "|"]
+             "| method | frames triangulated | bone-frames measured | median bone CV | " +
+             " | ".join(f"{b} m (CV)" for b in bones) + " | median distance to ours, no 3D filter (cm) | wall (s) |", "|---" * (6 + len(bones)) + "|"]
     for name, m in methods.items():
-        cells = [name, f"{m['frames_triangulated']}/{m['frames']}", f"{100 * m['median_bone_cv']:.2f} %"]
+        cells = [name, f"{m['frames_triangulated']}/{m['frames']}", f"{m['bone_frames']}/{len(bones) * m['frames']}",
+                 f"{100 * m['median_bone_cv']:.2f} %"]
         cells += [f"{m['bones'][b]['median_m']:.3f} ({100 * m['bones'][b]['cv']:.1f} %)" for b in bones]
-        lines.append("| " + " | ".join(cells + [f"{m['wall_s']:.2f}"]) + " |")
+        dist = m.get("median_distance_to_ours_cm")
+        lines.append("| " + " | ".join(cells + ["" if dist is None else f"{dist:.1f}", f"{m['wall_s']:.2f}"]) + " |")
     errors = ", ".join(f"{k}: {m['median_reprojection_px']:.1f} px (median)" for k, m in methods.items()
                        if m.get("median_reprojection_px") is not None)
     p2s = ", ".join(f"{k}: {m['pose2sim_mean_reprojection_px']} px (mean, from its log)" for k, m in methods.items()
                     if m.get("pose2sim_mean_reprojection_px") is not None)
     lines += ["", f"Reprojection error (each side's own measure, not the same statistic): {errors}; {p2s}.", "",
-              "Pose2Sim settings (its Demo_SinglePerson defaults except the overrides below):", "",
-              "```json", json.dumps(result["pose2sim_settings"], indent=1), "```", "",
+              f"Pose2Sim settings of '{first}' (its Demo_SinglePerson defaults except the overrides below):", "",
+              "```json", json.dumps(result["pose2sim_settings"][first], indent=1), "```", "",
               "Overrides of Pose2Sim's defaults (all variants): " + json.dumps(OVERRIDES) + "; per variant: " +
-              json.dumps({k: v[0] for k, v in VARIANTS.items()}) + ".", ""]
+              json.dumps({k: [s for s in v if s[1]] for k, v in VARIANTS.items()}) + ".", ""]
     return "\n".join(lines + result.get("notes", []))
 
 
@@ -254,11 +288,12 @@ def main() -> None:
     load = os.getloadavg()[0]
     calib = read_calibration(MULTIVIEW / "calibration" / "Calib.qca.txt")
     recordings = [read_poses(p) for p in poses_2d(args.imgsz)]
-    total = len(make_ticks(recordings, calib.names))
-    p2s, info = pose2sim_rows(args, recordings, calib.names, total)
+    ticks = make_ticks(recordings, calib.names)
+    ours = ours_rows(calib, ticks)
+    p2s, info = pose2sim_rows(args, recordings, calib.names, reference_points(calib, ticks))
     result = {"imgsz": args.imgsz, "cpu": platform.processor() or platform.machine(), "load": load,
               "pose2sim_version": info["version"], "pose2sim_settings": info["settings"],
-              "pose2sim_process_wall_s": info["process_wall_s"], "methods": {**ours_rows(calib, recordings), **p2s}}
+              "pose2sim_process_wall_s": info["process_wall_s"], "methods": {**ours, **p2s}}
     try:
         result["cpu"] = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if "model name" in line)
     except (OSError, StopIteration):
