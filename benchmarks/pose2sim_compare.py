@@ -43,6 +43,7 @@ from multiview import CACHE, MULTIVIEW, poses_2d, run  # noqa: E402
 from transpose_live.calib.formats import read_calibration, write_calibration  # noqa: E402
 from transpose_live.keypoints import COCO17  # noqa: E402
 from transpose_live.pose_files import read_poses  # noqa: E402
+from transpose_live.triangulation.dlt import REJECT_PX  # noqa: E402
 from transpose_live.triangulation.metrics import bone_stats  # noqa: E402
 from transpose_live.triangulation.session import Recording3D, Series3D, Triangulator  # noqa: E402
 from transpose_live.triangulation.sync import make_ticks  # noqa: E402
@@ -73,6 +74,10 @@ VARIANTS = {  # name -> steps, each (Pose2Sim function, overrides for that step 
     "multi-person": [("personAssociation", MULTI), ("triangulation", MULTI), ("filtering", MULTI)],
     "multi-person, no interpolation": [("personAssociation", MULTI),
                                        ("triangulation", {**MULTI, **NO_INTERPOLATION})],
+    # not a default: Pose2Sim with our view-rejection threshold (REJECT_PX), to see how much of the gap it is
+    f"multi-person, reprojection threshold {REJECT_PX:.0f} px (ours)": [
+        ("personAssociation", MULTI), ("triangulation", {**MULTI, "triangulation": {
+            "reproj_error_threshold_triangulation": REJECT_PX}}), ("filtering", MULTI)],
 }
 SETTINGS = {  # reported from the Config.toml each run used
     "triangulation": ["reproj_error_threshold_triangulation", "likelihood_threshold_triangulation",
