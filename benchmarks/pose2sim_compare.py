@@ -84,10 +84,11 @@ SETTINGS = {  # reported from the Config.toml each run used
                       "min_cameras_for_triangulation", "interpolation", "interp_if_gap_smaller_than",
                       "fill_large_gaps_with", "undistort_points", "handle_LR_swap", "sections_to_keep",
                       "min_chunk_size"],
-    "personAssociation": ["single_person"],
+    "personAssociation": ["single_person", "multi_person"],
     "filtering": ["reject_outliers", "filter", "type", "butterworth"],
     "project": ["multi_person", "frame_rate", "frame_range"],
 }
+CODE_DEFAULTS = {"undistort_points": False, "handle_LR_swap": False}  # not in its demo [triangulation]: code default
 
 # Runs in Pose2Sim's venv, in the project folder: Config.toml = Pose2Sim's demo config + overrides, then the
 # steps, each timed; writes p2s-result.json (version, step seconds, the config used).
@@ -113,6 +114,26 @@ Path("p2s-result.json").write_text(json.dumps(result))
 """
 
 
+OBSERVED = {"0.10.49": [  # what the logs and TRCs of this clip showed with this version (checked by hand)
+    "Observed with Pose2Sim 0.10.49 on this clip (from its logs.txt and TRCs under --work):",
+    "- Single-person mode picks, per frame, the person combination with the lowest reprojection of the tracked "
+    "keypoint (Nose here) and has no memory across frames: from frame 37 on, several keypoints come from the "
+    "other person in the room (about 3 m away), so the bones jump to metres; its interpolation and "
+    "last-value filling then draw lines between the two people (thigh up to 3.7 m). Its median distance to our "
+    "points stays small because most frames are right; the CV shows the jumps.",
+    "- With its default 15 px reprojection threshold and YOLO11n-pose 2D (our median reprojection is about "
+    "18 px), Pose2Sim drops on average 1.8 of the 4 cameras per point in single-person mode, 1.1 in multi-person "
+    "mode (its log), so many points come from 2 views; "
+    "without interpolation 257 of 800 bone-frames are missing in single-person mode.",
+    "- Multi-person mode keeps the right person (P0) but writes a second, spurious person (P1, forearm 4 cm) "
+    "and its main person has isolated 2-view outliers (a 1.5 m forearm in one frame).",
+    "- With our view-rejection threshold (80 px) its points are within about 1 mm of our unfiltered ones "
+    "(median) and its bone CV comes down to a little above the plain weighted DLT's; the remaining gap is "
+    "in the worst frames (our view rejection and association) and in the filters (our 3D RTS smoother vs "
+    "its Hampel + Butterworth).",
+    "- undistort_points = true crashes its personAssociation (IndexError in triangulate_comb when a camera "
+    "combination has fewer than 4 views); the undistort_points variant undistorts in its triangulation step only.",
+    "- Its filtering step writes 99 of the 100 frames (frames 0-98).", ""]}
 P2S_NAMES = {"Nose": "nose"}  # Pose2Sim's COCO_17 marker names -> ours (LHip -> left_hip, ...)
 for _name in COCO17.names:
     _side, _, _part = _name.partition("_")
@@ -211,7 +232,8 @@ def pose2sim_rows(args, recordings, names: list[str], reference: np.ndarray) -> 
         make_project(folder, calib_path, recordings, names)
         res = run_pose2sim(args.python, folder, OVERRIDES, steps)
         info["version"], cfg = res["version"], res["configs"]["triangulation"]
-        info["settings"][variant] = {sec: {k: cfg.get(sec, {}).get(k) for k in keys} for sec, keys in SETTINGS.items()}
+        info["settings"][variant] = {sec: {k: cfg.get(sec, {}).get(k, CODE_DEFAULTS.get(k)) for k in keys}
+                                     for sec, keys in SETTINGS.items()}
         raw, score, persons = main_trc(folder, total_frames, reference)
         person = int(m.group(1)) if (m := re.search(r"_P(\d+)_", raw.name)) else 0
         errors = logged_errors(folder)
@@ -277,7 +299,7 @@ def markdown(result: dict) -> str:
               "```json", json.dumps(result["pose2sim_settings"][first], indent=1), "```", "",
               "Overrides of Pose2Sim's defaults (all variants): " + json.dumps(OVERRIDES) + "; per variant: " +
               json.dumps({k: [s for s in v if s[1]] for k, v in VARIANTS.items()}) + ".", ""]
-    return "\n".join(lines + result.get("notes", []))
+    return "\n".join(lines + OBSERVED.get(result["pose2sim_version"], []))
 
 
 def main() -> None:
