@@ -114,8 +114,8 @@ Path("p2s-result.json").write_text(json.dumps(result))
 """
 
 
-OBSERVED = {"0.10.49": [  # what the logs and TRCs of this clip showed with this version (checked by hand)
-    "Observed with Pose2Sim 0.10.49 on this clip (from its logs.txt and TRCs under --work):",
+OBSERVED = {("0.10.49", 640): [  # what its logs and TRCs showed with this version and 2D size (checked by hand)
+    "Observed with Pose2Sim 0.10.49 on this clip and 640 px 2D (from its logs.txt and TRCs under --work):",
     "- Single-person mode picks, per frame, the person combination with the lowest reprojection of the tracked "
     "keypoint (Nose here) and has no memory across frames: from frame 37 on, several keypoints come from the "
     "other person in the room (about 3 m away), so the bones jump to metres; its interpolation and "
@@ -141,6 +141,12 @@ for _name in COCO17.names:
         P2S_NAMES[_side[0].upper() + _part.capitalize()] = _name
 
 
+def fail(message: str) -> None:
+    """One line on stderr, exit 2 (a user error: what was wrong and what to do)."""
+    print(message, file=sys.stderr)
+    raise SystemExit(2)
+
+
 def write_openpose(recording, folder: Path, camera: str) -> int:
     """One OpenPose JSON per frame with every person of the view (missing keypoints 0, 0, 0); returns files."""
     folder.mkdir(parents=True)
@@ -154,7 +160,7 @@ def write_openpose(recording, folder: Path, camera: str) -> int:
 def make_project(folder: Path, calib_path: Path, recordings, names: list[str]) -> None:
     if folder.exists():
         if not (folder / MARKER).exists():
-            raise SystemExit(f"{folder} exists and was not made by this script; give another --work")
+            fail(f"{folder} exists and was not made by this script; give another --work")
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
     (folder / MARKER).touch()
@@ -187,7 +193,8 @@ def score_trc(path: Path, total_frames: int, reference: np.ndarray) -> dict:
     person = Series3D(0, frames, points, np.full(points.shape[:2], np.nan), [])
     bones = bone_stats(person, COCO17)
     dist = np.linalg.norm(points[..., :3] - reference[frames], axis=-1)
-    return {"median_distance_to_ours_cm": float(100 * np.nanmedian(dist)), "frames": total_frames, "frames_triangulated": int((points[..., 3] > 0).any(axis=1).sum()),
+    return {"median_distance_to_ours_cm": float(100 * np.nanmedian(dist)), "frames": total_frames,
+            "frames_triangulated": int((points[..., 3] > 0).any(axis=1).sum()),
             "bone_frames": sum(b["frames"] for b in bones.values()),
             "trc_frames": [int(frames[0]), int(frames[-1])], "median_reprojection_px": None,
             "median_bone_cv": float(np.nanmedian([b["cv"] for b in bones.values()])), "bones": bones}
@@ -239,12 +246,13 @@ def pose2sim_rows(args, recordings, names: list[str], reference: np.ndarray) -> 
         errors = logged_errors(folder)
         seconds = res["seconds"]
         tri_s = seconds["personAssociation"] + seconds["triangulation"]
-        rows[f"Pose2Sim {variant}"] = {**score, "wall_s": tri_s, "persons_written": persons, "trc": raw.name,
-                                       "pose2sim_mean_reprojection_px": errors[person] if person < len(errors) else None}
+        rows[f"Pose2Sim {variant}"] = {
+            **score, "wall_s": tri_s, "persons_written": persons, "trc": raw.name,
+            "pose2sim_mean_reprojection_px": errors[person] if person < len(errors) else None}
         filt = sorted(folder.glob(f"pose-3d/{raw.name.rsplit('_', 1)[0]}_*filt*.trc"))
         if filt:
-            rows[f"Pose2Sim {variant} + filtering"] = {**score_trc(filt[0], total_frames, reference), "trc": filt[0].name,
-                                                       "wall_s": tri_s + seconds["filtering"]}
+            rows[f"Pose2Sim {variant} + filtering"] = {**score_trc(filt[0], total_frames, reference),
+                                                       "trc": filt[0].name, "wall_s": tri_s + seconds["filtering"]}
         info.setdefault("process_wall_s", {})[variant] = res["process_wall_s"]
     return rows, info
 
@@ -283,7 +291,8 @@ def markdown(result: dict) -> str:
              "the TRC (process with imports: " + ", ".join(f"{k} {v:.1f} s" for k, v in
                                                             result["pose2sim_process_wall_s"].items()) + ").", "",
              "| method | frames triangulated | bone-frames measured | median bone CV | " +
-             " | ".join(f"{b} m (CV)" for b in bones) + " | median distance to ours, no 3D filter (cm) | wall (s) |", "|---" * (6 + len(bones)) + "|"]
+             " | ".join(f"{b} m (CV)" for b in bones) + " | median distance to ours, no 3D filter (cm) | wall (s) |",
+             "|---" * (6 + len(bones)) + "|"]
     for name, m in methods.items():
         cells = [name, f"{m['frames_triangulated']}/{m['frames']}", f"{m['bone_frames']}/{len(bones) * m['frames']}",
                  f"{100 * m['median_bone_cv']:.2f} %"]
@@ -299,7 +308,7 @@ def markdown(result: dict) -> str:
               "```json", json.dumps(result["pose2sim_settings"][first], indent=1), "```", "",
               "Overrides of Pose2Sim's defaults (all variants): " + json.dumps(OVERRIDES) + "; per variant: " +
               json.dumps({k: [s for s in v if s[1]] for k, v in VARIANTS.items()}) + ".", ""]
-    return "\n".join(lines + OBSERVED.get(result["pose2sim_version"], []))
+    return "\n".join(lines + OBSERVED.get((result["pose2sim_version"], result["imgsz"]), []))
 
 
 def main() -> None:
@@ -311,7 +320,7 @@ def main() -> None:
     parser.add_argument("--out", default="pose2sim-compare")
     args = parser.parse_args()
     if not Path(args.python).exists():
-        raise SystemExit(f"{args.python} not found: make Pose2Sim's venv with `{MAKE_VENV}` or give --python")
+        fail(f"{args.python} not found: make Pose2Sim's venv with `{MAKE_VENV}` or give --python")
     load = os.getloadavg()[0]
     calib = read_calibration(MULTIVIEW / "calibration" / "Calib.qca.txt")
     recordings = [read_poses(p) for p in poses_2d(args.imgsz)]
