@@ -143,7 +143,8 @@ class IdentityAssociator:
         for stage in ("high", "low"):
             rows = [i for i in free if (poses.box_scores[i] >= HIGH) == (stage == "high")
                     and poses.box_scores[i] >= LOW]
-            people = [p for p in recent if all(q is not p for q in matched.values())]
+            people = [p for p in recent if all(q is not p for q in matched.values())
+                      and (stage == "high" or p.id >= 0)]  # a young track is confirmed by confident boxes only
             if not rows or not people:
                 continue
             if stage == "high":
@@ -191,8 +192,9 @@ class IdentityAssociator:
         clear = _clear(poses.boxes, poses.box_scores)
         self._edge = None if image is None else (image.shape[1], image.shape[0])
         self._match_recent(poses, feats, free, matched, clear)
+        known = {j: q for j, q in matched.items() if q.id >= 0}
         candidates = [i for i in range(len(poses)) if poses.box_scores[i] >= NEW
-                      and (i in free or matched[i].id < 0)]
+                      and (i in free or matched[i].id < 0) and not self._duplicate(poses.boxes, i, known)]
         self._reidentify(poses, feats, float(t), candidates, matched)
         taken = {id(q) for q in matched.values()}
         self._awaited = any(p.id >= 0 and p.feature is not None and id(p) not in taken for p in self.people)
