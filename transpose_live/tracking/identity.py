@@ -9,16 +9,20 @@ Per frame, in order:
    `GATE` box heights (widening by `GATE_GROWTH` per missed frame) or the heights differ by more than 2x,
    so appearance never glues two people who are far apart; nor when the appearance similarity is under
    `APP_GATE`; nor above a cost of `MAX_COST`;
-3. the remaining low-score detections go to the remaining recent tracks by IoU alone (ByteTrack's second stage);
+3. the remaining low-score detections go to the remaining recent confirmed tracks by IoU alone (ByteTrack's
+   second stage; a young track is confirmed by confident detections only, so a sliver of a partly hidden
+   person never becomes a new id);
 4. detections still unmatched (and new tracks not confirmed yet) are compared with the gallery: every
    confirmed track not seen this frame and seen within `reid_memory` seconds keeps its appearance; a
-   similarity of at least `REID_MIN` (and a plausible size) gives the person the old id back;
+   similarity of at least `REID_MIN` (and a plausible size) gives the person the old id back, never to a
+   second box of a person matched this frame (`_duplicate`);
 5. the rest (but boxes repeating a matched person's: `_duplicate`) start tentative tracks, confirmed (given a new, never reused id) on their `CONFIRM`-th
    frame (at once on the first frame of the video); a tentative track missed once is dropped.
 
 The appearance (`appearance.describe`, needs the frame image) of a track is an average over the frames
 where its person was seen clearly: a confident detection overlapping no other detection by more than
-`CLEAR_OVERLAP` of its area. Without an image (or `appearance=False`) motion and keypoints decide alone.
+`CLEAR_OVERLAP` of its area. A box that is not clear also moves the Kalman filter less (`PARTLY_SEEN_NOISE`).
+Without an image (or `appearance=False`) motion and keypoints decide alone.
 """
 
 from __future__ import annotations
@@ -46,6 +50,8 @@ CLEAR_OVERLAP = 0.15  # of a detection's area covered by another: not clear, its
 DUPLICATE_IOU, DUPLICATE_INSIDE = 0.4, 0.85  # an unmatched box this close to a matched one starts no track
 EMA = 0.9  # weight of the old appearance per clear sighting
 KEYPOINT_SCORE = 0.5  # keypoints count for OKS when at least half of them are this confident
+PARTLY_SEEN_NOISE = 3.0  # x the measurement std of a box that is not clear (a partly hidden person's box is
+# cut or merged with the occluder's: it must not bend the velocity; 2-5 measured alike)
 REID_MEMORY = 10.0  # seconds (`--reid-memory`)
 
 
@@ -230,7 +236,7 @@ class IdentityAssociator:
     def _observe(self, person: _Person, poses: Poses, i: int, feats, clear: bool, t: float,
                  fresh: bool = False) -> None:
         if not fresh:
-            person.motion.update(poses.boxes[i])
+            person.motion.update(poses.boxes[i], 1.0 if clear else PARTLY_SEEN_NOISE)
             person.hits += 1
         person.keypoints, person.last_t = poses.keypoints[i].copy(), t
         if feats is not None and (clear or person.feature is None):
