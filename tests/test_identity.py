@@ -282,6 +282,46 @@ def test_stitching_without_video_never_joins_two_people(recorded_old):
     assert not set(after[0]) & set(after[1]), after
 
 
+def _write_clip(path, scenario, sprites, frames=None, turn=False, scale=1.0):
+    """The composited clip as an H.264 file: `turn` stores it sideways with a 90 degree display rotation
+    (a phone clip), `scale` resizes it, `frames` cuts it."""
+    import cv2
+    from media_helpers import write_timed_clip
+
+    images = []
+    for f in range(frames or scenario.frames):
+        image = ic.render(scenario, sprites, f)[0]
+        image = cv2.resize(image, None, fx=scale, fy=scale) if scale != 1.0 else image
+        images.append(np.ascontiguousarray(np.rot90(image, -1)) if turn else image)
+    write_timed_clip(path, images, [f / scenario.fps for f in range(len(images))], rotation=90 if turn else None)
+    return path
+
+
+def test_stitching_sees_a_phone_clip_upright_as_the_run_did(hide_clip, recorded_old, tmp_path):
+    """Stored sideways with a display rotation: the run's boxes are on the upright frames (media.VideoDecoder),
+    so the stitching's crops must be too."""
+    from transpose_live.tracking.stitch import stitch_file
+
+    scenario, sprites, _, _ = hide_clip
+    jsonl, _, _, _, gt = recorded_old
+    stitch_file(jsonl, video=_write_clip(tmp_path / "phone.mp4", scenario, sprites, turn=True))
+    after = _ids_per_person(jsonl, gt)
+    assert all(len(v) == 1 for v in after.values()) and len(set(sum(after.values(), []))) == 2, after
+
+
+@pytest.mark.parametrize("change", [{"scale": 0.6}])
+def test_stitching_ignores_a_video_that_is_not_the_runs(hide_clip, recorded_old, tmp_path, change):
+    """A video smaller than the run's (a shorter one likewise): its pixels would be the wrong ones, so the stitching
+    decides as without a video (time gaps and motion)."""
+    from transpose_live.pose_files import read_poses
+    from transpose_live.tracking.stitch import stitch_ids
+
+    scenario, sprites, _, _ = hide_clip
+    jsonl = recorded_old[0]
+    other = _write_clip(tmp_path / "other.mp4", scenario, sprites, **change)
+    assert stitch_ids(read_poses(jsonl), video=other) == stitch_ids(read_poses(jsonl))
+
+
 @pytest.mark.slow  # > 2 s: outside the fast subset (docs/architecture.md)
 def test_analyze_stitches_the_tracks(recorded_old, tmp_path):
     """`analyze` joins the split tracks before analysing (the input file is left as it is); --no-stitch not."""
