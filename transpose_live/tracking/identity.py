@@ -5,7 +5,8 @@ Per frame, in order:
 2. confident detections (score >= `HIGH`) are matched to the tracks seen within `max_missed` frames by one
    cost: 0.5 x (1 - motion similarity) + 0.5 x (1 - appearance similarity), where the motion similarity is
    the best of IoU with the predicted box, IoU with the last seen box and OKS of the keypoints (when both
-   poses have confident keypoints). Gating: a pair is never matched when the centres are further apart than
+   poses have confident keypoints); for a detection that is not clear (below) appearance weighs only
+   `PARTIAL_APP`. Gating: a pair is never matched when the centres are further apart than
    `GATE` box heights (widening by `GATE_GROWTH` per missed frame) or the heights differ by more than 2x,
    so appearance never glues two people who are far apart; nor when the appearance similarity is under
    `APP_GATE`; nor above a cost of `MAX_COST`;
@@ -52,6 +53,7 @@ EMA = 0.9  # weight of the old appearance per clear sighting
 KEYPOINT_SCORE = 0.5  # keypoints count for OKS when at least half of them are this confident
 PARTLY_SEEN_NOISE = 3.0  # x the measurement std of a box that is not clear (a partly hidden person's box is
 # cut or merged with the occluder's: it must not bend the velocity; 2-5 measured alike)
+PARTIAL_APP = 0.25  # weight of appearance in the cost of a detection that is not clear (0.2-0.3 measured alike)
 REID_MEMORY = 10.0  # seconds (`--reid-memory`)
 
 
@@ -126,8 +128,9 @@ class IdentityAssociator:
         return np.where(gated, np.inf, 1.0 - sim)
 
     def _cost(self, poses: Poses, index: np.ndarray, feats, people: list[_Person], clear: np.ndarray) -> np.ndarray:
-        """Joint cost; appearance only counts for detections seen clearly (a partly hidden person's colours
-        mix with the occluder's): the others are matched by motion alone."""
+        """Joint cost. Appearance counts half for detections seen clearly; for the others (a partly hidden
+        person's colours mix with the occluder's) it counts `PARTIAL_APP` and never gates: enough to tell
+        which of two overlapping boxes shows whom when motion alone is nearly even."""
         cost = self._motion_cost(poses, index, people)
         if feats is None:
             return cost
@@ -138,7 +141,8 @@ class IdentityAssociator:
             s = app.similarity(feats[index], p.feature[None])[:, 0]
             part = 1.0 - np.clip((s - APP_FLOOR) / (1 - APP_FLOOR), 0, 1)
             joint = np.where(s < APP_GATE, np.inf, 0.5 * cost[:, j] + 0.5 * part)
-            cost[:, j] = np.where(seen, joint, cost[:, j])
+            partial = (1 - PARTIAL_APP) * cost[:, j] + PARTIAL_APP * part
+            cost[:, j] = np.where(seen, joint, partial)
         return cost
 
     # ------------------------------------------------------------ stages
