@@ -108,6 +108,71 @@ def test_untrained_pose_weights_keep_identity(hide_clip, filled_checkpoint):
 
 
 @pytest.fixture(scope="session")
+def fast_cross_clip(yolo_pose):
+    """The benchmark's "cross-three-fast-small" clip (three people 120-220 px tall cross twice, 1.6x faster;
+    the one slower person is partly hidden by a faster one twice), detected as the benchmark does at 640 px."""
+    sprites = [ic.make_sprite(yolo_pose, c) for c in ic.PEOPLE]
+    scenario = ic.scenarios(scale=0.6, speed=1.6)[1]
+    dets, gt = ic.detections(yolo_pose, scenario, sprites, 640)
+    return scenario, sprites, dets, gt
+
+
+@pytest.mark.slow  # ~25 s: 150 frames of YOLO at 640 px
+def test_fast_small_crossing_keeps_three_ids(fast_cross_clip):
+    """A partly hidden person's detector boxes (slivers of the visible side, boxes merged with the occluder)
+    must not start a new id, revive a lost one on a second box, or bend the hidden person's motion.
+    The tracker before this fix gave a 4th id here (IDF1 0.93, 0.87 with the benchmark's 0.1 threshold)."""
+    scenario, sprites, dets, gt = fast_cross_clip
+    s = ic.score(gt, ic.track_ours(scenario, sprites, dets)[0])
+    assert s["ids"] == 3 and s["IDSW"] == 0 and s["IDF1"] >= 0.95, s
+
+
+def _frame(boxes, scores, image=None) -> tuple:
+    from transpose_live.poses import Poses
+
+    boxes = np.array(boxes, np.float32).reshape(-1, 4)
+    return Poses(np.zeros((len(boxes), 17, 3), np.float32), boxes, np.array(scores, np.float32)), image
+
+
+def _painted(boxes, size=(320, 240)) -> np.ndarray:
+    """Grey frame with each box filled in red (people dressed alike)."""
+    import cv2
+
+    image = np.full((size[1], size[0], 3), 90, np.uint8)
+    for x1, y1, x2, y2 in boxes:
+        cv2.rectangle(image, (int(x1), int(y1)), (int(x2), int(y2)), (30, 30, 200), -1)
+    return image
+
+
+def _run(frames) -> list:
+    trk = PoseTracker(smooth="none")
+    return [trk.update(poses, f / 30, image=image).track_ids.tolist() for f, (poses, image) in enumerate(frames)]
+
+
+def test_low_score_boxes_never_confirm_a_new_person():
+    """ByteTrack's rule: a new track needs confident boxes. A box seen once at 0.6 and then only at 0.3 (a
+    sliver of a partly hidden person, say) gets no id; confident again, it does."""
+    a, b = [20, 40, 80, 200], [200, 40, 260, 200]
+    ids = _run([_frame([a], [0.9]), _frame([a, b], [0.9, 0.6]), _frame([a, b], [0.9, 0.3]),
+                _frame([a, b], [0.9, 0.3]), _frame([a, b], [0.9, 0.6])])
+    assert ids[0][0] >= 0 and ids[1][1] == -1
+    assert ids[2][1] == -1 and ids[3][1] == -1  # the old tracker confirmed it here
+    assert ids[4][1] >= 0 and ids[4][1] != ids[0][0]
+
+
+def test_gallery_gives_no_id_to_a_second_box_of_a_seen_person():
+    """Two people dressed alike; B leaves. A second detector box inside A's (part of A) looks like B, but
+    A is matched this frame: the box repeats A and revives no id (the old tracker gave it B's id)."""
+    a, b, inner = [20, 40, 80, 200], [240, 40, 300, 200], [25, 60, 78, 190]
+    both = [_frame([a, b], [0.9, 0.9], _painted([a, b]))] * 3
+    alone = [_frame([a], [0.9], _painted([a]))] * 3
+    ids = _run(both + alone + [_frame([a, inner], [0.9, 0.8], _painted([a]))])
+    first = ids[0]
+    assert len(set(first)) == 2 and -1 not in first
+    assert ids[-1] == [first[0], -1], ids[-1]
+
+
+@pytest.fixture(scope="session")
 def exercise_frames(yolo_pose):
     """The first 80 frames of the real 3-person clip and their YOLO11n-pose detections."""
     import cv2
@@ -215,6 +280,46 @@ def test_stitching_without_video_never_joins_two_people(recorded_old):
     after = _ids_per_person(jsonl, gt)
     assert sum(map(len, after.values())) <= sum(map(len, before.values()))
     assert not set(after[0]) & set(after[1]), after
+
+
+def _write_clip(path, scenario, sprites, frames=None, turn=False, scale=1.0):
+    """The composited clip as an H.264 file: `turn` stores it sideways with a 90 degree display rotation
+    (a phone clip), `scale` resizes it, `frames` cuts it."""
+    import cv2
+    from media_helpers import write_timed_clip
+
+    images = []
+    for f in range(frames or scenario.frames):
+        image = ic.render(scenario, sprites, f)[0]
+        image = cv2.resize(image, None, fx=scale, fy=scale) if scale != 1.0 else image
+        images.append(np.ascontiguousarray(np.rot90(image, -1)) if turn else image)
+    write_timed_clip(path, images, [f / scenario.fps for f in range(len(images))], rotation=90 if turn else None)
+    return path
+
+
+def test_stitching_sees_a_phone_clip_upright_as_the_run_did(hide_clip, recorded_old, tmp_path):
+    """Stored sideways with a display rotation: the run's boxes are on the upright frames (media.VideoDecoder),
+    so the stitching's crops must be too."""
+    from transpose_live.tracking.stitch import stitch_file
+
+    scenario, sprites, _, _ = hide_clip
+    jsonl, _, _, _, gt = recorded_old
+    stitch_file(jsonl, video=_write_clip(tmp_path / "phone.mp4", scenario, sprites, turn=True))
+    after = _ids_per_person(jsonl, gt)
+    assert all(len(v) == 1 for v in after.values()) and len(set(sum(after.values(), []))) == 2, after
+
+
+@pytest.mark.parametrize("change", [{"scale": 0.6}])
+def test_stitching_ignores_a_video_that_is_not_the_runs(hide_clip, recorded_old, tmp_path, change):
+    """A video smaller than the run's (a shorter one likewise): its pixels would be the wrong ones, so the stitching
+    decides as without a video (time gaps and motion)."""
+    from transpose_live.pose_files import read_poses
+    from transpose_live.tracking.stitch import stitch_ids
+
+    scenario, sprites, _, _ = hide_clip
+    jsonl = recorded_old[0]
+    other = _write_clip(tmp_path / "other.mp4", scenario, sprites, **change)
+    assert stitch_ids(read_poses(jsonl), video=other) == stitch_ids(read_poses(jsonl))
 
 
 @pytest.mark.slow  # > 2 s: outside the fast subset (docs/architecture.md)

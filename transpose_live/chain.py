@@ -62,8 +62,9 @@ class Chain:
         def stitch(published: dict) -> None:
             for paths in published.values():
                 for path in paths:
-                    if Path(path).suffix.lower() in FORMATS and _has_people(path):
-                        stitch_file(path, video=video)
+                    recording = _people(path) if Path(path).suffix.lower() in FORMATS else None
+                    if recording is not None:
+                        stitch_file(path, video=video, recording=recording)
 
         return stitch
 
@@ -72,14 +73,16 @@ class Chain:
         return PipelineOptions.from_config(self.cfg, attention_keypoint=self.attention, **values)
 
 
-def _has_people(path) -> bool:
-    """Whether a pose file the run wrote holds any person (a run stopped early may have written none)."""
+def _people(path):
+    """A pose file the run wrote, read (`PoseRecording`), or None when it holds no person (a run stopped
+    early may have written none)."""
     from transpose_live.pose_files import read_poses
 
     try:
-        return any(len(p) for p in read_poses(path).poses)
+        recording = read_poses(path)
     except UserError:  # a CSV with its header only, an empty JSONL: nothing to stitch
-        return False
+        return None
+    return recording if any(len(p) for p in recording.poses) else None
 
 
 def check_config(cfg: RunConfig) -> None:

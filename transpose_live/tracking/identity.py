@@ -5,20 +5,25 @@ Per frame, in order:
 2. confident detections (score >= `HIGH`) are matched to the tracks seen within `max_missed` frames by one
    cost: 0.5 x (1 - motion similarity) + 0.5 x (1 - appearance similarity), where the motion similarity is
    the best of IoU with the predicted box, IoU with the last seen box and OKS of the keypoints (when both
-   poses have confident keypoints). Gating: a pair is never matched when the centres are further apart than
+   poses have confident keypoints); for a detection that is not clear (below) appearance weighs only
+   `PARTIAL_APP`. Gating: a pair is never matched when the centres are further apart than
    `GATE` box heights (widening by `GATE_GROWTH` per missed frame) or the heights differ by more than 2x,
    so appearance never glues two people who are far apart; nor when the appearance similarity is under
    `APP_GATE`; nor above a cost of `MAX_COST`;
-3. the remaining low-score detections go to the remaining recent tracks by IoU alone (ByteTrack's second stage);
+3. the remaining low-score detections go to the remaining recent confirmed tracks by IoU alone (ByteTrack's
+   second stage; a young track is confirmed by confident detections only, so a sliver of a partly hidden
+   person never becomes a new id);
 4. detections still unmatched (and new tracks not confirmed yet) are compared with the gallery: every
    confirmed track not seen this frame and seen within `reid_memory` seconds keeps its appearance; a
-   similarity of at least `REID_MIN` (and a plausible size) gives the person the old id back;
+   similarity of at least `REID_MIN` (and a plausible size) gives the person the old id back, never to a
+   second box of a person matched this frame (`_duplicate`);
 5. the rest (but boxes repeating a matched person's: `_duplicate`) start tentative tracks, confirmed (given a new, never reused id) on their `CONFIRM`-th
    frame (at once on the first frame of the video); a tentative track missed once is dropped.
 
 The appearance (`appearance.describe`, needs the frame image) of a track is an average over the frames
 where its person was seen clearly: a confident detection overlapping no other detection by more than
-`CLEAR_OVERLAP` of its area. Without an image (or `appearance=False`) motion and keypoints decide alone.
+`CLEAR_OVERLAP` of its area. A box that is not clear also moves the Kalman filter less (`PARTLY_SEEN_NOISE`).
+Without an image (or `appearance=False`) motion and keypoints decide alone.
 """
 
 from __future__ import annotations
@@ -46,6 +51,9 @@ CLEAR_OVERLAP = 0.15  # of a detection's area covered by another: not clear, its
 DUPLICATE_IOU, DUPLICATE_INSIDE = 0.4, 0.85  # an unmatched box this close to a matched one starts no track
 EMA = 0.9  # weight of the old appearance per clear sighting
 KEYPOINT_SCORE = 0.5  # keypoints count for OKS when at least half of them are this confident
+PARTLY_SEEN_NOISE = 3.0  # x the measurement std of a box that is not clear (a partly hidden person's box is
+# cut or merged with the occluder's: it must not bend the velocity; 2-5 measured alike)
+PARTIAL_APP = 0.25  # weight of appearance in the cost of a detection that is not clear (0.2-0.3 measured alike)
 REID_MEMORY = 10.0  # seconds (`--reid-memory`)
 
 
@@ -120,8 +128,9 @@ class IdentityAssociator:
         return np.where(gated, np.inf, 1.0 - sim)
 
     def _cost(self, poses: Poses, index: np.ndarray, feats, people: list[_Person], clear: np.ndarray) -> np.ndarray:
-        """Joint cost; appearance only counts for detections seen clearly (a partly hidden person's colours
-        mix with the occluder's): the others are matched by motion alone."""
+        """Joint cost. Appearance counts half for detections seen clearly; for the others (a partly hidden
+        person's colours mix with the occluder's) it counts `PARTIAL_APP` and never gates: enough to tell
+        which of two overlapping boxes shows whom when motion alone is nearly even."""
         cost = self._motion_cost(poses, index, people)
         if feats is None:
             return cost
@@ -132,7 +141,8 @@ class IdentityAssociator:
             s = app.similarity(feats[index], p.feature[None])[:, 0]
             part = 1.0 - np.clip((s - APP_FLOOR) / (1 - APP_FLOOR), 0, 1)
             joint = np.where(s < APP_GATE, np.inf, 0.5 * cost[:, j] + 0.5 * part)
-            cost[:, j] = np.where(seen, joint, cost[:, j])
+            partial = (1 - PARTIAL_APP) * cost[:, j] + PARTIAL_APP * part
+            cost[:, j] = np.where(seen, joint, partial)
         return cost
 
     # ------------------------------------------------------------ stages
@@ -143,7 +153,8 @@ class IdentityAssociator:
         for stage in ("high", "low"):
             rows = [i for i in free if (poses.box_scores[i] >= HIGH) == (stage == "high")
                     and poses.box_scores[i] >= LOW]
-            people = [p for p in recent if all(q is not p for q in matched.values())]
+            people = [p for p in recent if all(q is not p for q in matched.values())
+                      and (stage == "high" or p.id >= 0)]  # a young track is confirmed by confident boxes only
             if not rows or not people:
                 continue
             if stage == "high":
@@ -191,8 +202,9 @@ class IdentityAssociator:
         clear = _clear(poses.boxes, poses.box_scores)
         self._edge = None if image is None else (image.shape[1], image.shape[0])
         self._match_recent(poses, feats, free, matched, clear)
+        known = {j: q for j, q in matched.items() if q.id >= 0}
         candidates = [i for i in range(len(poses)) if poses.box_scores[i] >= NEW
-                      and (i in free or matched[i].id < 0)]
+                      and (i in free or matched[i].id < 0) and not self._duplicate(poses.boxes, i, known)]
         self._reidentify(poses, feats, float(t), candidates, matched)
         taken = {id(q) for q in matched.values()}
         self._awaited = any(p.id >= 0 and p.feature is not None and id(p) not in taken for p in self.people)
@@ -228,7 +240,7 @@ class IdentityAssociator:
     def _observe(self, person: _Person, poses: Poses, i: int, feats, clear: bool, t: float,
                  fresh: bool = False) -> None:
         if not fresh:
-            person.motion.update(poses.boxes[i])
+            person.motion.update(poses.boxes[i], 1.0 if clear else PARTLY_SEEN_NOISE)
             person.hits += 1
         person.keypoints, person.last_t = poses.keypoints[i].copy(), t
         if feats is not None and (clear or person.feature is None):

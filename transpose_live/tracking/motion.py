@@ -54,8 +54,9 @@ class BoxMotion:
         self.missed += 1
         return self.box
 
-    def update(self, box: np.ndarray) -> None:
-        """The observation of this frame (after `predict`), re-running a gap on virtual observations."""
+    def update(self, box: np.ndarray, noise: float = 1.0) -> None:
+        """The observation of this frame (after `predict`), re-running a gap on virtual observations.
+        `noise` scales the measurement std of this box (> 1: a less reliable box, e.g. partly hidden)."""
         z = xyxy_to_z(box)
         gap = self.missed
         if gap > 1:  # observation-centric re-update
@@ -66,7 +67,7 @@ class BoxMotion:
                 self.kf.update(self.last_z + (z - self.last_z) * k / gap)
             self._noise(max(self.kf.x[3, 0], 1.0))
             self.kf.predict()
-        self.kf.update(z)
+        self.kf.update(z, R=self.kf.R * noise ** 2)
         self.last_z, self.missed = z, 0
         self._saved = (self.kf.x.copy(), self.kf.P.copy())
 

@@ -34,6 +34,7 @@ SAMPLES = 5  # frames per tracklet whose appearance is averaged
 REACH, REACH_PER_S = 1.0, 1.0  # box heights
 AMBIGUOUS = 0.25  # box heights (or appearance similarity) between the best two chains: too close to choose
 MAX_SPEED = 3.0  # box heights per second: velocities above it are not extrapolated
+OUTSIDE = 0.25  # of the frame size: boxes reaching further out mean the video is not the run's
 
 
 @dataclass
@@ -68,10 +69,21 @@ def _tracklets(recording: PoseRecording) -> list[_Tracklet]:
     return sorted(tracks.values(), key=lambda tr: tr.times[0])
 
 
-def _appearances(recording: PoseRecording, tracklets: list[_Tracklet], video: str | Path) -> None:
-    """Each tracklet's mean descriptor over up to SAMPLES frames where it stands clear of the others."""
-    import cv2
+def _matches(recording: PoseRecording, size: tuple[int, int]) -> bool:
+    """Whether the recording's boxes fit frames of `size` (w, h): the video is the run's, as the run saw it."""
+    boxes = [p.boxes for p in recording.poses if len(p)]
+    if not boxes:
+        return True
+    far = np.concatenate(boxes)[:, 2:].max(0)
+    return bool((far <= np.asarray(size) * (1 + OUTSIDE)).all())
 
+
+def _appearances(recording: PoseRecording, tracklets: list[_Tracklet], video: str | Path) -> bool:
+    """Each tracklet's mean descriptor over up to SAMPLES frames where it stands clear of the others. The
+    video is decoded as the run decoded it (`media.VideoDecoder`: PyAV, display rotation applied, frames
+    numbered alike). False (no appearance set) when the video is not the run's: its frames smaller than the
+    recorded boxes, or fewer frames than the recording."""
+    from transpose_live.media import VideoDecoder
     from transpose_live.tracking.identity import _clear
 
     wanted: dict[int, list] = {}
@@ -79,25 +91,31 @@ def _appearances(recording: PoseRecording, tracklets: list[_Tracklet], video: st
     for tr in tracklets:
         for f in np.unique(np.linspace(0, len(tr.frames) - 1, SAMPLES * 3).astype(int)):
             wanted.setdefault(tr.frames[f], []).append(tr)
-    cap, frame, sums = cv2.VideoCapture(str(video)), 0, {}
-    last = max(wanted) if wanted else -1
-    while frame <= last:
-        ok, image = cap.read()
-        if not ok:
-            break
-        for tr in wanted.get(frame, []):
-            poses = recording.poses[index[frame]]
-            row = int(np.flatnonzero(poses.track_ids == tr.id)[0])
-            n, _ = sums.get(tr.id, (0, None))
-            if n < SAMPLES and _clear(poses.boxes, np.ones(len(poses)))[row]:
-                d = app.describe(image, poses.boxes[row:row + 1], poses.keypoints[row:row + 1])[0]
-                sums[tr.id] = (n + 1, d if n == 0 else sums[tr.id][1] + d)
-        frame += 1
-    cap.release()
+    last, seen, sums = max(wanted, default=-1), -1, {}
+    decoder = VideoDecoder(video)
+    try:
+        if not _matches(recording, decoder.size):
+            return False
+        for item in decoder.frames():
+            if item.index > last:
+                break
+            seen = item.index
+            for tr in wanted.get(item.index, []):
+                poses = recording.poses[index[item.index]]
+                row = int(np.flatnonzero(poses.track_ids == tr.id)[0])
+                n, _ = sums.get(tr.id, (0, None))
+                if n < SAMPLES and _clear(poses.boxes, np.ones(len(poses)))[row]:
+                    d = app.describe(item.image, poses.boxes[row:row + 1], poses.keypoints[row:row + 1])[0]
+                    sums[tr.id] = (n + 1, d if n == 0 else sums[tr.id][1] + d)
+    finally:
+        decoder.close()
+    if seen < last:
+        return False
     for tr in tracklets:
         if tr.id in sums:
             f = sums[tr.id][1]
             tr.feature = f / max(float(np.linalg.norm(f)), 1e-9)
+    return True
 
 
 def _fit(chain: list[_Tracklet], tr: _Tracklet, max_gap: float) -> float | None:
@@ -155,11 +173,13 @@ def _rewrite_csv(text: str, mapping: dict[int, int]) -> str:
     return buf.getvalue()
 
 
-def stitch_file(path: str | Path, video: str | Path | None = None, max_gap: float = REID_MEMORY) -> dict[int, int]:
+def stitch_file(path: str | Path, video: str | Path | None = None, max_gap: float = REID_MEMORY,
+                recording: PoseRecording | None = None) -> dict[int, int]:
     """Stitches the track ids of a `--json` / `--csv` file in place (atomically); returns {old: new}.
-    `video`: the run's input video, for appearance (without it: time gaps and motion)."""
+    `video`: the run's input video, for appearance (without it: time gaps and motion). `recording`: the
+    file as `read_poses` read it already (so it is parsed once; the text is read again only to rewrite it)."""
     path = Path(path)
-    mapping = stitch_ids(read_poses(path), video, max_gap)
+    mapping = stitch_ids(read_poses(path) if recording is None else recording, video, max_gap)
     if mapping:
         text = path.read_text(encoding="utf-8")
         kind = FORMATS.get(path.suffix.lower(), "jsonl")
