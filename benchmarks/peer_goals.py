@@ -9,10 +9,13 @@ frame detected: no frame skipping) in these configurations, and the peer (ultral
 `YOLO(w)(frame)`, PyTorch, its defaults) on the same frames with the same 2-thread budget:
 
 - `before`: `--precision auto` (bf16 on CPUs with it) as it ran before issue #33's last changes:
-  OpenVINO's dynamic-shape models only (`OpenVINORunner.STATIC_SHAPES = 0`) and torch on every core for
-  the crops and decoding (`runtime.threads.glue_only_torch` not applied);
-- `auto`: the default now: each input shape compiled statically (`backends.runners.OpenVINORunner`),
-  one torch thread for the glue when no model runs on torch;
+  OpenVINO's dynamic-shape models only (`OpenVINORunner.STATIC_SHAPES = 0`), torch on every core for
+  the crops and decoding (`runtime.threads.glue_only_torch` not applied), detector and pose model one
+  after the other on every core (`pipeline.stream.DETECT_AHEAD = False`);
+- `auto, one after the other`: static shapes and one torch thread for the glue, the models still one
+  after the other on every core;
+- `auto`: the default now: the detector on the next frame beside the pose model on this one, half the
+  cores each (`pipeline.stream.detects_ahead`);
 - `int8` (CPUs with VNNI/AMX only, where INT8 pays): the pose model exported INT8 by
   `export --precision int8 --calibration` (calibrated on dance.mp4, not on the measured clips).
 
@@ -61,9 +64,11 @@ def run_one(clip: Path, name: str, setup: dict, frames: int) -> dict:
         got = bench_peer(clip, str(PEER), max_frames=frames, threads=2)
         return dict(config=name, fps=got["fps"], load=[round(load, 2), round(os.getloadavg()[0], 2)])
     import transpose_live.runtime.threads as threads
+    from transpose_live.pipeline import stream
 
     glue = threads.glue_only_torch
     OpenVINORunner.STATIC_SHAPES = 0 if setup.get("before") else 8
+    stream.DETECT_AHEAD = not (setup.get("before") or setup.get("sequential"))
     if setup.get("before"):
         threads.glue_only_torch = threads.active_budget
     try:
@@ -72,10 +77,10 @@ def run_one(clip: Path, name: str, setup: dict, frames: int) -> dict:
             detector_weights=str(PEER), flip_test=False, threads=2)
         got = bench_pipeline(clip, cfg, max_frames=frames, render=False, progress=False)
     finally:
-        OpenVINORunner.STATIC_SHAPES, threads.glue_only_torch = 8, glue
+        OpenVINORunner.STATIC_SHAPES, threads.glue_only_torch, stream.DETECT_AHEAD = 8, glue, True
     stages = {k: v["ms_per_frame"] for k, v in got["stages"].items() if v["ms_per_frame"]}
     return dict(config=name, fps=got["fps"], precision=got["precision"], persons=got["persons"], stages=stages,
-                torch_threads=got["threads"]["torch"] if "threads" in got else None,
+                threads=got.get("threads"),
                 load=[round(load, 2), round(os.getloadavg()[0], 2)])
 
 
@@ -127,7 +132,7 @@ def main(argv=None) -> int:
     from transpose_live.backends.quantize import int8_pays
 
     with tempfile.TemporaryDirectory(prefix="tl-goals-") as tmp:
-        configs = {"before": dict(before=True), "auto": {}}
+        configs = {"before": dict(before=True), "auto, one after the other": dict(sequential=True), "auto": {}}
         if int8_pays():
             configs["int8"] = dict(weights=str(int8_export(Path(tmp))), precision="int8")
         configs["peer"] = {}
