@@ -9,13 +9,10 @@ frame detected: no frame skipping) in these configurations, and the peer (ultral
 `YOLO(w)(frame)`, PyTorch, its defaults) on the same frames with the same 2-thread budget:
 
 - `before`: `--precision auto` (bf16 on CPUs with it) as it ran before issue #33's last changes:
-  OpenVINO's dynamic-shape models only (`OpenVINORunner.STATIC_SHAPES = 0`), torch on every core for
-  the crops and decoding (`runtime.threads.glue_only_torch` not applied), detector and pose model one
-  after the other on every core (`pipeline.stream.DETECT_AHEAD = False`);
-- `auto, one after the other`: static shapes and one torch thread for the glue, the models still one
-  after the other on every core;
-- `auto`: the default now: the detector on the next frame beside the pose model on this one, half the
-  cores each (`pipeline.stream.detects_ahead`);
+  OpenVINO's dynamic-shape models only (`OpenVINORunner.STATIC_SHAPES = 0`) and torch on every core for
+  the crops and decoding (`runtime.threads.glue_only_torch` not applied);
+- `auto`: the default now: each input shape compiled statically (`backends.runners.OpenVINORunner`),
+  one torch thread for the glue when no model runs on torch;
 - `int8` (CPUs with VNNI/AMX only, where INT8 pays): the pose model exported INT8 by
   `export --precision int8 --calibration` (calibrated on dance.mp4, not on the measured clips).
 
@@ -64,11 +61,9 @@ def run_one(clip: Path, name: str, setup: dict, frames: int) -> dict:
         got = bench_peer(clip, str(PEER), max_frames=frames, threads=2)
         return dict(config=name, fps=got["fps"], load=[round(load, 2), round(os.getloadavg()[0], 2)])
     import transpose_live.runtime.threads as threads
-    from transpose_live.pipeline import stream
 
     glue = threads.glue_only_torch
     OpenVINORunner.STATIC_SHAPES = 0 if setup.get("before") else 8
-    stream.DETECT_AHEAD = not (setup.get("before") or setup.get("sequential"))
     if setup.get("before"):
         threads.glue_only_torch = threads.active_budget
     try:
@@ -77,10 +72,10 @@ def run_one(clip: Path, name: str, setup: dict, frames: int) -> dict:
             detector_weights=str(PEER), flip_test=False, threads=2)
         got = bench_pipeline(clip, cfg, max_frames=frames, render=False, progress=False)
     finally:
-        OpenVINORunner.STATIC_SHAPES, threads.glue_only_torch, stream.DETECT_AHEAD = 8, glue, True
+        OpenVINORunner.STATIC_SHAPES, threads.glue_only_torch = 8, glue
     stages = {k: v["ms_per_frame"] for k, v in got["stages"].items() if v["ms_per_frame"]}
     return dict(config=name, fps=got["fps"], precision=got["precision"], persons=got["persons"], stages=stages,
-                threads=got.get("threads"),
+                torch_threads=got["threads"]["torch"] if "threads" in got else None,
                 load=[round(load, 2), round(os.getloadavg()[0], 2)])
 
 
@@ -89,13 +84,10 @@ def summary(records: list[dict]) -> dict:
     out: dict = {}
     for clip in sorted({r["clip"] for r in records}):
         rows = [r for r in records if r["clip"] == clip]
-        peer = {k: statistics.mean(r["fps"] for r in rows if r["config"] == "peer" and r["repeat"] == k)
-                for k in {r["repeat"] for r in rows if r["config"] == "peer"}}  # the mean of its two runs
+        peer = {r["repeat"]: r["fps"] for r in rows if r["config"] == "peer"}
         per = {}
         for config in dict.fromkeys(r["config"] for r in rows):
             runs = [r for r in rows if r["config"] == config]
-            if config == "peer":  # one row per repeat: its mean
-                runs = [dict(fps=round(peer[k], 2), repeat=k) for k in sorted(peer)]
             ratios = [r["fps"] / peer[r["repeat"]] for r in runs if peer.get(r["repeat"])]
             per[config] = dict(fps=[r["fps"] for r in runs], median_fps=round(statistics.median(r["fps"] for r in runs), 2),
                                ratios=[round(x, 3) for x in ratios],
@@ -108,8 +100,7 @@ def markdown(payload: dict) -> str:
     lines = [f"# CPU speed goals against YOLO11n-pose ({payload['cpu_kind']})", "",
              f"`{payload['command']}` on {payload['cpu']} ({payload['cpu_kind']}), 2 threads each side, "
              f"{payload['frames']} frames per run, {payload['repeats']} repeats in alternating order, "
-             f"{payload['created']}. Ratio = our fps / the peer's mean fps in the same repeat (the peer runs "
-             "first and last in each). Load average "
+             f"{payload['created']}. Ratio = our fps / the peer's fps in the same repeat. Load average "
              "(1 min) before/after each run is in the JSON; runs under load are lower bounds.", "",
              "| clip (people) | configuration | fps (each repeat) | ratio to the peer (each) | median ratio | goal |",
              "|---|---|---|---|---|---|"]
@@ -136,22 +127,21 @@ def main(argv=None) -> int:
     from transpose_live.backends.quantize import int8_pays
 
     with tempfile.TemporaryDirectory(prefix="tl-goals-") as tmp:
-        configs = {"before": dict(before=True), "auto, one after the other": dict(sequential=True), "auto": {}}
+        configs = {"before": dict(before=True), "auto": {}}
         if int8_pays():
             configs["int8"] = dict(weights=str(int8_export(Path(tmp))), precision="int8")
+        configs["peer"] = {}
         records: list[dict] = []
         payload = dict(command="python benchmarks/peer_goals.py " + " ".join(argv if argv is not None else sys.argv[1:]),
                        cpu=cpu_name(), cpu_kind=cpu_kind(), frames=args.frames, repeats=args.repeats,
                        created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"), runs=records)
         args.out.mkdir(parents=True, exist_ok=True)
         stem = args.out / f"peer-goals-{payload['cpu_kind']}"
-        ours = [name for name in configs if name != "peer"]
         for repeat in range(args.repeats):
             for clip in args.clips.split(","):
-                # the peer brackets our runs (first and last) so that its fps is of the same minutes
-                order = ["peer"] + (ours if repeat % 2 == 0 else ours[::-1]) + ["peer"]
+                order = list(configs) if repeat % 2 == 0 else list(reversed(configs))
                 for name in order:
-                    record = run_one(SHARED / "data" / "clips" / clip, name, configs.get(name, {}), args.frames)
+                    record = run_one(SHARED / "data" / "clips" / clip, name, configs[name], args.frames)
                     records.append(dict(record, clip=clip, repeat=repeat))
                     print(f"{clip} repeat {repeat} {name:14s} {record['fps']:6.1f} fps  load {record['load']}", flush=True)
                     payload["summary"] = summary(records)

@@ -87,55 +87,6 @@ def test_two_files_one_batch_per_tick_with_a_cross_source_sink_and_an_after_run_
     assert "source 0 (left): 6 frames" in result.summary()
 
 
-@pytest.mark.slow  # > 2 s: outside the fast subset (docs/architecture.md)
-def test_the_detector_running_ahead_gives_the_poses_of_the_sequential_stream(clip, filled_checkpoint, tmp_path):
-    """The detector on the next tick (its own thread) beside the pose model: the same frames in the same
-    order with the same people and poses as one after the other; the detect-ahead thread ran and ended."""
-    import threading
-
-    from helpers import DETECTOR_WEIGHTS, assert_keypoints_agree
-    from transpose_live.chain import build_chain
-    from transpose_live.config import RunConfig
-    from transpose_live.pipeline import JsonlWriter, PipelineOptions, StreamInput, open_video, run_stream
-    from transpose_live.pipeline import stream
-    from transpose_live.runtime import apply_budget
-
-    cfg = RunConfig.for_command("video").replace(model="tp_r_a3", weights=str(filled_checkpoint("tp_r_a3")),
-                                                 device="cpu", backend="openvino",
-                                                 detector_weights=str(require_shared(DETECTOR_WEIGHTS)), threads=2)
-    seen_threads, runs = [], {}
-    for ahead in (True, False):
-        stream.DETECT_AHEAD = ahead
-        try:
-            apply_budget(2)
-            chain = build_chain(cfg)
-            assert stream.detects_ahead(chain.estimator, chain.detector, PipelineOptions()) is ahead
-            detector = chain.detector
-
-            def spy(image, detector=detector):
-                seen_threads.append((ahead, threading.current_thread().name))
-                return detector(image)
-
-            spy.model, out = detector.model, tmp_path / f"ahead-{ahead}.jsonl"
-            run_stream([StreamInput(open_video(clip), [JsonlWriter(out)], chain.tracker())], chain.estimator, spy,
-                       PipelineOptions(progress=False, max_frames=12))
-            runs[ahead] = [json.loads(line) for line in out.read_text().splitlines()]
-        finally:
-            stream.DETECT_AHEAD = True
-    assert {name for ahead, name in seen_threads if ahead} == {"detect-ahead"}
-    assert {name for ahead, name in seen_threads if not ahead} == {"MainThread"}
-    assert not [t for t in threading.enumerate() if t.name == "detect-ahead"]
-    assert [r["frame"] for r in runs[True]] == [r["frame"] for r in runs[False]] == list(range(12))
-    people = [[len(r["persons"]) for r in runs[a]] for a in (True, False)]
-    assert people[0] == people[1] and sum(people[0]) >= 12, people
-    import numpy as np
-
-    def keypoints(records):
-        return np.array([p["keypoints"] for r in records for p in r["persons"]], np.float64)
-
-    assert_keypoints_agree(keypoints(runs[True]), keypoints(runs[False]), atol=0.5)
-
-
 def _start(args: list, tmp_path: Path) -> subprocess.Popen:
     env = dict(os.environ, OMP_NUM_THREADS="2")
     return subprocess.Popen([sys.executable, "-m", "transpose_live", *map(str, args)], stdout=subprocess.PIPE,

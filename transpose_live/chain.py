@@ -175,10 +175,6 @@ def build_chain(cfg: RunConfig, *, detector: bool = True, need_attention: bool |
         estimator = build_estimator(cfg, runtime, need_attention=want)
         det = estimator.detector if detector else None
     else:
-        if detector and _side_by_side(cfg, runtime):
-            from transpose_live.runtime.threads import split_runtime_cores
-
-            split_runtime_cores()  # half the cores each: the detector runs ahead beside the pose model
         det = build_person_detector(cfg, runtime) if detector else None
         estimator = build_estimator(cfg, runtime, need_attention=want)
     if all(getattr(part, "backend", "torch") != "torch" for part in (estimator, det) if part is not None):
@@ -186,16 +182,6 @@ def build_chain(cfg: RunConfig, *, detector: bool = True, need_attention: bool |
 
         glue_only_torch()  # no model on torch: one torch thread for the crops and decoding between them
     return Chain(cfg, runtime, estimator, det, attention_index(cfg.attention, estimator.spec, estimator.keypoints))
-
-
-def _side_by_side(cfg: RunConfig, runtime: Runtime) -> bool:
-    """Whether the detector and the pose model will run side by side (`pipeline.stream.detects_ahead`):
-    every frame detected, a YOLO detector, both exported on the CPU (the pose model's backend is not torch,
-    and the detector's follows it or is named). Speed: benchmarks/results/peer-goals-*.md."""
-    from transpose_live.pipeline import stream
-
-    return (stream.DETECT_AHEAD and cfg.det_every == 1 and cfg.detector == "yolo" and runtime.backend != "torch"
-            and runtime.device.type == "cpu" and cfg.detector_backend != "torch")
 
 
 def attention_index(name: str | None, spec, keypoints=None) -> int | None:

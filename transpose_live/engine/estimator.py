@@ -128,11 +128,6 @@ class PoseEstimator:
         self.model = module
         self._forward = torch.compile(module) if compile else module
 
-    @property
-    def model_threads(self) -> int | None:
-        """The intra-op threads of an exported model's runtime (OpenVINO / onnxruntime); None on torch."""
-        return getattr(self._forward, "threads", None) if self.backend != "torch" else None
-
     def __repr__(self) -> str:
         return (f"PoseEstimator({self.spec.name}, backend={self.backend}, device={self.device}, "
                 f"precision={self.precision}, "

@@ -112,117 +112,33 @@ class TickSink(Protocol):
 AfterRun = Callable[[dict], None]  # {source name: [paths its writers published]} -> rewrites them atomically
 
 
-DETECT_AHEAD = True  # the detector on the next tick beside the pose model on this one, when they fit (below)
-
-
 def frame_stream(inputs: Sequence[StreamInput], estimator, detector: Callable, options: PipelineOptions,
                  times: StageTimes, stop: threading.Event) -> Iterator[Tick]:
     """Ticks until every source has ended or reached `options.max_frames`, or `stop` is set. The
     sources must be started; file sources are waited for, cameras polled (a tick waits briefly
-    when no camera has a new frame). When the detector and the pose model fit side by side
-    (`detects_ahead`), the next tick's frames are read and detected on a thread of their own while
-    this tick's crops go through the pose model."""
-    want_attention = options.return_attention or options.attention_keypoint is not None
-    detected = _detected_ticks(inputs, detector, options, times, stop)
-    if detects_ahead(estimator, detector, options):
-        detected = _ahead(detected, stop)
-    count = 0
-    try:
-        for tick, ticked, found in detected:
-            if ticked:
-                images = [frame.image for _, frame in ticked]
-                boxes, scores, fresh = zip(*found)
-                with times.time("pose"):
-                    raws = _estimate(estimator, images, boxes, scores, want_attention)
-                for (inp, frame), raw, from_detector in zip(ticked, raws, fresh):
-                    tick.items.append(TickItem(inp, frame, _track(inp, raw, frame, from_detector, times), raw))
-            if tick.items or tick.events:
-                tick.index, count = count, count + 1
-                yield tick
-    finally:
-        detected.close()  # the detect-ahead thread ends here, whatever ended the stream
-
-
-def _detected_ticks(inputs: Sequence[StreamInput], detector: Callable, options: PipelineOptions,
-                    times: StageTimes, stop: threading.Event) -> Iterator[tuple]:
-    """(tick with its events, [(input, frame)], [(boxes, scores, from_detector)]) per pass over the sources."""
+    when no camera has a new frame)."""
     notify = threading.Event()
     for inp in inputs:
         inp.source.notify = notify
+    count, want_attention = 0, options.return_attention or options.attention_keypoint is not None
     while not stop.is_set():
         notify.clear()
-        tick = Tick(-1)
+        tick = Tick(count)
         ticked = _next_frames(inputs, tick)
-        yield tick, ticked, [_boxes(inp, frame.image, detector, times, options) for inp, frame in ticked]
+        if ticked:
+            images = [frame.image for _, frame in ticked]
+            boxes, scores, fresh = zip(*(_boxes(inp, frame.image, detector, times, options) for inp, frame in ticked))
+            with times.time("pose"):
+                raws = _estimate(estimator, images, boxes, scores, want_attention)
+            for (inp, frame), raw, from_detector in zip(ticked, raws, fresh):
+                tick.items.append(TickItem(inp, frame, _track(inp, raw, frame, from_detector, times), raw))
+        if tick.items or tick.events:
+            count += 1
+            yield tick
         if all(inp.done for inp in inputs):
             return
         if not ticked:
             notify.wait(0.05)
-
-
-def detects_ahead(estimator, detector, options: PipelineOptions) -> bool:
-    """Whether the detector can run on the next frame while the pose model runs on this one: every frame
-    detected (`--det-every 1`, so no box depends on the previous poses), both models exported (their own
-    runtimes, not torch) and their threads together within this process's cores (`chain.build_chain`
-    halves them: `runtime.threads.split_runtime_cores`)."""
-    from transpose_live.pipeline.detector_backend import runtime_threads_of
-    from transpose_live.runtime.threads import available_cores
-
-    if not DETECT_AHEAD or options.det_every != 1 or detector is None:
-        return False
-    pose = getattr(estimator, "model_threads", None)
-    det = runtime_threads_of(getattr(detector, "model", None)) if getattr(detector, "model", None) is not None \
-        else None
-    return pose is not None and det is not None and pose + det <= available_cores()
-
-
-def _ahead(ticks: Iterator[tuple], stop: threading.Event, depth: int = 1) -> Iterator[tuple]:
-    """`ticks` produced on a thread of its own, at most `depth` ahead of the consumer; its exception is
-    raised here; when the consumer stops early, the thread ends at its next tick."""
-    import queue
-
-    out: queue.Queue = queue.Queue(maxsize=depth)
-    done, ended = threading.Event(), object()
-
-    def produce() -> None:
-        try:
-            for item in ticks:
-                while not done.is_set():
-                    try:
-                        out.put(item, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if done.is_set():
-                    return
-            item = ended
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the consumer
-            item = exc
-        while not done.is_set():
-            try:
-                out.put(item, timeout=0.1)
-                return
-            except queue.Full:
-                continue
-
-    thread = threading.Thread(target=produce, name="detect-ahead", daemon=True)
-    thread.start()
-    try:
-        while True:
-            try:
-                item = out.get(timeout=0.1)
-            except queue.Empty:
-                if stop.is_set() and not thread.is_alive():
-                    return
-                continue
-            if item is ended:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        done.set()
-        thread.join(timeout=30)
 
 
 def _next_frames(inputs: Sequence[StreamInput], tick: Tick) -> list[tuple[StreamInput, Frame]]:

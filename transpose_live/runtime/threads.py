@@ -139,16 +139,6 @@ def glue_only_torch() -> ThreadBudget | None:
     return apply_budget(ThreadBudget(cores=_active.cores, torch=1, runtime=_active.runtime, opencv=_active.opencv))
 
 
-def split_runtime_cores() -> ThreadBudget | None:
-    """The detector and the pose model side by side (`pipeline.stream`: the detector on the next frame
-    while the pose model works on this one): each exported runtime gets half of the budget's cores. Returns
-    the budget now in force; None (nothing changed) without a budget or with fewer than 2 cores."""
-    if _active is None or _active.cores < 2:
-        return None
-    half = _active.cores // 2
-    return apply_budget(ThreadBudget(cores=_active.cores, torch=_active.torch, runtime=half, opencv=_active.opencv))
-
-
 def runtime_threads() -> int:
     """Intra-op threads for onnxruntime / OpenVINO: the active budget's, else every core."""
     return _active.runtime if _active is not None else available_cores()
