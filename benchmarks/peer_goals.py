@@ -75,7 +75,7 @@ def run_one(clip: Path, name: str, setup: dict, frames: int) -> dict:
         OpenVINORunner.STATIC_SHAPES, threads.glue_only_torch = 8, glue
     stages = {k: v["ms_per_frame"] for k, v in got["stages"].items() if v["ms_per_frame"]}
     return dict(config=name, fps=got["fps"], precision=got["precision"], persons=got["persons"], stages=stages,
-                torch_threads=got["threads"]["torch"] if "threads" in got else None,
+                threads=got.get("threads"),
                 load=[round(load, 2), round(os.getloadavg()[0], 2)])
 
 
@@ -84,10 +84,13 @@ def summary(records: list[dict]) -> dict:
     out: dict = {}
     for clip in sorted({r["clip"] for r in records}):
         rows = [r for r in records if r["clip"] == clip]
-        peer = {r["repeat"]: r["fps"] for r in rows if r["config"] == "peer"}
+        peer = {k: statistics.mean(r["fps"] for r in rows if r["config"] == "peer" and r["repeat"] == k)
+                for k in {r["repeat"] for r in rows if r["config"] == "peer"}}  # the mean of its two runs
         per = {}
         for config in dict.fromkeys(r["config"] for r in rows):
             runs = [r for r in rows if r["config"] == config]
+            if config == "peer":  # one row per repeat: its mean
+                runs = [dict(fps=round(peer[k], 2), repeat=k) for k in sorted(peer)]
             ratios = [r["fps"] / peer[r["repeat"]] for r in runs if peer.get(r["repeat"])]
             per[config] = dict(fps=[r["fps"] for r in runs], median_fps=round(statistics.median(r["fps"] for r in runs), 2),
                                ratios=[round(x, 3) for x in ratios],
@@ -100,7 +103,8 @@ def markdown(payload: dict) -> str:
     lines = [f"# CPU speed goals against YOLO11n-pose ({payload['cpu_kind']})", "",
              f"`{payload['command']}` on {payload['cpu']} ({payload['cpu_kind']}), 2 threads each side, "
              f"{payload['frames']} frames per run, {payload['repeats']} repeats in alternating order, "
-             f"{payload['created']}. Ratio = our fps / the peer's fps in the same repeat. Load average "
+             f"{payload['created']}. Ratio = our fps / the peer's mean fps in the same repeat (the peer runs "
+             "first and last in each). Load average "
              "(1 min) before/after each run is in the JSON; runs under load are lower bounds.", "",
              "| clip (people) | configuration | fps (each repeat) | ratio to the peer (each) | median ratio | goal |",
              "|---|---|---|---|---|---|"]
@@ -130,18 +134,19 @@ def main(argv=None) -> int:
         configs = {"before": dict(before=True), "auto": {}}
         if int8_pays():
             configs["int8"] = dict(weights=str(int8_export(Path(tmp))), precision="int8")
-        configs["peer"] = {}
         records: list[dict] = []
         payload = dict(command="python benchmarks/peer_goals.py " + " ".join(argv if argv is not None else sys.argv[1:]),
                        cpu=cpu_name(), cpu_kind=cpu_kind(), frames=args.frames, repeats=args.repeats,
                        created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"), runs=records)
         args.out.mkdir(parents=True, exist_ok=True)
         stem = args.out / f"peer-goals-{payload['cpu_kind']}"
+        ours = [name for name in configs if name != "peer"]
         for repeat in range(args.repeats):
             for clip in args.clips.split(","):
-                order = list(configs) if repeat % 2 == 0 else list(reversed(configs))
+                # the peer brackets our runs (first and last) so that its fps is of the same minutes
+                order = ["peer"] + (ours if repeat % 2 == 0 else ours[::-1]) + ["peer"]
                 for name in order:
-                    record = run_one(SHARED / "data" / "clips" / clip, name, configs[name], args.frames)
+                    record = run_one(SHARED / "data" / "clips" / clip, name, configs.get(name, {}), args.frames)
                     records.append(dict(record, clip=clip, repeat=repeat))
                     print(f"{clip} repeat {repeat} {name:14s} {record['fps']:6.1f} fps  load {record['load']}", flush=True)
                     payload["summary"] = summary(records)
