@@ -77,11 +77,11 @@ def markdown(payload: dict) -> str:
     lines = [f"# Speed-accuracy front: {payload['cpu_name']} ({payload['cpu_kind']}), {payload['date']}", "",
              f"`python benchmarks/front.py {' '.join(payload['argv'])}`: {payload['frames']} frames per run, "
              f"{payload['threads']['torch']} threads, render off, repeats {payload['repeats']} (alternating order). "
-             "Load average (1 min) before each run in the last column: the machine was shared, so fps are lower "
-             "bounds; compare rows measured side by side. AP: published COCO val2017 keypoint AP (ours: "
+             f"Load average (1 min) before each run in the last column (above {payload['threads']['cores']} other "
+             "jobs shared the cores, and fps are lower bounds); compare rows measured side by side. AP: published COCO val2017 keypoint AP (ours: "
              "the TransPose paper, top-down with its 56-AP person detector; YOLO: Ultralytics' docs at 640 px).", ""]
     for clip, records in payload["clips"].items():
-        lines += [f"## {clip} ({CLIPS.get(clip, '?')} people)", "",
+        lines += [f"## {clip} ({_people(CLIPS.get(clip))})", "",
                   "| family | model | ran | weights | AP | fps | people/frame | detect ms/frame | pose ms/frame | load |",
                   "|---|---|---|---|---|---|---|---|---|---|"]
         for r in sorted(records, key=lambda r: (r["family"], r["model"], r["repeat"])):
@@ -92,6 +92,10 @@ def markdown(payload: dict) -> str:
     return "\n".join(lines)
 
 
+def _people(n) -> str:
+    return "? people" if n is None else f"{n} person" if n == 1 else f"{n} people"
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=40)
@@ -100,6 +104,7 @@ def main(argv=None) -> int:
     parser.add_argument("--precision", default="auto", help="auto: every precision this CPU runs")
     parser.add_argument("--clips", default=",".join(CLIPS))
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--replot", action="store_true", help="rewrite the markdown and plots from the JSON only")
     args = parser.parse_args(argv)
     from transpose_live.bench.front import front_plot, front_runs, parse_front_models
     from transpose_live.config import RunConfig
@@ -111,6 +116,15 @@ def main(argv=None) -> int:
     kind = cpu_kind()
     payload = dict(cpu_name=cpu_name(), cpu_kind=kind, date=datetime.date.today().isoformat(), frames=args.frames,
                    repeats=args.repeats, threads=apply_budget(None).as_dict(), argv=list(sys.argv[1:] if argv is None else argv), clips={})
+    if args.replot:  # the markdown and plots again from the JSON of a finished run
+        payload = json.loads((args.out / f"front-{kind}.json").read_text())
+        (args.out / f"front-{kind}.md").write_text(markdown(payload))
+        for name, records in payload["clips"].items():
+            front_plot(best(records), args.out / f"front-{kind}-{Path(name).stem}.png",
+                       f"{name} ({_people(CLIPS.get(name))}), {payload['cpu_name']}, {payload['date']}, best of "
+                       f"{payload['repeats']} (load in front-{kind}.md)")
+        return 0
+
     def save() -> None:
         (args.out / f"front-{kind}.json").write_text(json.dumps(payload, indent=1) + "\n")
         (args.out / f"front-{kind}.md").write_text(markdown(payload))
@@ -120,8 +134,8 @@ def main(argv=None) -> int:
         records = payload["clips"].setdefault(name, [])
         run_clip(SHARED / "data" / "clips" / name, cfg, points, args.frames, args.repeats, records, save)
         front_plot(best(records), args.out / f"front-{kind}-{Path(name).stem}.png",
-                   f"{name} ({CLIPS.get(name, '?')} people), {payload['cpu_name']}, {payload['date']}, best of "
-                   f"{args.repeats}, machine shared (load in front-{kind}.md)")
+                   f"{name} ({_people(CLIPS.get(name))}), {payload['cpu_name']}, {payload['date']}, best of "
+                   f"{args.repeats} (load in front-{kind}.md)")
     return 0
 
 
