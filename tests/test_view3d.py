@@ -18,6 +18,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -94,10 +95,21 @@ def test_triangulate_half_size_2d_with_the_full_size_calibration(calib, tmp_path
     assert bad.returncode == 2 and "aspect ratio" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
 
 
-def test_live_views_publish_typed_3d_frames_to_the_web_view(calib, tmp_path):
+def test_live_views_publish_typed_3d_frames_to_the_web_view(tmp_path):
     """Three cameras at half size, cam03 a frame late every third set: the 3D reaches a websockets client
-    as {"type": "scene3d"} then {"type": "pose3d"} records (the --json3d lines), the 2D records untyped."""
+    as {"type": "scene3d"} then {"type": "pose3d"} records (the --json3d lines), the 2D records untyped.
+    The case runs in a fresh interpreter: in-process, at the end of the whole suite (~630 tests in one
+    pytest process), it crashed that process with SIGSEGV twice, at this test, before any assertion; alone,
+    after the training tests or after the other server and WebSocket tests it passes (cause not found)."""
+    require_shared(QCA)
     pytest.importorskip("websockets")
+    done = subprocess.run([sys.executable, __file__, str(tmp_path)], capture_output=True, text=True, timeout=180,
+                          cwd=Path(__file__).parent)
+    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+    assert (tmp_path / "live3d.jsonl").is_file()
+
+
+def _live_views_case(calib, tmp_path: Path) -> None:
     from websockets.sync.client import connect
 
     from transpose_live.pipeline.sources import Frame
@@ -205,3 +217,7 @@ def test_served_live_3d_reaches_websockets_and_the_page_draws_it(calib, tmp_path
                (0x4d, 0xab, 0xf7)]
     drawn = sum(int((np.abs(left - [b, g, r]).sum(axis=2) < 40).sum()) for r, g, b in colours)
     assert drawn > 150, drawn
+
+
+if __name__ == "__main__":  # the live-views case in a fresh interpreter (its test above says why)
+    _live_views_case(read_calibration(QCA), Path(sys.argv[1]))
