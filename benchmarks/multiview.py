@@ -105,14 +105,19 @@ def main() -> None:
     }
     result = {"imgsz": args.imgsz, "cpu": platform.processor() or platform.machine(), "load": load,
               "methods": methods, "live_ticks_per_s": {n: live_rate(calib, recordings, n) for n in (2, 4)}}
+    save_results(result, args.out, markdown)
+
+
+def save_results(result: dict, name: str, render) -> None:
+    """`result` with this CPU's model name to benchmarks/results/NAME.json and, as `render(result)`, NAME.md."""
     try:
         result["cpu"] = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if "model name" in line)
     except (OSError, StopIteration):
         pass
     out = ROOT / "benchmarks" / "results"
-    (out / f"{args.out}.json").write_text(json.dumps(result, indent=1) + "\n")
-    (out / f"{args.out}.md").write_text(markdown(result))
-    print(markdown(result))
+    (out / f"{name}.json").write_text(json.dumps(result, indent=1) + "\n")
+    (out / f"{name}.md").write_text(render(result))
+    print(render(result))
 
 
 if __name__ == "__main__":

@@ -38,7 +38,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
-from multiview import CACHE, MULTIVIEW, poses_2d, run  # noqa: E402
+from multiview import CACHE, MULTIVIEW, poses_2d, run, save_results  # noqa: E402
 
 from transpose_live.calib.formats import read_calibration, write_calibration  # noqa: E402
 from transpose_live.keypoints import COCO17  # noqa: E402
@@ -330,14 +330,7 @@ def main() -> None:
     result = {"imgsz": args.imgsz, "cpu": platform.processor() or platform.machine(), "load": load,
               "pose2sim_version": info["version"], "pose2sim_settings": info["settings"],
               "pose2sim_process_wall_s": info["process_wall_s"], "methods": {**ours, **p2s}}
-    try:
-        result["cpu"] = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if "model name" in line)
-    except (OSError, StopIteration):
-        pass
-    out = ROOT / "benchmarks" / "results"
-    (out / f"{args.out}.json").write_text(json.dumps(result, indent=1) + "\n")
-    (out / f"{args.out}.md").write_text(markdown(result))
-    print(markdown(result))
+    save_results(result, args.out, markdown)
 
 
 if __name__ == "__main__":
