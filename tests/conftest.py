@@ -14,6 +14,18 @@ from media_helpers import cut_clip
 torch.set_num_threads(2)
 
 
+@pytest.fixture(autouse=True)
+def _kept_signal_stack():
+    """After each test, pytest's main thread has our kept alternate signal stack again: tests load and
+    release OpenVINO (NNCF, ultralytics, our runners) hundreds of times in this one process, and on AMX
+    CPUs a Core released out of order leaves an unmapped stack behind (runtime/signal_stack.py); the
+    product paths themselves are checked in fresh interpreters by tests/test_signal_stack.py."""
+    yield
+    from transpose_live.runtime.signal_stack import keep_signal_stack
+
+    keep_signal_stack()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def detector_cache(tmp_path_factory):
     """Detector exports (`--detector-backend`, auto on the CPU) go to a session folder, not ~/.cache."""

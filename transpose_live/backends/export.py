@@ -100,9 +100,9 @@ def export_model(model: str | None, weights=None, fmt: str = "onnx", half: bool 
         model_info(model)  # an unknown name is one line before any work
     check_out(out, weights, fmt)
     if fmt == "openvino":
-        from transpose_live.backends.runners import _import_openvino  # noqa: PLC0415
+        from transpose_live.backends.openvino_core import import_openvino  # noqa: PLC0415
 
-        _import_openvino()  # the one-line install hint before any work
+        import_openvino()  # the one-line install hint before any work
     if precision == "int8":
         from transpose_live.backends.quantize import check_installed  # noqa: PLC0415
 

@@ -73,10 +73,10 @@ def openvino_capabilities() -> tuple[str, ...]:
     """OpenVINO's CPU OPTIMIZATION_CAPABILITIES (e.g. BF16, FP16, INT8), or () without OpenVINO."""
     if importlib.util.find_spec("openvino") is None:
         return ()
-    import openvino as ov  # noqa: PLC0415
+    from transpose_live.backends.openvino_core import openvino_core  # noqa: PLC0415
 
     try:
-        return tuple(ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES"))
+        return tuple(openvino_core().get_property("CPU", "OPTIMIZATION_CAPABILITIES"))
     except Exception:  # noqa: BLE001 - no CPU plugin: treat as no capabilities
         return ()
 

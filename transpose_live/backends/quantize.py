@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from transpose_live.errors import UserError, first_line
+from transpose_live.runtime.signal_stack import keep_signal_stack
 
 NNCF_HINT = 'INT8 export needs NNCF; pip install "transpose-live[int8]" (or pip install nncf)'
 MIN_CROPS = 8  # fewer calibration crops give unstable activation ranges
@@ -95,3 +96,5 @@ def quantize_openvino(ov_model, crops: np.ndarray):
         raise
     except Exception as exc:  # noqa: BLE001 - NNCF raises many types; the user needs one line
         raise UserError(f"INT8 quantisation failed: {first_line(exc)[:200]}") from None
+    finally:
+        keep_signal_stack()  # NNCF compiled through Cores of its own on this thread

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from transpose_live.backends.openvino_core import openvino_core
 from transpose_live.errors import UserError, first_line
 
-OPENVINO_HINT = 'OpenVINO is not installed; pip install "transpose-live[openvino]" (or use --backend onnxruntime)'
 ONNXRUNTIME_HINT = "onnxruntime is not installed; pip install onnxruntime (or use --backend torch)"
 
 
@@ -21,14 +21,6 @@ def _import_onnxruntime():
     except ImportError:
         raise UserError(ONNXRUNTIME_HINT) from None
     return onnxruntime
-
-
-def _import_openvino():
-    try:
-        import openvino  # noqa: PLC0415
-    except ImportError:
-        raise UserError(OPENVINO_HINT) from None
-    return openvino
 
 
 def onnxruntime_options(threads: int, spin: bool = False):
@@ -112,8 +104,7 @@ class OpenVINORunner:
                  float_precision: str = "fp32", static_shapes: bool = True) -> None:
         from transpose_live.backends.precision import OPENVINO_HINTS  # noqa: PLC0415
 
-        ov = _import_openvino()
-        self._core = ov.Core()
+        self._core = openvino_core()
         hint = OPENVINO_HINTS[float_precision if precision == "int8" else precision]
         self._config = openvino_config(threads, hint)
         try:

@@ -87,18 +87,19 @@ def use_runtime_threads(yolo, weights: str | Path, threads: int, precision: str 
                                                providers=["CPUExecutionProvider"])
         return True
     if getattr(backend, "ov_compiled_model", None) is not None:
-        import openvino as ov  # noqa: PLC0415
-
+        from transpose_live.backends.openvino_core import openvino_core  # noqa: PLC0415
         from transpose_live.backends.runners import openvino_config  # noqa: PLC0415
+        from transpose_live.runtime.signal_stack import keep_signal_stack  # noqa: PLC0415
 
         path = Path(str(weights))
         xml = path if path.suffix == ".xml" else next(path.glob("*.xml"))
-        core = ov.Core()
+        core = openvino_core()
         from transpose_live.backends.precision import detector_hint  # noqa: PLC0415
 
         config = openvino_config(threads, detector_hint(precision))
         backend.ov_compiled_model = core.compile_model(core.read_model(str(xml)), "CPU", config)
         backend.compile_model = lambda model, **_: core.compile_model(model, "CPU", config)
+        keep_signal_stack()  # ultralytics' own Core (dropped here) loaded the plugin on this thread too
         return True
     return False
 
