@@ -98,9 +98,9 @@ def test_triangulate_half_size_2d_with_the_full_size_calibration(calib, tmp_path
 def test_live_views_publish_typed_3d_frames_to_the_web_view(tmp_path):
     """Three cameras at half size, cam03 a frame late every third set: the 3D reaches a websockets client
     as {"type": "scene3d"} then {"type": "pose3d"} records (the --json3d lines), the 2D records untyped.
-    The case runs in a fresh interpreter: in-process, at the end of the whole suite (~630 tests in one
-    pytest process), it crashed that process with SIGSEGV twice, at this test, before any assertion; alone,
-    after the training tests or after the other server and WebSocket tests it passes (cause not found)."""
+    The case runs in a fresh interpreter, its servers and their signal handlers apart from pytest's (in
+    the whole suite's process it was where OpenVINO's unmapped signal stack first killed pytest, before
+    runtime/signal_stack.py)."""
     require_shared(QCA)
     pytest.importorskip("websockets")
     done = subprocess.run([sys.executable, __file__, str(tmp_path)], capture_output=True, text=True, timeout=180,
@@ -219,5 +219,5 @@ def test_served_live_3d_reaches_websockets_and_the_page_draws_it(calib, tmp_path
     assert drawn > 150, drawn
 
 
-if __name__ == "__main__":  # the live-views case in a fresh interpreter (its test above says why)
+if __name__ == "__main__":  # the live-views case in a fresh interpreter
     _live_views_case(read_calibration(QCA), Path(sys.argv[1]))
