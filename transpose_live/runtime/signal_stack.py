@@ -18,6 +18,7 @@ OpenVINO CPU plugin on this thread (`backends.openvino_core.openvino_core` does)
 from __future__ import annotations
 
 import ctypes
+import functools
 import mmap
 import sys
 import threading
@@ -34,7 +35,9 @@ _kept: dict[int, tuple[mmap.mmap, int, int]] = {}  # thread ident -> (mapping, a
 _lock = threading.Lock()
 
 
+@functools.cache
 def _libc():
+    """libc with the two calls typed, loaded once."""
     libc = ctypes.CDLL(None, use_errno=True)
     libc.sigaltstack.argtypes = [ctypes.POINTER(_StackT), ctypes.POINTER(_StackT)]
     libc.getauxval.restype = ctypes.c_ulong
