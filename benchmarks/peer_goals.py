@@ -1,18 +1,23 @@
 """The CPU speed goals against the nano peer (issue #33), one command:
 
-    python benchmarks/peer_goals.py                    # squat (1 person) + exercise (3), 12 pairs of 10 frames
-    python benchmarks/peer_goals.py --chunk 5 --pairs 2 --out /tmp/x   # quick look
+    python benchmarks/peer_goals.py --pairs 8          # squat (1 person) + exercise (3), ~12 minutes
+    python benchmarks/peer_goals.py --frames 10 --chunk 5 --pairs 2 --out /tmp/x   # quick look
 
-Paired chunks. This machine's speed changes by up to 2x for seconds at a time, for every workload alike (the
-host: our pose model, OpenVINO fp32 and a plain torch matmul slow down together, with no other process
-running here; `benchmarks/results/peer-goals-<cpu kind>.md` shows the phases). Long runs one after the other
-then compare minutes, not programs. So each configuration runs `--chunk` frames right beside the peer on the
-same frames, in alternating order (peer first in even pairs, last in odd ones), `--pairs` times; the ratio
-of each pair is our fps / the peer's fps in it, and the goal is judged on the median ratio. Each side's
-models are built and warmed once per clip (an untimed chunk first, so the one-time static-shape compile of
-a crowd's batch size is not counted against either side).
+Pairs. This machine's speed changes by up to 2x for seconds at a time, whatever runs (no other process
+here; a fixed bf16 matrix product, `probe_ms`, takes about 19 or about 48 ms depending on the moment). Long
+runs one after the other then compare minutes, not programs. So each configuration runs right beside the
+peer, in alternating order, two ways:
 
-Our side is the whole chain (`bench --pipeline`'s `bench_pipeline`: read -> detect -> pose -> track, no
+- frame pairs: each of `--frames` frames (decoded beforehand) through the peer's predict and through our
+  detector -> pose model -> tracker, one right after the other, the probe just before and after each pair
+  (so the table can say whether the ratio differs between the fast and the slow phases);
+- chunk pairs: `--chunk` frames through our whole loop and the peer's loop, `--pairs` times.
+
+A ratio is our fps / the peer's in the pair; the goal is judged on the median. Each side's models are built
+and warmed once per clip (an untimed chunk first, so the one-time static-shape compile of a crowd's batch
+size is not counted).
+
+Our loop is the whole chain (`bench --pipeline`'s `bench_pipeline`: read -> detect -> pose -> track, no
 rendering, every frame detected: no frame skipping); the peer is ultralytics YOLO11n-pose (`YOLO(w)(frame)`,
 PyTorch, its defaults) with the same 2-thread budget:
 
@@ -82,7 +87,8 @@ def int8_export(folder: Path) -> Path:
 
 
 class Side:
-    """One configuration's models, built once per clip, and a chunk of the clip through them."""
+    """One configuration's models (or the peer), built once per clip: one frame (`frame`) or a chunk of the
+    clip through the whole loop (`run`)."""
 
     def __init__(self, name: str, setup: dict) -> None:
         self.name, self.setup = name, setup
