@@ -23,9 +23,11 @@ PyTorch, its defaults) with the same 2-thread budget:
 
 - `before`: `--precision auto` (bf16 on CPUs with it) as it ran before issue #33's last changes:
   OpenVINO's dynamic-shape models only (`OpenVINORunner.STATIC_SHAPES = 0`) and torch on every core for
-  the crops and decoding (`runtime.threads.glue_only_torch` not applied);
+  the crops and decoding (`runtime.threads.glue_only_torch` not applied), the whole detector;
+- `whole-detector`: `auto` with the detector's keypoint branch computed as well (before
+  `yolo_runtime.boxes_only` cut it off for TransPose runs, which use only the boxes);
 - `auto`: the default now: each input shape compiled statically (`backends.runners.OpenVINORunner`),
-  one torch thread for the glue when no model runs on torch;
+  one torch thread for the glue when no model runs on torch, the detector without its keypoint branch;
 - `int8` (CPUs with VNNI/AMX only, where INT8 pays): the pose model exported INT8 by
   `export --precision int8 --calibration` (calibrated on dance.mp4, not on the measured clips).
 
@@ -106,6 +108,11 @@ class Side:
         with self._as_configured():
             chain = build_chain(self.cfg, detector=True)
         self.estimator, self.detector = chain.estimator, chain.detector
+        if setup.get("whole_detector"):  # the detector's keypoint branch computed too, as before boxes_only
+            from transpose_live.pipeline.detector import PersonDetector
+
+            self.detector = PersonDetector(str(PEER), backend=self.detector.backend, imgsz=self.detector.imgsz,
+                                           threads=2, precision=self.estimator.runtime.precision, keypoints=True)
         from transpose_live.tracking import PoseTracker
 
         self.tracker = PoseTracker(smooth=self.cfg.smooth)
@@ -273,7 +280,7 @@ def main(argv=None) -> int:
     parser.add_argument("--chunk", type=int, default=10, help="frames per chunk")
     parser.add_argument("--pairs", type=int, default=12, help="pairs (ours, peer) per configuration and clip")
     parser.add_argument("--frames", type=int, default=60, help="frames for the frame pairs")
-    parser.add_argument("--configs", default="before,auto,int8")
+    parser.add_argument("--configs", default="before,whole-detector,auto,int8")
     parser.add_argument("--clips", default=",".join(CLIPS))
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
@@ -281,7 +288,9 @@ def main(argv=None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="tl-goals-") as tmp:
         wanted = args.configs.split(",")
-        configs = {name: setup for name, setup in (("before", dict(before=True)), ("auto", {})) if name in wanted}
+        known = (("before", dict(before=True, whole_detector=True)), ("whole-detector", dict(whole_detector=True)),
+                 ("auto", {}))
+        configs = {name: setup for name, setup in known if name in wanted}
         if "int8" in wanted and int8_pays():
             configs["int8"] = dict(weights=str(int8_export(Path(tmp))), precision="int8")
         records: list[dict] = []

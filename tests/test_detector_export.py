@@ -197,3 +197,37 @@ def test_our_runtime_finds_the_boxes_ultralytics_predict_finds(export, fmt):
         assert np.all(np.diff(got.scores) <= 0)
         people += len(got.boxes)
     assert people >= 5
+
+
+def test_a_transpose_run_cuts_the_detectors_keypoint_branch_and_keeps_its_boxes(export, monkeypatch):
+    """A TransPose run uses only the detector's boxes: on OpenVINO the pose export's keypoint branch is cut
+    off (`yolo_runtime.boxes_only`). The boxes and scores are the very same numbers as the whole network's,
+    on real frames of four clips; `--model detector`, which needs the keypoints, keeps the whole network."""
+    pytest.importorskip("openvino")
+    from transpose_live.chain import build_chain
+    from transpose_live.config import RunConfig
+    from transpose_live.pipeline.yolo_runtime import ExportedYolo
+
+    path = exported_detector(export["weights"], "openvino", IMGSZ, cache=export["cache"], dynamic=DYNAMIC_EXPORT)
+    whole, boxes_only = ExportedYolo(path, threads=1), ExportedYolo(path, threads=1, keypoints=False)
+    assert whole.keypoints and not boxes_only.keypoints
+    assert boxes_only.runner.compiled.output(0).get_partial_shape()[1].get_length() == 5  # 4 box + 1 class row
+    people = 0
+    for clip, index in (("exercise.avi", 10), ("squat.mp4", 5), ("dance.mp4", 3), ("vtest.avi", 7)):
+        frame = frame_of(clip, index)
+        want = whole.predict(frame, classes=[0], imgsz=IMGSZ)
+        got = boxes_only.predict(frame, classes=[0], imgsz=IMGSZ)
+        np.testing.assert_array_equal(got.boxes, want.boxes)
+        np.testing.assert_array_equal(got.scores, want.scores)
+        assert got.keypoints is None and want.keypoints.shape == (len(want.boxes), 17, 3)
+        people += len(got.boxes)
+    assert people >= 5
+
+    def detector_of(model):
+        cfg = RunConfig.for_command("video").replace(model=model, weights="random", detector_weights=str(export["weights"]),
+                                                     detector_imgsz=IMGSZ, device="cpu", threads=1)
+        return build_chain(cfg).detector
+
+    monkeypatch.setenv("TRANSPOSE_LIVE_CACHE", str(export["cache"]))
+    assert detector_of("tp_r_a3").yolo.keypoints is False
+    assert detector_of("detector").yolo.keypoints is True

@@ -11,7 +11,7 @@ import torch
 
 from helpers import COCO_MINI, CONFORMANCE, require_shared
 from transpose_live.engine.boxes import box_to_center_scale, crop_affine, crop_to_frame
-from transpose_live.engine.crops import crop_frame, frame_to_tensor
+from transpose_live.engine.crops import crop_frame, frame_to_tensor, sampled_region
 from transpose_live.engine.decode import argmax_coords, decode, decode_dark, opencv_gaussian_sigma
 from transpose_live.engine.flip import flip_back, merge_flipped, with_flipped
 
@@ -71,6 +71,33 @@ def test_crops_match_reference(crop_cases):
         for k, i in enumerate(idx):
             err = np.abs(crops[k].numpy() - ref[i])
             assert err.mean() < 0.02, (name, i, err.mean())
+
+
+def test_crops_from_the_sampled_region_equal_crops_from_the_whole_frame(crop_cases):
+    """On the CPU only the frame's part the crops read becomes float (`sampled_region`): the crops are those of
+    the whole frame (within float rounding), for the reference's boxes and boxes over the frame's edges."""
+    cases, _ = crop_cases
+    name = cases[0]["file_name"]
+    image = cv2.imread(str(require_shared(COCO_MINI / "val2017" / name)))
+    h, w = image.shape[:2]
+    boxes = [[c["bbox_xywh"]] for c in cases if c["file_name"] == name] + [
+        [[-40.0, -25.0, 120.0, 200.0]], [[w - 3.0, h / 2, 60.0, 90.0]], [[10.0, 10.0, 2.0, 2.0]],
+        [[5.0, 5.0, 30.0, 40.0], [w - 60.0, h - 80.0, 50.0, 70.0]]]
+    parts = 0
+    for box in boxes:
+        center, scale = box_to_center_scale(torch.tensor(box, dtype=torch.float64))
+        whole = crop_frame(frame_to_tensor(image, CPU), center, scale, (256, 192))
+        region = sampled_region(center, scale, (h, w), (256, 192))
+        if region is None:
+            continue
+        rows, cols = region
+        assert 2 <= rows.stop - rows.start <= h and 2 <= cols.stop - cols.start <= w
+        part = crop_frame(frame_to_tensor(image[region], CPU), center, scale, (256, 192), (cols.start, rows.start))
+        torch.testing.assert_close(part, whole, atol=1e-3, rtol=0)
+        parts += (rows.stop - rows.start) * (cols.stop - cols.start) < h * w
+    assert parts >= 4
+    far = box_to_center_scale(torch.tensor([[w + 500.0, h + 500.0, 40.0, 80.0]]))
+    assert sampled_region(*far, (h, w), (256, 192)) is None  # nothing inside: the whole frame, all zeros
 
 
 def test_crop_outside_frame_is_zero_padded():

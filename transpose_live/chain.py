@@ -156,12 +156,13 @@ def build_estimator(cfg: RunConfig, runtime: Runtime | None = None, *, max_batch
 
 def build_person_detector(cfg: RunConfig, runtime: Runtime):
     """`cfg.detector` (yolo or the whole frame) on the pose model's device, following its backend and its
-    resolved precision."""
+    resolved precision; its keypoints are computed only for `--model detector`, which uses them."""
     from transpose_live.pipeline.detector import build_detector
 
     return build_detector(cfg.detector, cfg.detector_weights, device=runtime.device, half=runtime.half,
                           conf=cfg.det_conf, imgsz=cfg.detector_imgsz, backend=cfg.detector_backend,
-                          pose_backend=runtime.backend, precision=runtime.precision)
+                          pose_backend=runtime.backend, precision=runtime.precision,
+                          keypoints=cfg.model == DETECTOR_MODEL)
 
 
 def build_chain(cfg: RunConfig, *, detector: bool = True, need_attention: bool | None = None) -> Chain:

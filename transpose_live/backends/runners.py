@@ -100,15 +100,16 @@ class OpenVINORunner:
     name = "openvino"
     STATIC_SHAPES = 8
 
-    def __init__(self, model: str | Path, threads: int = 1, precision: str = "fp32",
+    def __init__(self, model, threads: int = 1, precision: str = "fp32",
                  float_precision: str = "fp32", static_shapes: bool = True) -> None:
+        """model: a file (IR .xml or ONNX) or an `openvino.Model` already read (and edited) by the caller."""
         from transpose_live.backends.precision import OPENVINO_HINTS  # noqa: PLC0415
 
         self._core = openvino_core()
         hint = OPENVINO_HINTS[float_precision if precision == "int8" else precision]
         self._config = openvino_config(threads, hint)
         try:
-            self._model = self._core.read_model(str(model))
+            self._model = self._core.read_model(str(model)) if isinstance(model, (str, Path)) else model
             self.compiled = self._core.compile_model(self._model, "CPU", self._config)
         except Exception as exc:  # noqa: BLE001 - OpenVINO raises RuntimeError with long messages
             raise UserError(f"OpenVINO cannot load {model}: {openvino_reason(exc)}") from None

@@ -74,17 +74,45 @@ def _ramp(n: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
     return torch.arange(n, device=device, dtype=dtype)[None]
 
 
+def sampled_region(center: torch.Tensor, scale: torch.Tensor, frame_hw: tuple[int, int],
+                   out_size: tuple[int, int]) -> tuple[slice, slice] | None:
+    """(rows, columns) of the frame that the crops of these boxes read: every pixel a bilinear sample
+    inside the frame touches, at least 2 x 2; None when that is the whole frame or no sample falls inside.
+
+    Converting only this part of a CPU frame to float gives the same crops as the whole frame (samples
+    outside the frame read zeros either way) at a fraction of the cost: 1-2 ms a frame at 960x544 and
+    more at 1080p, where the people fill a small part of it."""
+    out_h, out_w = out_size
+    frame_h, frame_w = frame_hw
+    k = crop_scale_factor(scale.detach().cpu().double().numpy(), out_w)[:, None]  # no tensor made per call
+    half = np.array([out_w - 1.0, out_h - 1.0]) / 2.0 / k
+    c = center.detach().cpu().double().numpy()
+    lo, hi = np.floor((c - half).min(0)), np.ceil((c + half).max(0))
+    spans = []
+    for a, b, size in ((lo[1], hi[1], frame_h), (lo[0], hi[0], frame_w)):
+        a, b = max(int(a), 0), min(int(b), size - 1)
+        if a > b:
+            return None
+        if b == a:  # at least two pixels: align_corners needs them to place the samples
+            a, b = max(a - 1, 0), min(b + 1, size - 1)
+        spans.append((a, b + 1))
+    if spans == [(0, frame_h), (0, frame_w)]:
+        return None
+    return slice(*spans[0]), slice(*spans[1])
+
+
 def sampling_grid(center: torch.Tensor, scale: torch.Tensor, frame_hw: tuple[int, int],
-                  out_size: tuple[int, int]) -> torch.Tensor:
-    """(N, H_out, W_out, 2) normalised grid (align_corners=True) inverting the crop transform."""
+                  out_size: tuple[int, int], origin: tuple[int, int] = (0, 0)) -> torch.Tensor:
+    """(N, H_out, W_out, 2) normalised grid (align_corners=True) inverting the crop transform; `frame_hw`
+    and `origin` (x0, y0): the size and top-left frame pixel of the image sampled (a `sampled_region`)."""
     out_h, out_w = out_size
     frame_h, frame_w = frame_hw
     dev = center.device
     k = crop_scale_factor(scale, out_w)[:, None]
     u = _ramp(out_w, dev, center.dtype)
     v = _ramp(out_h, dev, center.dtype)
-    x = (u - (out_w - 1) / 2.0) / k + center[:, 0:1]  # (N, W_out) frame pixels
-    y = (v - (out_h - 1) / 2.0) / k + center[:, 1:2]  # (N, H_out)
+    x = (u - (out_w - 1) / 2.0) / k + (center[:, 0:1] - origin[0])  # (N, W_out) pixels of the sampled image
+    y = (v - (out_h - 1) / 2.0) / k + (center[:, 1:2] - origin[1])  # (N, H_out)
     gx = x * (2.0 / max(frame_w - 1, 1)) - 1.0
     gy = y * (2.0 / max(frame_h - 1, 1)) - 1.0
     n = center.shape[0]
@@ -93,11 +121,12 @@ def sampling_grid(center: torch.Tensor, scale: torch.Tensor, frame_hw: tuple[int
 
 
 def crop_frame(frame_bgr: torch.Tensor, center: torch.Tensor, scale: torch.Tensor,
-               out_size: tuple[int, int] = (256, 192)) -> torch.Tensor:
-    """Crops of every box: frame (1, 3, H, W) BGR 0..255 -> (N, 3, H_out, W_out) normalised RGB float32."""
+               out_size: tuple[int, int] = (256, 192), origin: tuple[int, int] = (0, 0)) -> torch.Tensor:
+    """Crops of every box: frame (1, 3, H, W) BGR 0..255 -> (N, 3, H_out, W_out) normalised RGB float32.
+    origin (x0, y0): the frame pixel at the tensor's top-left when it holds only a part of the frame."""
     n = center.shape[0]
     out_h, out_w = out_size
-    grid = sampling_grid(center, scale, frame_bgr.shape[-2:], out_size)
+    grid = sampling_grid(center, scale, frame_bgr.shape[-2:], out_size, origin)
     # One sampling call for all boxes: stack the N grids vertically into one tall grid.
     tall = F.grid_sample(frame_bgr, grid.reshape(1, n * out_h, out_w, 2), mode="bilinear",
                          padding_mode="zeros", align_corners=True)

@@ -16,7 +16,7 @@ from transpose_live.backends import Runtime, choose_runtime, open_runner
 from transpose_live.config import RunConfig
 from transpose_live.device import resolve_device
 from transpose_live.engine.boxes import box_to_center_scale, xyxy_to_xywh
-from transpose_live.engine.crops import HostStaging, crop_frame, frame_to_tensor
+from transpose_live.engine.crops import HostStaging, crop_frame, frame_to_tensor, sampled_region
 from transpose_live.engine.decode import DECODERS, argmax_coords, decode
 from transpose_live.engine.flip import merge_flipped, with_flipped
 from transpose_live.engine.fold_bn import fold_batchnorm
@@ -196,8 +196,14 @@ class PoseEstimator:
         for slot, (frame, n) in enumerate(zip(frames, counts)):
             if n:
                 sl = slice(start, start + n)
-                image = frame_to_tensor(frame, dev, staging, slot)
-                crops.append(crop_frame(image, center[sl], scale[sl], self.spec.input_size))
+                # on the CPU only the part of the frame the crops read becomes float (on a GPU the upload is
+                # the whole uint8 frame, and converting it there costs next to nothing)
+                region = sampled_region(center[sl], scale[sl], frame.shape[:2], self.spec.input_size) \
+                    if dev.type == "cpu" and isinstance(frame, np.ndarray) and frame.ndim >= 2 else None
+                part, origin = (frame, (0, 0)) if region is None else \
+                    (frame[region], (region[1].start, region[0].start))
+                image = frame_to_tensor(part, dev, staging, slot)
+                crops.append(crop_frame(image, center[sl], scale[sl], self.spec.input_size, origin))
                 start += n
         crops = torch.cat(crops) if len(crops) > 1 else crops[0]
         heatmaps, attention = self._infer(crops, want_attention)

@@ -44,6 +44,10 @@ class WholeFrameDetector:
         return np.array([[0, 0, w, h]], np.float32), np.ones(1, np.float32)
 
 
+NMS_IOU = 0.7  # ultralytics' default
+MAX_PEOPLE = 100  # detections kept per frame
+
+
 class PersonDetector:
     """ultralytics YOLO restricted to class 0 (person), on the pose model's device and precision.
 
@@ -57,25 +61,26 @@ class PersonDetector:
         device: torch.device | str = "cpu",
         half: bool = False,
         conf: float = RunConfig.det_conf,
-        iou: float = 0.7,
         imgsz: int = RunConfig.detector_imgsz,
-        max_det: int = 100,
         backend: str = "torch",
         threads: int | None = None,
         precision: str | None = None,
+        keypoints: bool = True,
     ) -> None:
         """precision: the pose model's resolved precision (`Runtime.precision`, taken as given); an OpenVINO
-        detector follows it (`backends.precision.detector_precision`)."""
+        detector follows it (`backends.precision.detector_precision`). keypoints=False: only boxes are wanted
+        (a TransPose run), so an exported pose model on OpenVINO runs without its keypoint branch
+        (`yolo_runtime.boxes_only`) and `detect` gives None for them."""
         self.weights = resolve_detector_weights(weights)
         self.backend = backend
         self.device = torch.device(device) if backend == "torch" else torch.device("cpu")
         self.half = bool(half) and self.device.type == "cuda"
-        self.conf, self.iou, self.imgsz, self.max_det = conf, iou, imgsz, max_det
+        self.conf, self.iou, self.imgsz, self.max_det = conf, NMS_IOU, imgsz, MAX_PEOPLE
         if backend == "torch":
             self.yolo = YoloModel(self.weights, "detector weights", _HINT, threads, precision)
             self.model = self.yolo.model
         else:
-            self.yolo = self.model = _exported_model(self.weights, backend, imgsz, threads, precision)
+            self.yolo = self.model = _exported_model(self.weights, backend, imgsz, threads, precision, keypoints)
             self.imgsz = self.yolo.facts.imgsz  # an export runs at the size it was exported for
         self.name = Path(self.weights).name
         self._check_runs()
@@ -116,7 +121,8 @@ class PersonDetector:
         return xyxy[order], scores[order], kpts
 
 
-def _exported_model(weights: str, backend: str, imgsz: int, threads: int | None, precision: str | None):
+def _exported_model(weights: str, backend: str, imgsz: int, threads: int | None, precision: str | None,
+                    keypoints: bool = True):
     """The export of `weights` for `backend` opened on our runtime (`yolo_runtime.ExportedYolo`)."""
     from transpose_live.backends.precision import detector_precision
     from transpose_live.pipeline.yolo_runtime import ExportedYolo
@@ -124,7 +130,7 @@ def _exported_model(weights: str, backend: str, imgsz: int, threads: int | None,
 
     path = _exported_path(weights, backend, imgsz)
     try:
-        return ExportedYolo(path, threads or runtime_threads(), detector_precision(precision))
+        return ExportedYolo(path, threads or runtime_threads(), detector_precision(precision), keypoints=keypoints)
     except ModuleNotFoundError as exc:
         package = (exc.name or "the missing package").split(".")[0]
         raise UserError(f"detector weights {weights} need the Python package {package!r}: pip install {package}") \
@@ -144,10 +150,11 @@ def _exported_path(weights: str, backend: str, imgsz: int) -> str:
 
 def build_detector(kind: str = "yolo", weights: str | Path | None = None, device="cpu", half: bool = False,
                    conf: float = RunConfig.det_conf, imgsz: int = RunConfig.detector_imgsz, backend: str | None = None, pose_backend: str = "torch",
-                   threads: int | None = None, precision: str | None = None):
+                   **options):
     """`--detector yolo|none` -> a callable frame -> (boxes, scores).
 
-    backend: `--detector-backend` (None/auto: follows `pose_backend`, see `detector_backend`)."""
+    backend: `--detector-backend` (None/auto: follows `pose_backend`, see `detector_backend`).
+    options: `PersonDetector`'s threads, precision and keypoints."""
     from transpose_live.pipeline.detector_backend import choose_detector_backend
 
     kind = (kind or "yolo").strip().lower()
@@ -157,5 +164,4 @@ def build_detector(kind: str = "yolo", weights: str | Path | None = None, device
         raise UserError(f"unknown --detector {kind!r}; use yolo or none")
     weights = resolve_detector_weights(weights)
     backend = choose_detector_backend(backend, weights, pose_backend, device)
-    return PersonDetector(weights, device=device, half=half, conf=conf, imgsz=imgsz, backend=backend, threads=threads,
-                          precision=precision)
+    return PersonDetector(weights, device=device, half=half, conf=conf, imgsz=imgsz, backend=backend, **options)
