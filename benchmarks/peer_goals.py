@@ -1,10 +1,10 @@
 """The CPU speed goals against the nano peer (issue #33), one command:
 
-    python benchmarks/peer_goals.py --pairs 8          # squat (1 person) + exercise (3), ~12 minutes
+    python benchmarks/peer_goals.py --pairs 8          # squat (1 person) + exercise (3), ~8 minutes
     python benchmarks/peer_goals.py --frames 10 --chunk 5 --pairs 2 --out /tmp/x   # quick look
 
-Pairs. This machine's speed changes by up to 2x for seconds at a time, whatever runs (no other process
-here; a fixed bf16 matrix product, `probe_ms`, takes about 19 or about 48 ms depending on the moment). Long
+Pairs. This machine's speed changes by 2x and more for seconds at a time, whatever runs (no other process
+here; a fixed bf16 matrix product, `probe_ms`, took 14-146 ms depending on the moment). Long
 runs one after the other then compare minutes, not programs. So each configuration runs right beside the
 peer, in alternating order, two ways:
 
@@ -225,6 +225,8 @@ def _spread(ratios: list) -> str:
 
 def markdown(payload: dict) -> str:
     kind = payload["cpu_kind"]
+    fastest = fastest_probe = min((x for per in payload.get("frame_pairs", {}).values() for got in per.values()
+                                   for x in got["probe_ms"]), default=0)
     lines = [f"# CPU speed goals against YOLO11n-pose ({kind})", "",
              f"`{payload['command']}` on {payload['cpu']} ({kind}), 2 threads each side, {payload['created']}.", "",
              "## Frame pairs: the chain's work per frame", "",
@@ -233,13 +235,11 @@ def markdown(payload: dict) -> str:
              "ratio = the peer's ms / ours (= our fps / its fps) per frame. Decoding and output are left out on "
              "both sides; the host's slow phases (below) hit both halves of a pair alike.", "",
              f"The probe (below) runs just before and just after each pair: *fast phase* are the pairs whose "
-             f"two probes both took at most {FULL_SPEED}x the run's fastest (the probe's times fall in two clusters, "
-             "about 19 and 48 ms here), *slow phase* the others.", "",
+             f"two probes both took at most {FULL_SPEED}x the run's fastest ({fastest_probe:.1f} ms), *slow phase* "
+             "the others.", "",
              "| clip (people) | configuration | our ms/frame | peer ms/frame | ratio: median (quartiles) | "
              "fast phase: ratio (frames) | slow phase: ratio (frames) | goal (all frames) |",
              "|---|---|---|---|---|---|---|---|"]
-    fastest = min((x for per in payload.get("frame_pairs", {}).values() for got in per.values()
-                   for x in got["probe_ms"]), default=0)
     for clip, per in payload.get("frame_pairs", {}).items():
         for config, got in per.items():
             ratio = _median(got["ratios"])
