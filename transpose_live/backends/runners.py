@@ -112,7 +112,8 @@ class OpenVINORunner:
             self._model = self._core.read_model(str(model)) if isinstance(model, (str, Path)) else model
             self.compiled = self._core.compile_model(self._model, "CPU", self._config)
         except Exception as exc:  # noqa: BLE001 - OpenVINO raises RuntimeError with long messages
-            raise UserError(f"OpenVINO cannot load {model}: {openvino_reason(exc)}") from None
+            what = model if isinstance(model, (str, Path)) else model.friendly_name
+            raise UserError(f"OpenVINO cannot load {what}: {openvino_reason(exc)}") from None
         self.request = self.compiled.create_infer_request()
         self.threads = int(threads)
         ran = self.compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()  # e.g. "bf16", "f32"

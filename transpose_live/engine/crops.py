@@ -80,8 +80,8 @@ def sampled_region(center: torch.Tensor, scale: torch.Tensor, frame_hw: tuple[in
     inside the frame touches, at least 2 x 2; None when that is the whole frame or no sample falls inside.
 
     Converting only this part of a CPU frame to float gives the same crops as the whole frame (samples
-    outside the frame read zeros either way) at a fraction of the cost: 1-2 ms a frame at 960x544 and
-    more at 1080p, where the people fill a small part of it."""
+    outside the frame read zeros either way) for a fraction of the cost when the people fill a small part
+    of it: one person in a 1080p frame, 3.5 -> 1.5 ms."""
     out_h, out_w = out_size
     frame_h, frame_w = frame_hw
     k = crop_scale_factor(scale.detach().cpu().double().numpy(), out_w)[:, None]  # no tensor made per call
