@@ -162,16 +162,10 @@ def frame_pairs(clip: Path, sides: dict, frames: int) -> dict:
     """Each frame through the peer and each configuration one right after the other (order alternating per
     frame), probed just before and after: config -> {"ours_ms", "peer_ms", "probe_ms", "ratios"} with ratio = the
     peer's ms / ours (= our fps / its fps)."""
-    import cv2
+    from transpose_live.pipeline.sources import open_video
 
-    cap = cv2.VideoCapture(str(clip))
-    images = []
-    while len(images) < frames:
-        ok, image = cap.read()
-        if not ok:
-            break
-        images.append(image)
-    cap.release()
+    with open_video(clip) as source:
+        images = [frame.image for frame, _ in zip(source, range(frames))]
     out = {name: {"ours_ms": [], "peer_ms": [], "probe_ms": []} for name in sides if name != "peer"}
     for i, image in enumerate(images):
         for name, got in out.items():
