@@ -120,16 +120,15 @@ class Side:
     @contextlib.contextmanager
     def _as_configured(self):
         from transpose_live.backends.runners import OpenVINORunner
-        import transpose_live.runtime.threads as threads
+        from transpose_live.runtime import threads
 
-        glue = threads.glue_only_torch
-        OpenVINORunner.STATIC_SHAPES = 0 if self.setup.get("before") else 8
+        glue, shapes = threads.glue_only_torch, OpenVINORunner.STATIC_SHAPES
         if self.setup.get("before"):
-            threads.glue_only_torch = threads.active_budget
+            OpenVINORunner.STATIC_SHAPES, threads.glue_only_torch = 0, threads.active_budget
         try:
             yield
         finally:
-            OpenVINORunner.STATIC_SHAPES, threads.glue_only_torch = 8, glue
+            OpenVINORunner.STATIC_SHAPES, threads.glue_only_torch = shapes, glue
 
     def frame(self, image, t: float) -> float:
         """ms for one frame's work, decoding aside: the peer's predict, or our detector -> pose -> tracker."""
@@ -219,8 +218,8 @@ def _spread(ratios: list) -> str:
 
 def markdown(payload: dict) -> str:
     kind = payload["cpu_kind"]
-    fastest = fastest_probe = min((x for per in payload.get("frame_pairs", {}).values() for got in per.values()
-                                   for x in got["probe_ms"]), default=0)
+    fastest = min((x for per in payload.get("frame_pairs", {}).values() for got in per.values()
+                   for x in got["probe_ms"]), default=0)
     lines = [f"# CPU speed goals against YOLO11n-pose ({kind})", "",
              f"`{payload['command']}` on {payload['cpu']} ({kind}), 2 threads each side, {payload['created']}.", "",
              "## Frame pairs: the chain's work per frame", "",
@@ -229,7 +228,7 @@ def markdown(payload: dict) -> str:
              "ratio = the peer's ms / ours (= our fps / its fps) per frame. Decoding and output are left out on "
              "both sides; the host's slow phases (below) hit both halves of a pair alike.", "",
              f"The probe (below) runs just before and just after each pair: *fast phase* are the pairs whose "
-             f"two probes both took at most {FULL_SPEED}x the run's fastest ({fastest_probe:.1f} ms), *slow phase* "
+             f"two probes both took at most {FULL_SPEED}x the run's fastest ({fastest:.1f} ms), *slow phase* "
              "the others.", "",
              "| clip (people) | configuration | our ms/frame | peer ms/frame | ratio: median (quartiles) | "
              "fast phase: ratio (frames) | slow phase: ratio (frames) | goal (all frames) |",
