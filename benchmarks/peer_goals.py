@@ -1,6 +1,6 @@
 """The CPU speed goals against the nano peer (issue #33), one command:
 
-    python benchmarks/peer_goals.py --pairs 8          # squat (1 person) + exercise (3), ~8 minutes
+    python benchmarks/peer_goals.py                    # squat (1 person) + exercise (3), ~8 minutes
     python benchmarks/peer_goals.py --frames 10 --chunk 5 --pairs 2 --out /tmp/x   # quick look
 
 Pairs. This machine's speed changes by 2x and more for seconds at a time, whatever runs (no other process
@@ -11,7 +11,9 @@ peer, in alternating order, two ways:
 - frame pairs: each of `--frames` frames (decoded beforehand) through the peer's predict and through our
   detector -> pose model -> tracker, one right after the other, the probe just before and after each pair
   (so the table can say whether the ratio differs between the fast and the slow phases);
-- chunk pairs: `--chunk` frames through our whole loop and the peer's loop, `--pairs` times.
+- chunk pairs: `--chunk` frames (default 60) through our whole loop and the peer's loop, `--pairs` times
+  (default 4); each chunk is a whole run of its own, started and ended, so shorter chunks weigh the
+  start-up more than a real file does.
 
 A ratio is our fps / the peer's in the pair; the goal is judged on the median. Each side's models are built
 and warmed once per clip (an untimed chunk first, so the one-time static-shape compile of a crowd's batch
@@ -28,10 +30,11 @@ PyTorch, its defaults) with the same 2-thread budget:
   `yolo_runtime.boxes_only` cut it off for TransPose runs, which use only the boxes);
 - `auto`: the default now: each input shape compiled statically (`backends.runners.OpenVINORunner`),
   one torch thread for the glue when no model runs on torch, the detector without its keypoint branch;
-- `int8` (CPUs with VNNI/AMX only, where INT8 pays): the pose model exported INT8 by
-  `export --precision int8 --calibration` (calibrated on dance.mp4, not on the measured clips).
+- `int8` (CPUs with VNNI/AMX only, where INT8 pays): `--precision int8` of a checkpoint, as a user runs
+  it: the run makes the checkpoint's INT8 model (`pipeline.int8_cache`, in a temporary
+  $TRANSPOSE_LIVE_HOME) with `--int8-calib dance.mp4` (not one of the measured clips).
 
-Pose weights are random (speed does not depend on them); the detector is YOLO11n-pose on OpenVINO at
+Pose weights are random (speed does not depend on them; for `int8`, saved as a checkpoint first); the detector is YOLO11n-pose on OpenVINO at
 640 px (its boxes, the same network the peer runs). Writes benchmarks/results/peer-goals-<cpu kind>.{json,md}
 with the load average before and after each chunk.
 """
@@ -78,14 +81,17 @@ def probe_ms() -> float:
         torch.set_num_threads(threads)
 
 
-def int8_export(folder: Path) -> Path:
-    """tp_r_a3 (random weights) exported to OpenVINO INT8, calibrated on dance.mp4's people."""
-    from transpose_live.backends import export_model
-    from transpose_live.pipeline.calibration import calibration_crops
+def int8_run(folder: Path) -> dict:
+    """The `int8` configuration: a random tp_r_a3 saved as a checkpoint, run with --precision int8 and
+    --int8-calib dance.mp4; its INT8 model is made in `folder` (as $TRANSPOSE_LIVE_HOME) when first built."""
+    import torch
 
-    calib = calibration_crops(SHARED / "data" / "clips" / "dance.mp4", (256, 192), str(PEER), max_frames=24)
-    return export_model("tp_r_a3", weights=None, fmt="openvino", out=folder / "tp_r_a3_int8", precision="int8",
-                        calibration=calib)
+    from transpose_live.models import load_model
+
+    checkpoint = folder / "tp_r_a3_random.pth"
+    torch.save(load_model("tp_r_a3", weights=None, device="cpu").module.state_dict(), checkpoint)
+    os.environ["TRANSPOSE_LIVE_HOME"] = str(folder / "home")
+    return dict(weights=str(checkpoint), precision="int8", int8_calibration=str(SHARED / "data" / "clips" / "dance.mp4"))
 
 
 class Side:
@@ -104,6 +110,7 @@ class Side:
 
         self.cfg = RunConfig.for_command("bench").replace(
             model="tp_r_a3", weights=setup.get("weights"), precision=setup.get("precision", "auto"),
+            int8_calibration=setup.get("int8_calibration"),
             detector_weights=str(PEER), flip_test=False, threads=2)
         with self._as_configured():
             chain = build_chain(self.cfg, detector=True)
@@ -270,8 +277,8 @@ def markdown(payload: dict) -> str:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--chunk", type=int, default=10, help="frames per chunk")
-    parser.add_argument("--pairs", type=int, default=12, help="pairs (ours, peer) per configuration and clip")
+    parser.add_argument("--chunk", type=int, default=60, help="frames per chunk")
+    parser.add_argument("--pairs", type=int, default=4, help="pairs (ours, peer) per configuration and clip")
     parser.add_argument("--frames", type=int, default=60, help="frames for the frame pairs")
     parser.add_argument("--configs", default="before,whole-detector,auto,int8")
     parser.add_argument("--clips", default=",".join(CLIPS))
@@ -285,7 +292,7 @@ def main(argv=None) -> int:
                  ("auto", {}))
         configs = {name: setup for name, setup in known if name in wanted}
         if "int8" in wanted and int8_pays():
-            configs["int8"] = dict(weights=str(int8_export(Path(tmp))), precision="int8")
+            configs["int8"] = int8_run(Path(tmp))
         records: list[dict] = []
         probes: list[dict] = []
         payload = dict(command="python benchmarks/peer_goals.py " + " ".join(argv if argv is not None else sys.argv[1:]),

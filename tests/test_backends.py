@@ -260,8 +260,10 @@ def test_precision_resolution_and_one_line_errors(tmp_path):
     assert resolve_precision("auto", "cpu", "openvino", exported="int8") == "int8"
     with pytest.raises(UserError, match="runs on OpenVINO; add --backend openvino"):
         resolve_precision("bf16", "cpu", "onnxruntime")
-    with pytest.raises(UserError, match="export MODEL --weights W --format openvino --precision int8"):
-        resolve_precision("int8", "cpu", "openvino")
+    assert resolve_precision("int8", "cpu", "openvino") == "int8"  # a checkpoint: the run makes its INT8 model
+    for device, backend in (("cpu", "torch"), ("cpu", "onnxruntime"), ("cuda", "torch")):
+        with pytest.raises(UserError, match="int8 runs on OpenVINO on the CPU"):
+            resolve_precision("int8", device, backend)
     with pytest.raises(UserError, match="this export is INT8"):
         resolve_precision("fp32", "cpu", "openvino", exported="int8")
     with pytest.raises(UserError, match="unknown --precision"):

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from helpers import COCO_MINI, DETECTOR_WEIGHTS, coco_subset, require_shared, single_person_images
+from helpers import CLIPS, COCO_MINI, DETECTOR_WEIGHTS, coco_subset, require_shared, single_person_images
 
 pytest.importorskip("openvino")
 
@@ -109,6 +109,76 @@ def test_int8_export_with_calibration_and_verify(trained, tmp_path):
 
 
 @pytest.mark.slow
+def test_a_run_makes_a_checkpoints_int8_model_once_and_keeps_it(trained, tmp_path):
+    """`video --precision int8` with a checkpoint: the run makes its INT8 model (calibrated on the input),
+    keeps it in the cache and later runs reuse it; --int8-calib makes one of its own, which scores
+    like fp32 on the trained people."""
+    pytest.importorskip("nncf")
+    require_shared(DETECTOR_WEIGHTS)
+    from transpose_live.backends.metadata import file_sha256
+
+    weights, ann = trained
+    home = tmp_path / "home"
+    clip = CLIPS / "squat.mp4"
+
+    def run(name: str, *extra: str) -> str:
+        proc = subprocess.run(
+            [*BASE, "video", str(clip), "--weights", str(weights), "--device", "cpu", "--precision", "int8",
+             "--detector-weights", str(DETECTOR_WEIGHTS), "--max-frames", "5", "--no-progress",
+             "--json", str(tmp_path / name), *extra],
+            capture_output=True, text=True, timeout=600, cwd=tmp_path,
+            env={**os.environ, "TRANSPOSE_LIVE_HOME": str(home)})
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        assert "tp_r_a3 int8 on openvino" in proc.stderr, proc.stderr
+        return proc.stderr
+
+    assert "making the INT8 model" in run("first.jsonl")
+    (made,) = list((home / "int8").iterdir())
+    meta = json.loads((made / "metadata.json").read_text())
+    assert meta["precision"] == "int8" and meta["weights_sha256"] == file_sha256(weights)
+    assert meta["calibration"]["source"] == str(clip) and meta["calibration"]["crops"] >= 8
+    again = run("again.jsonl")
+    assert "making" not in again and "Statistics collection" not in again and str(made) in again
+    assert (tmp_path / "first.jsonl").read_bytes() == (tmp_path / "again.jsonl").read_bytes()
+    first = [json.loads(line) for line in (tmp_path / "first.jsonl").read_text().splitlines()]
+    assert len(first) == 5 and all(len(f["persons"]) == 1 for f in first)
+
+    calibration = linked_images(tmp_path / "calib", 24)
+    assert "making the INT8 model" in run("own.jsonl", "--int8-calib", str(calibration))
+    (own,) = [p for p in (home / "int8").iterdir() if p != made]
+    assert json.loads((own / "metadata.json").read_text())["calibration"]["source"] == str(calibration)
+    assert "making" not in run("own-again.jsonl", "--int8-calib", str(calibration))
+    fp32, _ = coco_ap(weights, ann, "openvino", "fp32")
+    int8, ran = coco_ap(own, ann, "openvino", "auto")
+    print(f"\nINT8 made by the run (calibrated on 24 coco-mini images): AP {fp32:.4f} -> {int8:.4f}")
+    assert ran == "int8" and fp32 >= 0.7 and int8 >= fp32 - 0.03
+
+
+@pytest.mark.slow
+def test_batch_makes_the_int8_model_once_for_its_workers(trained, squat24, tmp_path):
+    """`batch --precision int8` of a checkpoint: the model is made once, before two workers run it."""
+    pytest.importorskip("nncf")
+    require_shared(DETECTOR_WEIGHTS)
+    weights, _ = trained
+    inputs = tmp_path / "clips"
+    inputs.mkdir()
+    for name in ("a.mp4", "b.mp4"):
+        (inputs / name).symlink_to(squat24)
+    home = tmp_path / "home"
+    proc = subprocess.run(
+        [*BASE, "batch", str(inputs), "--out-dir", str(tmp_path / "out"), "--workers", "2", "--threads", "1",
+         "--weights", str(weights), "--device", "cpu", "--precision", "int8", "--detector-weights",
+         str(DETECTOR_WEIGHTS), "--no-progress"],
+        capture_output=True, text=True, timeout=600, cwd=tmp_path, env={**os.environ, "TRANSPOSE_LIVE_HOME": str(home)})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stderr.count("making the INT8 model") == 1 and proc.stderr.count("Statistics collection") <= 1
+    (made,) = list((home / "int8").iterdir())
+    assert json.loads((made / "metadata.json").read_text())["calibration"]["crops"] >= 8
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["done"] == 2 and [row["status"] for row in summary["items"]] == ["done", "done"], summary
+
+
+@pytest.mark.slow
 def test_drift_without_annotations_uses_the_detector(trained, tmp_path):
     """export --verify with only --images: people from the detector, keypoint drift of bf16 against fp32."""
     from transpose_live.backends.precision import cpu_precision
@@ -143,7 +213,10 @@ def test_default_run_says_which_precision_and_runtime_ran(filled_checkpoint, squ
     err = capsys.readouterr().err
     assert f"tp_r_a3 {cpu_precision().auto} on openvino" in err, err
     for extra, needle in ((["--precision", "bf16", "--backend", "onnxruntime"], "runs on OpenVINO"),
-                          (["--precision", "int8"], "--precision int8 --calibration"),
+                          (["--precision", "int8", "--backend", "torch"], "int8 runs on OpenVINO on the CPU"),
+                          (["--precision", "int8", "--int8-calib", str(tmp_path / "none.mp4")],
+                           "--int8-calib path not found"),
+                          (["--precision", "int8", "--weights", "random"], "int8 quantises trained weights"),
                           (["--no-half", "--precision", "bf16"], "--no-half means --precision fp32"),
                           (["--precision", "fp64"], "unknown --precision")):
         assert main([*base, *extra, "--json", str(tmp_path / "b.jsonl")]) == 2

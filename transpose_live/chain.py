@@ -118,10 +118,16 @@ def check_config(cfg: RunConfig) -> None:
 
 
 def check_weights(cfg: RunConfig) -> None:
-    """A pose checkpoint path that is not there: one line before the detector is exported or loaded."""
+    """A pose checkpoint path (or --int8-calib path) that is not there, INT8 of random weights: one
+    line before the detector is exported or loaded."""
     weights = cfg.weights_value
     if weights is not None and str(weights) != "official" and not Path(str(weights)).exists():
         raise UserError(f"checkpoint not found: {weights}")
+    if cfg.int8_calibration is not None and not Path(cfg.int8_calibration).exists():
+        raise UserError(f"--int8-calib path not found: {cfg.int8_calibration}")
+    if weights is None and asked_precision(cfg) == "int8" and cfg.model != DETECTOR_MODEL:
+        raise UserError("--precision int8 quantises trained weights; pass --weights CHECKPOINT or official "
+                        "(random weights have nothing to calibrate)")
 
 
 def asked_precision(cfg: RunConfig) -> str:
@@ -140,8 +146,11 @@ def resolve_runtime(cfg: RunConfig, need_attention: bool = False) -> Runtime:
 
 
 def build_estimator(cfg: RunConfig, runtime: Runtime | None = None, *, max_batch: int = 64,
-                    need_attention: bool = False):
-    """The `PoseEstimator` of `cfg` (runtime: already resolved, else resolved here)."""
+                    need_attention: bool = False, calibrate_on=None):
+    """The `PoseEstimator` of `cfg` (runtime: already resolved, else resolved here). A checkpoint in INT8
+    runs as its INT8 model (`pipeline.int8_cache`: made once, calibrated on `cfg.int8_calibration`, else on
+    `calibrate_on`, the run's input)."""
+    from transpose_live.backends.choose import is_exported
     from transpose_live.engine import PoseEstimator
 
     rt = runtime or resolve_runtime(cfg, need_attention)
@@ -150,7 +159,12 @@ def build_estimator(cfg: RunConfig, runtime: Runtime | None = None, *, max_batch
 
         check_detector_run(cfg)
         return DetectorPoses(build_person_detector(cfg, rt))
-    return PoseEstimator.from_runtime(rt, cfg.model, cfg.weights_value, flip_test=cfg.flip_test,
+    weights = cfg.weights_value
+    if rt.precision == "int8" and not is_exported(weights):
+        from transpose_live.pipeline.int8_cache import int8_model
+
+        weights = int8_model(cfg, calibrate_on)
+    return PoseEstimator.from_runtime(rt, cfg.model, weights, flip_test=cfg.flip_test,
                                       decoder=cfg.decoder, max_batch=max_batch)
 
 
@@ -165,9 +179,11 @@ def build_person_detector(cfg: RunConfig, runtime: Runtime):
                           keypoints=cfg.model == DETECTOR_MODEL)
 
 
-def build_chain(cfg: RunConfig, *, detector: bool = True, need_attention: bool | None = None) -> Chain:
+def build_chain(cfg: RunConfig, *, detector: bool = True, need_attention: bool | None = None,
+                calibrate_on=None) -> Chain:
     """Detector + estimator (+ trackers from `Chain.tracker`) of `cfg`. detector=False: no detector (boxes
-    come from elsewhere). need_attention: default `cfg.attention is not None` (forces the torch backend)."""
+    come from elsewhere). need_attention: default `cfg.attention is not None` (forces the torch backend).
+    calibrate_on: the run's input file or folder, which calibrates a checkpoint's INT8 model the first time."""
     check_config(cfg)
     check_weights(cfg)
     want = cfg.attention is not None if need_attention is None else need_attention
@@ -177,7 +193,7 @@ def build_chain(cfg: RunConfig, *, detector: bool = True, need_attention: bool |
         det = estimator.detector if detector else None
     else:
         det = build_person_detector(cfg, runtime) if detector else None
-        estimator = build_estimator(cfg, runtime, need_attention=want)
+        estimator = build_estimator(cfg, runtime, need_attention=want, calibrate_on=calibrate_on)
     if all(getattr(part, "backend", "torch") != "torch" for part in (estimator, det) if part is not None):
         from transpose_live.runtime.threads import glue_only_torch
 

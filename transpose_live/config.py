@@ -75,8 +75,11 @@ class RunConfig:
     precision: str = option(
         "auto", "auto, fp32, bf16, fp16 or int8 (docs/precision.md).",
         panel=MODEL, commands=COMMANDS)
-    half: Optional[bool] = option(None, "Alias of --precision fp16 (--no-half: fp32).",
+    half: Optional[bool] = option(None, "Alias of --precision fp16 / fp32.",
                                   panel=MODEL, commands=COMMANDS)
+    int8_calibration: Optional[str] = option(
+        None, "INT8 calibration (default: input).",
+        panel=MODEL, commands=RUN + ("eval", "bench"), file=True, show_default=False, flag="--int8-calib")
     backend: Optional[str] = option(
         "auto", "auto (OpenVINO on a CPU), torch, onnxruntime, openvino.",
         panel=MODEL, commands=RUN + ("bench",), per_command={"eval": None})

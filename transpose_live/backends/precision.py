@@ -6,8 +6,9 @@ resolution, called once per run by `backends.choose.choose_runtime` (for the CLI
 `auto` resolves per device: CUDA -> fp16; a CPU that computes bf16 natively (avx512_bf16 or amx_bf16 in
 /proc/cpuinfo, or BF16 in OpenVINO's CPU capabilities) -> bf16; an ARM CPU -> fp16 (OpenVINO's ARM plugin
 runs f16); otherwise fp32. Reduced precision on the CPU runs on OpenVINO (INFERENCE_PRECISION_HINT);
-INT8 needs a quantised export (`export --format openvino --precision int8 --calibration PATH`), whose
-own precision a run then reports. `ONEDNN_MAX_CPU_ISA` (oneDNN's cap on the instruction set, honoured by
+INT8 runs a quantised OpenVINO model: an export (`export --format openvino --precision int8 --calibration
+PATH`), whose own precision a run then reports, or, for a checkpoint, the INT8 model the run commands make
+once and keep (`pipeline.int8_cache`). `ONEDNN_MAX_CPU_ISA` (oneDNN's cap on the instruction set, honoured by
 torch and OpenVINO) below AVX512_CORE_BF16, e.g. `AVX2`, counts as a CPU without bf16, so that an
 AVX2-only CPU can be emulated (OpenVINO still lists BF16 under the cap, then fails to compile bf16). Measured on the 2-core EPYC (avx512_bf16), tp_r_a3 per crop: OpenVINO
 fp32 ~60 ms, bf16 ~31 ms, int8 ~21 ms (benchmarks/results/backends-cpu.md, docs/precision.md).
@@ -35,6 +36,8 @@ BF16_ISAS = ("ALL", "DEFAULT", "AVX512_CORE_BF16", "AVX512_CORE_FP16", "AVX512_C
 _cpu_half = threading.local()
 INT8_HINT = ("--precision int8 runs an INT8 model: make one with `transpose-live export MODEL --weights W "
              "--format openvino --precision int8 --calibration FRAMES`, then run it with --weights FOLDER")
+INT8_RUNTIME = ("--precision int8 runs on OpenVINO on the CPU: pass --device cpu and --backend openvino (or auto); "
+                "on a GPU use fp16")
 
 
 @dataclass(frozen=True)
@@ -134,8 +137,10 @@ def resolve_precision(precision, device, backend: str, exported: str | None = No
         if name not in ("auto", "int8"):
             raise UserError(f"this export is INT8 (quantised); run it with --precision int8 or auto, not {name}")
         return "int8"
-    if name == "int8":
-        raise UserError(INT8_HINT)
+    if name == "int8":  # a checkpoint: the run commands quantise it once (pipeline.int8_cache)
+        if backend != "openvino" or on != "cpu":
+            raise UserError(INT8_RUNTIME)
+        return "int8"
     if exported == "fp16" and backend == "onnxruntime":
         if name not in ("auto", "fp16"):
             raise UserError(f"this ONNX export holds fp16 weights and onnxruntime runs it in fp16, not {name}; "

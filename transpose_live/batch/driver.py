@@ -69,6 +69,7 @@ def run_batch(items: list[InputFile], out_dir: str | Path, options: RunConfig, *
     report = BatchReport(out_dir, ohash, record)
     try:
         if pending:
+            _int8_model_once(options, pending[0].item.path)
             executor, started_ray = _make_executor(options, ray, workers, gpus_per_worker, threads, len(pending))
             report.executor, report.workers, report.threads_per_worker = executor.name, executor.slots, executor.threads
             try:
@@ -85,6 +86,20 @@ def run_batch(items: list[InputFile], out_dir: str | Path, options: RunConfig, *
         report.rows = [_row(e, out_dir) for e in entries]
         report.write()
     return report
+
+
+def _int8_model_once(options: RunConfig, first_input: Path) -> None:
+    """A checkpoint in INT8: its INT8 model is made here, once, before the workers start (calibrated on
+    --int8-calib, else on the first input); each worker then finds it in the cache (`pipeline.int8_cache`)."""
+    from transpose_live.backends.choose import is_exported
+    from transpose_live.chain import asked_precision
+
+    weights = options.weights_value
+    if asked_precision(options) != "int8" or weights is None or is_exported(weights):
+        return
+    from transpose_live.pipeline.int8_cache import int8_model
+
+    int8_model(options, first_input)
 
 
 def _write_options_file(out_dir: Path, ohash: str, record: dict) -> None:

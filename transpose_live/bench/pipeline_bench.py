@@ -39,7 +39,7 @@ def bench_pipeline(video: str | Path, cfg: RunConfig | None = None, *, estimator
     source = open_video(video)
     try:
         if estimator is None:
-            chain = build_chain(cfg, detector=det is None)
+            chain = build_chain(cfg, detector=det is None, calibrate_on=video)
             estimator, det = chain.estimator, det or chain.detector
         elif det is None:  # the detector follows the given estimator's device, precision and backend
             det = build_person_detector(cfg, estimator.runtime)

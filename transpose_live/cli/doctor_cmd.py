@@ -24,11 +24,11 @@ CPU_FEATURES = {  # shown name -> /proc/cpuinfo flags (any)
 # INT8 vs fp32 on OpenVINO, tp_r_a3 per crop, by CPU kind: benchmarks/results/int8-isa-cpu.md (oneDNN capped
 # to each kind's instruction set on one CPU), docs/precision.md
 INT8_ADVICE = {
-    "bf16": "auto runs bf16 (about 1.8x fp32); an INT8 export is about 2x fp32 but costs about 1-2 AP points: "
-            "worth it only where bf16 is not fast enough (export --precision int8, check with --verify)",
-    "vnni": "no bf16 here, so auto runs fp32; with VNNI an INT8 export is worth making: 1.5-1.8x fp32 per crop "
-            "measured (export --format openvino --precision int8; check its accuracy with --verify)",
-    "avx2": "no bf16 and no VNNI: auto runs fp32, and stay there: an INT8 export ran slower than fp32 "
+    "bf16": "auto runs bf16 (about 1.8x fp32); INT8 (--precision int8) is about 2x fp32 but costs about 1-2 AP "
+            "points: worth it only where bf16 is not fast enough (check it with export --verify)",
+    "vnni": "no bf16 here, so auto runs fp32; with VNNI, INT8 is worth it: 1.5-1.8x fp32 per crop measured "
+            "(--precision int8 makes the model once from your footage; check its accuracy with export --verify)",
+    "avx2": "no bf16 and no VNNI: auto runs fp32, and stay there: INT8 ran slower than fp32 "
             "(0.7x per crop measured with oneDNN capped at AVX2); use a smaller model or --det-every instead",
 }
 

@@ -59,7 +59,7 @@ def _run(kind: str, cfg: RunConfig, open_source, inputs: list, outputs: Outputs,
         view = running.enter_context(serving(cfg.serve, [s.name for s in sources], console))
         from transpose_live.chain import build_chain
 
-        chain = build_chain(cfg)
+        chain = build_chain(cfg, calibrate_on=inputs[0] if inputs else None)
         stream = _stream_inputs(chain, sources, every, view, still_images=kind == "image")
         if not show and not outputs.named() and outputs.json != "-" and not cfg.serve \
                 and not cfg.osc and not cfg.json3d:

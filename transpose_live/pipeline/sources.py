@@ -10,6 +10,7 @@ never grows when inference is slower than capture; file sources hand over every 
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 import time
@@ -172,8 +173,13 @@ class FrameSource:
             yield item
 
     def close(self) -> None:
-        """Stops the capture thread and releases the device (idempotent)."""
+        """Stops the capture thread and releases the device (idempotent). Frames read ahead and not taken
+        are dropped, which wakes a capture thread waiting for room in the queue at once (a run stopped
+        early, e.g. by --max-frames, no longer waited up to 0.1 s for it)."""
         self._stop.set()
+        with contextlib.suppress(queue.Empty):
+            while True:
+                self._queue.get_nowait()
         if self._thread is not None:
             self._thread.join(timeout=2.0)
         self._release()
