@@ -11,6 +11,11 @@ backward) so drifting load hits every model alike; the table keeps each run, the
 load average before and after each run is recorded: numbers under load are lower bounds, ratios
 measured in one run hold better. Writes benchmarks/results/front-<cpu kind>.{json,md} and
 front-<cpu kind>-<clip>.png (cpu kind: avx512-bf16 or avx2, from `backends.precision.cpu_precision`).
+
+    ONEDNN_MAX_CPU_ISA=AVX2 python benchmarks/front.py --frames 20 --repeats 1   # an AVX2-only CPU, emulated
+
+With $ONEDNN_MAX_CPU_ISA=AVX2 set, oneDNN (torch and OpenVINO) uses only AVX2, no VNNI, no bf16: an
+AVX2-only CPU emulated on this one (`auto` runs fp32); the files are then named front-avx2-cap.*.
 """
 
 from __future__ import annotations
@@ -32,8 +37,12 @@ CLIPS = {"squat.mp4": 1, "exercise.avi": 3}  # clip -> people in it
 
 
 def cpu_kind() -> str:
-    from transpose_live.backends.precision import cpu_precision, cpuinfo_flags
+    """avx512-bf16, avx512 or avx2; `<isa>-cap` (e.g. avx2-cap) under an $ONEDNN_MAX_CPU_ISA cap below
+    bf16, which emulates a CPU with only that instruction set (`backends.precision.isa_cap`)."""
+    from transpose_live.backends.precision import BF16_ISAS, cpu_precision, cpuinfo_flags, isa_cap
 
+    if isa_cap() not in (None, *BF16_ISAS):
+        return f"{isa_cap().lower()}-cap"
     if cpu_precision().bf16_features:
         return "avx512-bf16"
     return "avx512" if "avx512f" in cpuinfo_flags() else "avx2"
@@ -75,7 +84,7 @@ def best(records: list[dict]) -> list[dict]:
 
 def markdown(payload: dict) -> str:
     lines = [f"# Speed-accuracy front: {payload['cpu_name']} ({payload['cpu_kind']}), {payload['date']}", "",
-             f"`python benchmarks/front.py {' '.join(payload['argv'])}`: {payload['frames']} frames per run, "
+             f"`{payload.get('env', '')}python benchmarks/front.py {' '.join(payload['argv'])}`: {payload['frames']} frames per run, "
              f"{payload['threads']['torch']} threads, render off, repeats {payload['repeats']} (alternating order). "
              f"Load average (1 min) before each run in the last column (above {payload['threads']['cores']} other "
              "jobs shared the cores, and fps are lower bounds); compare rows measured side by side. AP: published COCO val2017 keypoint AP (ours: "
@@ -115,7 +124,8 @@ def main(argv=None) -> int:
     points = front_runs(parse_front_models(args.models), args.precision)
     kind = cpu_kind()
     payload = dict(cpu_name=cpu_name(), cpu_kind=kind, date=datetime.date.today().isoformat(), frames=args.frames,
-                   repeats=args.repeats, threads=apply_budget(None).as_dict(), argv=list(sys.argv[1:] if argv is None else argv), clips={})
+                   repeats=args.repeats, threads=apply_budget(None).as_dict(), argv=list(sys.argv[1:] if argv is None else argv), clips={},
+                   env=f"ONEDNN_MAX_CPU_ISA={os.environ['ONEDNN_MAX_CPU_ISA']} " if os.environ.get("ONEDNN_MAX_CPU_ISA") else "")
     if args.replot:  # the markdown and plots again from the JSON of a finished run
         payload = json.loads((args.out / f"front-{kind}.json").read_text())
         (args.out / f"front-{kind}.md").write_text(markdown(payload))

@@ -15,7 +15,7 @@ from transpose_live.cli.doctor_cmd import INT8_ADVICE, cpu_kind
 from transpose_live.device import resolve_device
 
 NAMES = {"python", "torch", "OpenVINO", "onnxruntime", "ultralytics", "PyAV / FFmpeg", "CPU", "auto precision (CPU)",
-         "auto device / backend / precision", "CUDA", "weights cache", "detector weights", "cameras",
+         "auto device / backend / precision", "CUDA", "weights cache", "INT8 models", "detector weights", "cameras",
          "extra: ray", "extra: int8 (nncf)", "extra: serve", "extra: osc"}
 
 

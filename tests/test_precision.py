@@ -148,6 +148,10 @@ def test_a_run_makes_a_checkpoints_int8_model_once_and_keeps_it(trained, tmp_pat
     (own,) = [p for p in (home / "int8").iterdir() if p != made]
     assert json.loads((own / "metadata.json").read_text())["calibration"]["source"] == str(calibration)
     assert "making" not in run("own-again.jsonl", "--int8-calib", str(calibration))
+    doctor = subprocess.run([*BASE, "doctor", "--json", "-"], capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "TRANSPOSE_LIVE_HOME": str(home)})
+    listed = {c["name"]: c["detail"] for c in json.loads(doctor.stdout)["checks"]}["INT8 models"]
+    assert listed.startswith(f"2 in {home / 'int8'}") and made.name in listed and own.name in listed
     fp32, _ = coco_ap(weights, ann, "openvino", "fp32")
     int8, ran = coco_ap(own, ann, "openvino", "auto")
     print(f"\nINT8 made by the run (calibrated on 24 coco-mini images): AP {fp32:.4f} -> {int8:.4f}")

@@ -126,8 +126,9 @@ def check_weights(cfg: RunConfig) -> None:
     if cfg.int8_calibration is not None and not Path(cfg.int8_calibration).exists():
         raise UserError(f"--int8-calib path not found: {cfg.int8_calibration}")
     if weights is None and asked_precision(cfg) == "int8" and cfg.model != DETECTOR_MODEL:
-        raise UserError("--precision int8 quantises trained weights; pass --weights CHECKPOINT or official "
-                        "(random weights have nothing to calibrate)")
+        from transpose_live.backends.precision import INT8_RANDOM
+
+        raise UserError(INT8_RANDOM)
 
 
 def asked_precision(cfg: RunConfig) -> str:

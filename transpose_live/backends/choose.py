@@ -121,9 +121,9 @@ def open_runner(model, weights, backend: str, threads: int, precision: str = "fp
         path = Path(str(weights))
         return _openvino(path / OPENVINO_XML if path.is_dir() else path, threads, precision), spec, keypoints
     if precision == "int8":  # the run commands replace a checkpoint by its INT8 model (pipeline.int8_cache)
-        from transpose_live.backends.precision import INT8_HINT  # noqa: PLC0415
+        from transpose_live.backends.precision import INT8_HINT, INT8_RANDOM  # noqa: PLC0415
 
-        raise UserError(INT8_HINT + " (or give a run command --int8-calib FRAMES)")
+        raise UserError(INT8_RANDOM if weights is None else INT8_HINT + " (or give a run command --int8-calib FRAMES)")
     from transpose_live.backends.export import onnx_bytes  # noqa: PLC0415
     from transpose_live.models import load_model  # noqa: PLC0415
 

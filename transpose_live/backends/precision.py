@@ -36,6 +36,8 @@ BF16_ISAS = ("ALL", "DEFAULT", "AVX512_CORE_BF16", "AVX512_CORE_FP16", "AVX512_C
 _cpu_half = threading.local()
 INT8_HINT = ("--precision int8 runs an INT8 model: make one with `transpose-live export MODEL --weights W "
              "--format openvino --precision int8 --calibration FRAMES`, then run it with --weights FOLDER")
+INT8_RANDOM = ("--precision int8 quantises trained weights; pass --weights CHECKPOINT or official "
+               "(random weights have nothing to calibrate)")
 INT8_RUNTIME = ("--precision int8 runs on OpenVINO on the CPU: pass --device cpu and --backend openvino (or auto); "
                 "on a GPU use fp16")
 

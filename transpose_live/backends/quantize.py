@@ -19,7 +19,7 @@ import numpy as np
 from transpose_live.errors import UserError, first_line
 from transpose_live.runtime.signal_stack import keep_signal_stack
 
-NNCF_HINT = 'INT8 export needs NNCF; pip install "transpose-live[int8]" (or pip install nncf)'
+NNCF_HINT = 'INT8 quantisation needs NNCF; pip install "transpose-live[int8]" (or pip install nncf)'
 MIN_CROPS = 8  # fewer calibration crops give unstable activation ranges
 
 

@@ -131,6 +131,11 @@ def _weights() -> list[Check]:
     checks = [Check("weights cache", "OK" if writable else "WARN", f"{cache} ({'exists' if cache.exists() else 'not yet created'})"
                     + (f"; mirror {download.MIRROR_ENV}={mirror}" if mirror else f"; no mirror ({download.MIRROR_ENV} unset)"),
                     "" if writable else "set TRANSPOSE_LIVE_HOME to a writable folder")]
+    from transpose_live.pipeline.int8_cache import cache_root, cached_models
+
+    made = cached_models()
+    checks.append(Check("INT8 models", "INFO", f"{len(made)} in {cache_root()}: {', '.join(p.name for p in made)}"
+                        if made else f"none yet in {cache_root()} (--precision int8 makes one per checkpoint)"))
     spec = model_info(DEFAULT_MODEL)
     found = download.find_local(spec)
     checks.append(Check(f"pose weights ({spec.name})", "OK" if found else "INFO",
@@ -165,7 +170,7 @@ def _cameras() -> Check:
 
 
 def _extras() -> list[Check]:
-    extras = (("extra: ray", ("ray",), "batch --ray", "ray"), ("extra: int8 (nncf)", ("nncf",), "export --precision int8", "int8"),
+    extras = (("extra: ray", ("ray",), "batch --ray", "ray"), ("extra: int8 (nncf)", ("nncf",), "--precision int8 of a checkpoint, export --precision int8", "int8"),
               ("extra: serve", ("starlette", "uvicorn", "websockets"), "--serve (web view, /ws)", "serve"),
               ("extra: osc", ("pythonosc",), "--osc", "osc"))
     out = []

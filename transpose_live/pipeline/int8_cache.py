@@ -47,6 +47,12 @@ def _identity(path: str | Path) -> str:
     return json.dumps([str(p), stats])
 
 
+def cached_models() -> list[Path]:
+    """The INT8 models in the cache (folders holding a model.xml), by name."""
+    root = cache_root()
+    return sorted(p for p in root.iterdir() if (p / "model.xml").is_file()) if root.is_dir() else []
+
+
 def int8_folder(model: str, weights_sha256: str, calibration: str | Path | None = None) -> Path:
     """Where the INT8 model of checkpoint `weights_sha256` (registry model `model`) lives; `calibration`:
     the explicit --int8-calib, None for the model the first input calibrated."""
@@ -70,8 +76,9 @@ def int8_model(cfg: RunConfig, calibrate_on: str | Path | None = None,
 
     weights = cfg.weights_value
     if weights is None:
-        raise UserError("--precision int8 quantises trained weights; pass --weights CHECKPOINT or official "
-                        "(random weights have nothing to calibrate)")
+        from transpose_live.backends.precision import INT8_RANDOM  # noqa: PLC0415
+
+        raise UserError(INT8_RANDOM)
     spec, _ = describe_model(cfg.model, weights)
     sha = file_sha256(_checkpoint_file(spec, weights))
     explicit = cfg.int8_calibration
