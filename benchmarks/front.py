@@ -39,9 +39,9 @@ CLIPS = {"squat.mp4": 1, "exercise.avi": 3}  # clip -> people in it
 def cpu_kind() -> str:
     """avx512-bf16, avx512 or avx2; `<isa>-cap` (e.g. avx2-cap) under an $ONEDNN_MAX_CPU_ISA cap below
     bf16, which emulates a CPU with only that instruction set (`backends.precision.isa_cap`)."""
-    from transpose_live.backends.precision import BF16_ISAS, cpu_precision, cpuinfo_flags, isa_cap
+    from transpose_live.backends.precision import capped_below_bf16, cpu_precision, cpuinfo_flags, isa_cap
 
-    if isa_cap() not in (None, *BF16_ISAS):
+    if capped_below_bf16():
         return f"{isa_cap().lower()}-cap"
     if cpu_precision().bf16_features:
         return "avx512-bf16"

@@ -151,7 +151,6 @@ def build_estimator(cfg: RunConfig, runtime: Runtime | None = None, *, max_batch
     """The `PoseEstimator` of `cfg` (runtime: already resolved, else resolved here). A checkpoint in INT8
     runs as its INT8 model (`pipeline.int8_cache`: made once, calibrated on `cfg.int8_calibration`, else on
     `calibrate_on`, the run's input)."""
-    from transpose_live.backends.choose import is_exported
     from transpose_live.engine import PoseEstimator
 
     rt = runtime or resolve_runtime(cfg, need_attention)
@@ -161,12 +160,20 @@ def build_estimator(cfg: RunConfig, runtime: Runtime | None = None, *, max_batch
         check_detector_run(cfg)
         return DetectorPoses(build_person_detector(cfg, rt))
     weights = cfg.weights_value
-    if rt.precision == "int8" and not is_exported(weights):
+    if runs_int8_of_checkpoint(cfg, rt):
         from transpose_live.pipeline.int8_cache import int8_model
 
         weights = int8_model(cfg, calibrate_on)
     return PoseEstimator.from_runtime(rt, cfg.model, weights, flip_test=cfg.flip_test,
                                       decoder=cfg.decoder, max_batch=max_batch)
+
+
+def runs_int8_of_checkpoint(cfg: RunConfig, runtime: Runtime) -> bool:
+    """True when the run's TransPose model is a checkpoint resolved to INT8: its INT8 model (made once,
+    `pipeline.int8_cache`) runs in its place."""
+    from transpose_live.backends.choose import is_exported
+
+    return cfg.model != DETECTOR_MODEL and runtime.precision == "int8" and not is_exported(cfg.weights_value)
 
 
 def build_person_detector(cfg: RunConfig, runtime: Runtime):

@@ -57,7 +57,7 @@ def build_metadata(spec: ModelSpec, fmt: str, precision: str, weights, keypoints
     source = "random" if weights is None else str(weights)
     sha = None
     if weights is not None:
-        path = _weights_file(spec, weights)
+        path = weights_file(spec, weights)
         sha = file_sha256(path)
     return ExportMetadata(
         model=spec.name, format=fmt, precision=precision, input_size=tuple(spec.input_size),
@@ -155,7 +155,8 @@ def _write_openvino(data: bytes, out: Path, meta: ExportMetadata, calibration) -
         (tmp / FOLDER_METADATA).write_text(meta.to_json())
 
 
-def _weights_file(spec: ModelSpec, weights) -> Path:
+def weights_file(spec: ModelSpec, weights) -> Path:
+    """The checkpoint file of `weights`: 'official' downloaded (or found in the cache), else the path given."""
     if str(weights) == "official":
         from transpose_live.models.download import download_official  # noqa: PLC0415
 

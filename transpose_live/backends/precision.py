@@ -92,6 +92,11 @@ def isa_cap() -> str | None:
     return cap or None
 
 
+def capped_below_bf16() -> bool:
+    """True when $ONEDNN_MAX_CPU_ISA caps oneDNN below bf16 (e.g. AVX2): an AVX2-only CPU emulated."""
+    return isa_cap() not in (None, *BF16_ISAS)
+
+
 @functools.lru_cache(maxsize=1)
 def cpu_precision() -> CpuPrecision:
     """This machine's CPU features and its `auto` precision (cached: the CPU does not change)."""
@@ -100,8 +105,8 @@ def cpu_precision() -> CpuPrecision:
     caps = openvino_capabilities()
     if not found and "BF16" in caps:
         found = ("openvino:BF16",)
-    if isa_cap() not in (None, *BF16_ISAS):
-        found = ()  # capped below bf16 (an emulated AVX2-only CPU): as on a CPU without it
+    if capped_below_bf16():
+        found = ()  # an emulated AVX2-only CPU: as on a CPU without bf16
     if found:
         auto = "bf16"
     elif is_arm(arch) and "FP16" in caps:

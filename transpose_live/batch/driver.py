@@ -90,12 +90,12 @@ def run_batch(items: list[InputFile], out_dir: str | Path, options: RunConfig, *
 
 def _int8_model_once(options: RunConfig, first_input: Path) -> None:
     """A checkpoint in INT8: its INT8 model is made here, once, before the workers start (calibrated on
-    --int8-calib, else on the first input); each worker then finds it in the cache (`pipeline.int8_cache`)."""
-    from transpose_live.backends.choose import is_exported
-    from transpose_live.chain import asked_precision
+    --int8-calib, else on the first input); each worker then finds it in the cache (`pipeline.int8_cache`).
+    The runtime is resolved as the workers resolve it (`chain.resolve_runtime`), so a combination without
+    INT8 is its one-line error here, before any quantising."""
+    from transpose_live.chain import asked_precision, resolve_runtime, runs_int8_of_checkpoint
 
-    weights = options.weights_value
-    if asked_precision(options) != "int8" or weights is None or is_exported(weights):
+    if asked_precision(options) != "int8" or not runs_int8_of_checkpoint(options, resolve_runtime(options)):
         return
     from transpose_live.pipeline.int8_cache import int8_model
 

@@ -71,7 +71,9 @@ def resolve_options(cfg: RunConfig) -> RunConfig:
     attention_index(cfg.attention, spec, keypoints)
     detector_weights = _file_option(resolve_detector_weights(cfg.detector_weights), "--detector-weights",
                                     bare_names=True)
+    int8_calibration = _file_option(cfg.int8_calibration, "--int8-calib")
     return cfg.replace(model=spec.name, weights=weights or "random", detector_weights=detector_weights,
+                       int8_calibration=int8_calibration,
                        detector=(cfg.detector or "yolo").strip().lower(), show=False)
 
 

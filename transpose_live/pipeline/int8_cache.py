@@ -70,7 +70,7 @@ def int8_model(cfg: RunConfig, calibrate_on: str | Path | None = None,
                say: Callable[[str], None] = _stderr) -> Path:
     """The INT8 OpenVINO folder of `cfg`'s checkpoint (made now when the cache lacks it). calibrate_on: the
     run's own input (a video, image or folder), used when `cfg.int8_calibration` is not given."""
-    from transpose_live.backends.export import export_model  # noqa: PLC0415
+    from transpose_live.backends.export import export_model, weights_file  # noqa: PLC0415
     from transpose_live.backends.metadata import OPENVINO_XML, file_sha256  # noqa: PLC0415
     from transpose_live.engine import describe_model  # noqa: PLC0415
 
@@ -80,11 +80,15 @@ def int8_model(cfg: RunConfig, calibrate_on: str | Path | None = None,
 
         raise UserError(INT8_RANDOM)
     spec, _ = describe_model(cfg.model, weights)
-    sha = file_sha256(_checkpoint_file(spec, weights))
+    sha = file_sha256(weights_file(spec, weights))
     explicit = cfg.int8_calibration
     folder = int8_folder(spec.name, sha, explicit)
-    if (folder / OPENVINO_XML).is_file() and _made_from(folder, sha):
-        say(f"INT8 model of {weights}: {folder} (calibrated on {_source(folder)})")
+    made = _metadata(folder)
+    if (folder / OPENVINO_XML).is_file() and made is not None and made.precision == "int8" \
+            and made.weights_sha256 == sha:
+        calibration = made.calibration or {}
+        say(f"INT8 model of {weights}: {folder} (calibrated on {calibration.get('crops', '?')} crops from "
+            f"{calibration.get('source', '?')})")
         return folder
     source = explicit if explicit is not None else calibrate_on
     if source is None:
@@ -115,26 +119,11 @@ def _calibration(cfg: RunConfig, spec, source, own_input: bool, say):
     return calibration
 
 
-def _checkpoint_file(spec, weights) -> Path:
-    if str(weights) == "official":
-        from transpose_live.models.download import download_official  # noqa: PLC0415
-
-        return download_official(spec)
-    return Path(str(weights))
-
-
-def _made_from(folder: Path, sha: str) -> bool:
+def _metadata(folder: Path):
+    """A cached model's export metadata, None where it is missing or unreadable (then it is made again)."""
     from transpose_live.backends.metadata import read_metadata  # noqa: PLC0415
 
     try:
-        meta = read_metadata(folder)
+        return read_metadata(folder)
     except UserError:
-        return False
-    return meta.precision == "int8" and meta.weights_sha256 == sha
-
-
-def _source(folder: Path) -> str:
-    from transpose_live.backends.metadata import read_metadata  # noqa: PLC0415
-
-    calibration = read_metadata(folder).calibration or {}
-    return f"{calibration.get('crops', '?')} crops from {calibration.get('source', '?')}"
+        return None
